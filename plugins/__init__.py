@@ -1,0 +1,1 @@
+"""Built-in Workbench plugins: registered exactly like third-party plugins."""

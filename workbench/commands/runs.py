@@ -1,0 +1,113 @@
+"""``workbench runs``: list runs, show one, inspect its ledger, restore rows."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("runs", help="list runs; `runs show ID`, `runs ledger ID`, `runs restore ID`")
+    p.add_argument("--runs-dir", help="folder that holds run folders (default: $WORKBENCH_RUNS or ./runs)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    s = p.add_subparsers(dest="runs_command", metavar="ACTION")
+    show = s.add_parser("show", help="show one run's steps")
+    show.add_argument("run", help="run name or folder")
+    ledger = s.add_parser("ledger", help="rows a run dropped, changed, added or rejected, with reasons")
+    ledger.add_argument("run", help="run name or folder")
+    ledger.add_argument("--step", help="only this step (number or folder name)")
+    ledger.add_argument("--action", choices=["dropped", "changed", "added", "rejected"], help="only this action")
+    ledger.add_argument("--limit", type=int, default=50, help="rows to print (0: all)")
+    restore = s.add_parser("restore", help="write dropped rows to a file that a next run can load (append = true)")
+    restore.add_argument("run", help="run name or folder")
+    restore.add_argument("--step", help="only rows dropped by this step")
+    restore.add_argument("--ids", nargs="*", help="only these row ids")
+    restore.add_argument("-o", "--output", required=True, help="output file (.parquet or .jsonl)")
+    for q in (show, ledger, restore):
+        q.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from workbench import store
+
+    root = store.runs_root(args.runs_dir)
+    if args.runs_command is None:
+        runs = store.list_runs(root)
+        if args.json:
+            print(json.dumps(runs, indent=2))
+        elif not runs:
+            print(f"no runs under {root}")
+        for r in ([] if args.json else runs):
+            print(f"{r['name']:<28} {r['state']:<9} {len(r.get('steps', [])):>2} steps  updated {r.get('updated', '')}")
+        return 0
+    run_dir = store.find_run(args.run, root)
+    if args.runs_command == "show":
+        return _show(run_dir, args.json)
+    if args.runs_command == "ledger":
+        return _ledger(run_dir, args)
+    return _restore(run_dir, args)
+
+
+def _show(run_dir, as_json: bool) -> int:
+    from workbench import store
+
+    info = store.read_json(run_dir / "run.json")
+    manifests = [store.read_json(p / "manifest.json") for p in store.step_dirs(run_dir)]
+    if as_json:
+        print(json.dumps(info | {"manifests": manifests}, indent=2))
+        return 0
+    print(f"run {info['name']} ({info['state']}) in {run_dir}")
+    if info.get("error"):
+        print(f"  error: {info['error']}")
+    for m in manifests:
+        print(f"  {m['name']:<30} in {m['rows_in']:>7} out {m['rows_out']:>7} +{m['added']} -{m['dropped']} "
+              f"~{m['changed']}  {m['seconds']:.1f}s  {m['plugin']} {m.get('plugin_version') or ''}")
+        for reason, n in sorted(m.get("dropped_by_reason", {}).items(), key=lambda kv: -kv[1]):
+            print(f"      dropped {n:>6}  {reason}")
+        for name, value in m.get("artifacts", {}).items():
+            print(f"      artifact {name}: {value}")
+    return 0
+
+
+def _selected_ledger(run_dir, step, action=None):
+    import polars as pl
+
+    from workbench import store
+
+    ledger = (store.load_ledger(store.step_dir(run_dir, step)).with_columns(pl.lit(step).alias("step"))
+              if step else store.run_ledger(run_dir))
+    if action and ledger.height:
+        ledger = ledger.filter(pl.col("action") == action)
+    return ledger
+
+
+def _ledger(run_dir, args) -> int:
+    ledger = _selected_ledger(run_dir, args.step, args.action)
+    shown = ledger if args.limit == 0 else ledger.head(args.limit)
+    if args.json:
+        print(json.dumps(shown.drop("row", strict=False).to_dicts(), indent=2))
+        return 0
+    for r in shown.iter_rows(named=True):
+        print(f"{r.get('step', '')[:24]:<24} {r['action']:<8} {str(r['row_id']):<16} {r['component']:<14} {r['reason']}")
+    if shown.height < ledger.height:
+        print(f"... {ledger.height - shown.height} more (use --limit 0)")
+    return 0
+
+
+def _restore(run_dir, args) -> int:
+    from pathlib import Path
+
+    from workbench import schema
+    from workbench.ledger import restore
+
+    ledger = _selected_ledger(run_dir, args.step)
+    rows = restore(schema.empty_table(), ledger, args.ids)
+    out = Path(args.output)
+    if out.suffix == ".parquet":
+        rows.write_parquet(out)
+    else:
+        from workbench.io import write_table
+
+        write_table(rows, out, format="workbench-jsonl")
+    print(json.dumps({"restored": rows.height, "output": str(out)}) if args.json else f"restored {rows.height} rows to {out}")
+    return 0

@@ -1,0 +1,174 @@
+"""Plugin discovery and loading: built-ins, entry points, a plugins folder.
+
+Built-in plugins (``DEFAULT_PLUGINS``) are registered exactly like third-party
+ones. Third-party plugins come from the entry-point group ``workbench`` and
+from ``*.py`` files in a plugins folder (``--plugins-dir`` or
+``WORKBENCH_PLUGINS_DIR``). ``WORKBENCH_PLUGINS`` restricts third-party
+loading: unset loads all, ``none`` (or empty) loads none, otherwise a comma
+separated list of plugin names to load. ``WORKBENCH_TRACE_PLUGINS=1`` logs
+every hook call to stderr.
+
+Loading is lazy and happens once per process (``get_manager``); importing a
+plugin module must stay cheap, heavy libraries load inside the components.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from workbench import hookspecs
+from workbench.components import FAMILIES
+from workbench.errors import PluginError
+from workbench.registry import Registry
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "plugins.formats",
+    "plugins.cleaners",
+    "plugins.augmenters",
+    "plugins.scenarios",
+    "plugins.trainers",
+    "plugins.metrics",
+    "plugins.steps",
+)
+ENTRY_POINT_GROUP = "workbench"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str | None
+    source: str  # "builtin", "entrypoint" or "plugins-dir"
+    path: str
+    hooks: list[str] = field(default_factory=list)
+    components: list[dict[str, str]] = field(default_factory=list)
+
+
+class Host:
+    """A loaded pluggy manager, its registry and what each plugin brought."""
+
+    def __init__(self, plugins_dir: str | os.PathLike[str] | None = None, *, load_third_party: bool = True) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        if os.environ.get("WORKBENCH_TRACE_PLUGINS"):
+            self.pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
+            self.pm.enable_tracing()
+        self.registry = Registry()
+        self.plugins: dict[str, PluginInfo] = {}
+        for module_name in _available_builtins():
+            module = importlib.import_module(module_name)
+            self._add(module, module_name, "builtin", _version("workbench"))
+        if load_third_party:
+            allowed = _allowed_names()
+            self._load_entry_points(allowed)
+            plugins_dir = plugins_dir or os.environ.get("WORKBENCH_PLUGINS_DIR")
+            if plugins_dir:
+                self._load_dir(Path(plugins_dir), allowed)
+        self._register_all()
+
+    # -- loading -----------------------------------------------------------
+    def _add(self, plugin: Any, name: str, source: str, version: str | None) -> None:
+        path = getattr(plugin, "__file__", None) or inspect.getfile(type(plugin))
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r} ({path}) is invalid: {exc}",
+                              hint="hook names are listed in docs/plugins.md") from exc
+        except ValueError as exc:
+            raise PluginError(f"plugin {name!r} ({path}) could not be registered: {exc}") from exc
+        hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+        self.plugins[name] = PluginInfo(name, version, source, str(path), hooks)
+
+    def _load_entry_points(self, allowed: set[str] | None) -> None:
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if allowed is not None and ep.name not in allowed:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - any import failure is a plugin fault
+                raise PluginError(f"plugin {ep.name!r} (entry point {ep.value}) failed to import: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            version = _version(ep.dist.name) if ep.dist else None
+            self._add(plugin, ep.name, "entrypoint", version)
+
+    def _load_dir(self, folder: Path, allowed: set[str] | None) -> None:
+        if not folder.is_dir():
+            raise PluginError(f"plugins folder {folder} does not exist or is not a folder")
+        for path in sorted(folder.glob("*.py")):
+            if allowed is not None and path.stem not in allowed:
+                continue
+            spec = importlib.util.spec_from_file_location(f"workbench_dir_plugin_{path.stem}", path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            try:
+                spec.loader.exec_module(module)  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001
+                raise PluginError(f"plugin {path.stem!r} ({path}) failed to import: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            self._add(module, path.stem, "plugins-dir", getattr(module, "__version__", None))
+
+    def _register_all(self) -> None:
+        for hook_name in FAMILIES:
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+                info = self.plugins[name]
+                register = self.registry.register_callback(hook_name, name, info.path)
+                kwargs = {"register": register} if "register" in impl.argnames else {}
+                impl.function(**kwargs)
+        for kind, cname, entry in self.registry.entries():
+            self.plugins[entry.plugin].components.append({"kind": kind, "name": cname})
+
+    def info(self) -> list[dict[str, Any]]:
+        return [vars(p) for p in self.plugins.values()]
+
+
+def _available_builtins() -> list[str]:
+    return [m for m in DEFAULT_PLUGINS if importlib.util.find_spec(m) is not None]
+
+
+def _allowed_names() -> set[str] | None:
+    raw = os.environ.get("WORKBENCH_PLUGINS")
+    if raw is None:
+        return None
+    names = {n.strip() for n in raw.split(",") if n.strip()}
+    return set() if names <= {"none"} else names
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+_HOST: Host | None = None
+
+
+def get_host(plugins_dir: str | os.PathLike[str] | None = None) -> Host:
+    """The process-wide host, loaded on first use."""
+    global _HOST
+    if _HOST is None or plugins_dir is not None:
+        _HOST = Host(plugins_dir)
+    return _HOST
+
+
+def reset_host() -> None:
+    """Forget the loaded host (tests and the UI after installing a plugin)."""
+    global _HOST
+    _HOST = None
+
+
+def get_registry() -> Registry:
+    return get_host().registry

@@ -1,0 +1,103 @@
+"""The host-side registry behind the ``register`` callback of every hook.
+
+Plugins never hold the registry: each hook receives a ``register`` callable
+bound to the plugin being loaded, so the host can check the component, name the
+plugin in every error and reject name clashes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from pydantic import BaseModel
+
+from workbench.components import FAMILIES, Component
+from workbench.errors import PluginError
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+OPERATION = {"reader": "read", "writer": "write", "metric": "compute"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    component: type[Component]
+    plugin: str
+    source: str
+
+
+class Registry:
+    """Components by kind and name, each remembering the plugin that gave it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {}
+
+    def register_callback(self, hook: str, plugin: str, source: str) -> Callable[[type], type]:
+        base = FAMILIES[hook]
+
+        def register(component: type) -> type:
+            self.add(component, base=base, plugin=plugin, source=source)
+            return component
+
+        return register
+
+    def add(self, component: type, *, base: type[Component], plugin: str, source: str) -> None:
+        problem = _malformed(component, base)
+        label = getattr(component, "__name__", repr(component))
+        if problem:
+            raise PluginError(
+                f"plugin {plugin!r} ({source}) registered a malformed component {label}: {problem}",
+                hint=f"see docs/plugins.md for the {base.kind} contract",
+            )
+        kind_entries = self._entries.setdefault(base.kind, {})
+        clash = kind_entries.get(component.name)
+        if clash:
+            raise PluginError(
+                f"plugin {plugin!r} ({source}) registered {base.kind} {component.name!r}, "
+                f"already registered by plugin {clash.plugin!r} ({clash.source})",
+                hint="rename one component, or restrict loading with WORKBENCH_PLUGINS",
+            )
+        kind_entries[component.name] = Entry(component, plugin, source)
+
+    def get(self, kind: str, name: str) -> type[Component]:
+        return self.entry(kind, name).component
+
+    def entry(self, kind: str, name: str) -> Entry:
+        try:
+            return self._entries[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries.get(kind, {}))) or "none"
+            raise PluginError(f"no {kind} named {name!r} is registered (known: {known})",
+                              hint="`workbench plugins` lists what is loaded") from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._entries.get(kind, {}))
+
+    def entries(self, kind: str | None = None) -> Iterator[tuple[str, str, Entry]]:
+        for k, by_name in sorted(self._entries.items()):
+            if kind is None or k == kind:
+                for name, entry in sorted(by_name.items()):
+                    yield k, name, entry
+
+
+def _malformed(component: type, base: type[Component]) -> str | None:
+    if not isinstance(component, type) or not issubclass(component, base):
+        return f"it must be a subclass of workbench.components.{base.__name__}"
+    name = getattr(component, "name", "")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        return f"name {name!r} must be lower-case letters, digits, '.', '_' or '-'"
+    desc = getattr(component, "description", "")
+    if not isinstance(desc, str) or not desc.strip() or "\n" in desc.strip():
+        return "description must be one non-empty line"
+    options = getattr(component, "Options", None)
+    if not (isinstance(options, type) and issubclass(options, BaseModel)):
+        return "Options must be a pydantic BaseModel subclass"
+    try:
+        options()
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable defaults
+        return f"Options must have a default for every field ({exc.__class__.__name__}: {exc})"
+    op = OPERATION.get(base.kind, "run")
+    if getattr(component, op, None) is getattr(base, op, None):
+        return f"it must implement {op}()"
+    return None
