@@ -53,7 +53,7 @@ def minilm_dir() -> Path:
 
 def smollm2_dir() -> Path:
     """A transformers folder of SmolLM2 (converted from the GGUF on first use)."""
-    target = cache_dir() / "smollm2-135m-instruct"
+    target = cache_dir() / "smollm2-135m-instruct-v1"
     if (target / "config.json").exists() and (target / "model.safetensors").exists():
         return target
     gguf = smollm2_gguf()
@@ -62,9 +62,19 @@ def smollm2_dir() -> Path:
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # the GGUF metadata names <|im_start|> as end of sequence; chat turns end with <|im_end|>
+    tokenizer.eos_token = tokenizer.pad_token = "<|im_end|>"
+    model.generation_config.eos_token_id = model.config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = model.config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    tmp.rename(target) if not target.exists() else None
+    (tmp / "tokenizer.model").unlink(missing_ok=True)  # a 98 MB copy of the GGUF; tokenizer.json suffices
+    if not target.exists():
+        tmp.rename(target)
+    else:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

@@ -1,0 +1,35 @@
+"""Shared fixtures: isolated runs folder, tiny model, plugin host reset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runs(tmp_path, monkeypatch):
+    """Every test writes runs under its own tmp folder and starts a fresh host."""
+    from workbench.plugins import reset_host
+
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
+    reset_host()
+    yield
+    reset_host()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny Llama model with SmolLM2's tokenizer (random weights)."""
+    from workbench.tiny import tiny_causal_lm
+
+    return tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE

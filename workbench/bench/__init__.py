@@ -1,0 +1,7 @@
+"""Benchmarks behind ``workbench bench NAME``: one module each.
+
+A module defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> dict``; the command prints the dict as JSON. Each benchmark
+measures Workbench against its named baseline in the same run and reports the
+ratio, since absolute times wander between machines.
+"""
