@@ -38,7 +38,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.augmenters",
     "plugins.scenarios",
     "plugins.trainers",
+    "plugins.openai",
     "plugins.metrics",
+    "plugins.evaluation",
     "plugins.steps",
 )
 ENTRY_POINT_GROUP = "workbench"
