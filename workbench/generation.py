@@ -1,0 +1,154 @@
+"""Chat generation with one interface for local and OpenAI-compatible models.
+
+Everything that asks a model to answer (paraphrasing, model-written
+scenarios, evaluation) uses :func:`chat_model`, so base and tuned models see
+the same prompts, chat template and decoding settings. Local generation is
+batched: prompts are sorted by length, left-padded and decoded together with
+the KV cache; outputs come back in the caller's order.
+
+Model references: ``smollm2``, a local folder (full model or peft adapter), a
+``.gguf`` file, or ``openai:<model>`` for an OpenAI-compatible endpoint
+(``base_url`` and the API key's environment variable are settings).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from pydantic import BaseModel, Field
+
+Messages = list[dict[str, Any]]
+
+
+class DecodeSettings(BaseModel):
+    """Decoding settings shared by every model kind (greedy by default)."""
+
+    max_new_tokens: int = Field(default=128, ge=1, description="Maximum tokens to generate per answer")
+    temperature: float = Field(default=0.0, ge=0, description="0 means greedy decoding")
+    top_p: float = Field(default=1.0, gt=0, le=1, description="Nucleus sampling mass (sampling only)")
+    seed: int = Field(default=0, description="Seed for sampling")
+    batch_size: int = Field(default=16, ge=1, description="Prompts generated together (local models)")
+
+
+@dataclass
+class Generation:
+    text: str
+    latency_s: float
+    new_tokens: int = 0
+
+
+@dataclass
+class LocalChatModel:
+    """A transformers causal LM answering chat prompts in batches."""
+
+    ref: str
+    device: str = "auto"
+    _loaded: tuple[Any, Any] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.ref
+
+    def _model(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            from workbench.models import load_causal_lm
+
+            self._loaded = load_causal_lm(self.ref, device=self.device, padding_side="left")
+        return self._loaded
+
+    def prompt_ids(self, conversation: Messages) -> list[int]:
+        """Token ids of the prompt: the model's chat template plus the assistant header."""
+        _, tok = self._model()
+        msgs = [{"role": m["role"], "content": m["content"]} for m in conversation]
+        return tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
+
+    def chat(self, conversations: Sequence[Messages], settings: DecodeSettings | None = None,
+             on_batch: Callable[[int], None] | None = None) -> list[Generation]:
+        import torch
+
+        settings = settings or DecodeSettings()
+        model, tok = self._model()
+        prompts = [self.prompt_ids(c) for c in conversations]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
+        results: list[Generation | None] = [None] * len(prompts)
+        device = next(model.parameters()).device
+        for start in range(0, len(order), settings.batch_size):
+            idx = order[start:start + settings.batch_size]
+            batch = tok.pad({"input_ids": [prompts[i] for i in idx]}, padding=True, return_tensors="pt").to(device)
+            sample = settings.temperature > 0
+            if sample:
+                torch.manual_seed(settings.seed)
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                out = model.generate(
+                    **batch, max_new_tokens=settings.max_new_tokens, do_sample=sample,
+                    temperature=settings.temperature if sample else None, top_p=settings.top_p if sample else None,
+                    top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                )
+            elapsed = time.perf_counter() - t0
+            new = out[:, batch["input_ids"].shape[1]:]
+            for row, i in enumerate(idx):
+                ids = new[row].tolist()
+                if tok.eos_token_id in ids:
+                    ids = ids[:ids.index(tok.eos_token_id)]
+                ids = [t for t in ids if t != tok.pad_token_id]
+                results[i] = Generation(tok.decode(ids, skip_special_tokens=True).strip(), elapsed / len(idx), len(ids))
+            if on_batch:
+                on_batch(len(idx))
+        return [r for r in results if r is not None]
+
+
+@dataclass
+class OpenAIChatModel:
+    """An OpenAI-compatible chat endpoint through the official SDK."""
+
+    model: str
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 60.0
+    max_retries: int = 3
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self.model}"
+
+    def _client(self) -> Any:
+        from openai import OpenAI
+
+        from workbench.context import StepContext
+        from workbench.errors import WorkbenchError
+
+        key = StepContext.secret(self.api_key_env)
+        if not key:
+            raise WorkbenchError(f"no API key: environment variable {self.api_key_env} is not set",
+                                 hint=f"export {self.api_key_env}=... or enter the key in the UI session")
+        return OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries)
+
+    def chat(self, conversations: Sequence[Messages], settings: DecodeSettings | None = None,
+             on_batch: Callable[[int], None] | None = None) -> list[Generation]:
+        settings = settings or DecodeSettings()
+        client = self._client()
+        out = []
+        for conv in conversations:
+            t0 = time.perf_counter()
+            resp = client.chat.completions.create(
+                model=self.model, messages=[{"role": m["role"], "content": m["content"]} for m in conv],
+                max_tokens=settings.max_new_tokens, temperature=settings.temperature, top_p=settings.top_p,
+                seed=settings.seed,
+            )
+            text = resp.choices[0].message.content or ""
+            tokens = resp.usage.completion_tokens if resp.usage else 0
+            out.append(Generation(text.strip(), time.perf_counter() - t0, tokens))
+            if on_batch:
+                on_batch(1)
+        return out
+
+
+def chat_model(ref: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+               device: str = "auto") -> LocalChatModel | OpenAIChatModel:
+    """Build a chat model from a reference (see module docstring)."""
+    if ref.startswith("openai:"):
+        return OpenAIChatModel(ref.split(":", 1)[1], base_url=base_url, api_key_env=api_key_env)
+    return LocalChatModel(ref, device=device)
