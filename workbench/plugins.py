@@ -80,7 +80,7 @@ class Host:
 
     # -- loading -----------------------------------------------------------
     def _add(self, plugin: Any, name: str, source: str, version: str | None) -> None:
-        path = getattr(plugin, "__file__", None) or inspect.getfile(type(plugin))
+        path = getattr(plugin, "__file__", None) or inspect.getfile(type(plugin))  # module, or plugin object
         try:
             self.pm.register(plugin, name=name)
             self.pm.check_pending()
@@ -121,23 +121,40 @@ class Host:
             self._add(module, path.stem, "plugins-dir", getattr(module, "__version__", None))
 
     def _register_all(self) -> None:
+        for name in list(self.plugins):
+            self._register_components(name)
+
+    def _register_components(self, plugin_name: str) -> None:
+        """Call each hook of one plugin with a ``register`` bound to it."""
+        info = self.plugins[plugin_name]
         for hook_name in FAMILIES:
-            caller = getattr(self.pm.hook, hook_name)
-            for impl in caller.get_hookimpls():
-                name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-                info = self.plugins[name]
-                register = self.registry.register_callback(hook_name, name, info.path)
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name != plugin_name:
+                    continue
+                register = self.registry.register_callback(hook_name, plugin_name, info.path)
                 kwargs = {"register": register} if "register" in impl.argnames else {}
                 impl.function(**kwargs)
-        for kind, cname, entry in self.registry.entries():
-            self.plugins[entry.plugin].components.append({"kind": kind, "name": cname})
+        info.components = [{"kind": kind, "name": cname} for kind, cname, entry in self.registry.entries()
+                           if entry.plugin == plugin_name]
+
+    def add_plugin(self, plugin: Any, name: str, version: str | None = None) -> None:
+        """Register a plugin object at run time (tests, notebooks)."""
+        self._add(plugin, name, "object", version)
+        self._register_components(name)
+
+    def remove_plugin(self, name: str) -> None:
+        """Undo :meth:`add_plugin`: unregister the plugin and its components."""
+        self.pm.unregister(name=name)
+        self.registry.remove_plugin(name)
+        self.plugins.pop(name, None)
 
     def info(self) -> list[dict[str, Any]]:
         return [vars(p) for p in self.plugins.values()]
 
 
 def _available_builtins() -> list[str]:
-    return [m for m in DEFAULT_PLUGINS if importlib.util.find_spec(m) is not None]
+    """Built-in modules present in this install (a bare folder is not a plugin)."""
+    return [m for m in DEFAULT_PLUGINS if (spec := importlib.util.find_spec(m)) is not None and spec.origin]
 
 
 def _allowed_names() -> set[str] | None:

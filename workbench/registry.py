@@ -60,6 +60,11 @@ class Registry:
             )
         kind_entries[component.name] = Entry(component, plugin, source)
 
+    def remove_plugin(self, plugin: str) -> None:
+        for by_name in self._entries.values():
+            for name in [n for n, e in by_name.items() if e.plugin == plugin]:
+                del by_name[name]
+
     def get(self, kind: str, name: str) -> type[Component]:
         return self.entry(kind, name).component
 

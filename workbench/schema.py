@@ -107,5 +107,5 @@ def table_hash(df: pl.DataFrame) -> str:
     h = hashlib.sha256()
     h.update(repr(list(df.schema.items())).encode())
     if df.height:
-        h.update(df.hash_rows(seed=0, seed_1=1, seed_2=2, seed_3=3).to_numpy().tobytes())
+        h.update(df.hash_rows(seed=0).to_numpy().tobytes())
     return h.hexdigest()[:32]

@@ -1,0 +1,197 @@
+"""The run engine: reuse, resume, failures that name their cause, accounting."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from pydantic import Field
+
+from workbench import schema, store
+from workbench.components import Options, Step
+from workbench.engine import execute
+from workbench.errors import RowError, StepError
+from workbench.hookspecs import hookimpl
+from workbench.ledger import Ledger, StepResult, restore
+from workbench.plugins import Host
+from workbench.runfile import parse_runfile
+
+CALLS: list[str] = []
+
+
+def make_rows(n: int, labels=("a", "b")) -> pl.DataFrame:
+    return schema.from_rows([
+        {"id": f"r{i}", "label": labels[i % len(labels)],
+         "messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]}
+        for i in range(n)
+    ])
+
+
+class SeedOptions(Options):
+    rows: int = Field(default=10, description="How many rows")
+
+
+class Seed(Step):
+    name = "seed-rows"
+    description = "Emit synthetic rows"
+    Options = SeedOptions
+
+    def run(self, table, ctx):
+        CALLS.append(self.name)
+        rows = make_rows(self.options.rows)
+        return StepResult(rows, _added(rows))
+
+
+def _added(rows: pl.DataFrame) -> pl.DataFrame:
+    ledger = Ledger("seed-rows")
+    ledger.extend(pl.DataFrame({"row_id": rows["id"], "action": "added", "reason": "synthetic"}))
+    return ledger.frame()
+
+
+class DropOptions(Options):
+    every: int = Field(default=3, description="Drop every n-th row")
+    fail_on: str | None = Field(default=None, description="Raise on this row id")
+    unbalanced: bool = Field(default=False, description="Forget to record drops")
+
+
+class DropEvery(Step):
+    name = "drop-every"
+    description = "Drop every n-th row"
+    Options = DropOptions
+
+    def run(self, table, ctx):
+        CALLS.append(self.name)
+        ledger = Ledger(self.name)
+        keep = []
+        for i, row in enumerate(table.iter_rows(named=True)):
+            if row["id"] == self.options.fail_on:
+                raise RowError(row["id"], "cannot handle this row")
+            if i % self.options.every == 0:
+                if not self.options.unbalanced:
+                    ledger.drop(row["id"], "every n-th", row=row)
+            else:
+                keep.append(row["id"])
+        return StepResult(table.filter(pl.col("id").is_in(keep)), ledger.frame())
+
+
+class TestPlugin:
+    @hookimpl
+    def register_steps(self, register):
+        register(Seed)
+        register(DropEvery)
+
+
+@pytest.fixture
+def host():
+    h = Host(load_third_party=False)
+    h.add_plugin(TestPlugin(), "engine-test")
+    CALLS.clear()
+    yield h
+    h.remove_plugin("engine-test")
+
+
+def runfile(drop_options=None, split=False):
+    steps = [{"kind": "seed", "component": "seed-rows", "options": {"rows": 12}},
+             {"kind": "drop", "component": "drop-every", "options": drop_options or {}}]
+    if split:
+        steps.append({"kind": "split", "options": {"train": 0.5, "validation": 0.25, "test": 0.25}})
+    return parse_runfile({"run": {"name": "t", "seed": 7}, "steps": steps})
+
+
+def test_run_writes_folders_manifests_and_reuses(host, tmp_path):
+    out = execute(runfile(), host=host)
+    assert [s.reused for s in out.steps] == [False, False]
+    m = out.steps[1].manifest
+    assert (m["rows_in"], m["rows_out"], m["dropped"]) == (12, 8, 4)
+    assert m["dropped_by_reason"] == {"every n-th": 4}
+    assert m["plugin"] == "engine-test" and m["options"]["every"] == 3
+    folder = out.steps[1].folder
+    assert {p.name for p in folder.iterdir()} >= {"output.parquet", "ledger.parquet", "manifest.json"}
+    assert (out.run_dir / "run.toml").exists() and store.read_json(out.run_dir / "run.json")["state"] == "finished"
+    CALLS.clear()
+    again = execute(runfile(), host=host)
+    assert [s.reused for s in again.steps] == [True, True] and CALLS == []
+    changed = execute(runfile({"every": 4}), host=host)
+    assert [s.reused for s in changed.steps] == [True, False]
+    assert changed.table.height == 9
+
+
+def test_failure_names_plugin_component_step_row_and_keeps_earlier_steps(host):
+    with pytest.raises(StepError) as err:
+        execute(runfile({"fail_on": "r5"}), host=host)
+    msg = str(err.value)
+    assert "02-drop-drop-every" in msg and "'drop-every'" in msg and "'engine-test'" in msg and "'r5'" in msg
+    run_dir = store.runs_root() / "t"
+    assert [p.name for p in store.step_dirs(run_dir)] == ["01-seed-seed-rows"]
+    assert store.read_json(run_dir / "run.json")["state"] == "failed"
+    CALLS.clear()
+    resumed = execute(runfile(), host=host)
+    assert [s.reused for s in resumed.steps] == [True, False]
+    assert CALLS == ["drop-every"]
+
+
+def test_unbalanced_step_is_stopped(host):
+    with pytest.raises(StepError, match="does not balance"):
+        execute(runfile({"unbalanced": True}), host=host)
+
+
+def test_invalid_options_are_reported_with_step_and_component(host):
+    from workbench.errors import WorkbenchError
+
+    with pytest.raises(WorkbenchError, match="invalid options for step 'drop-every'"):
+        execute(runfile({"evry": 2}), host=host)
+
+
+def test_ledger_restores_dropped_rows(host):
+    out = execute(runfile(), host=host)
+    ledger = store.run_ledger(out.run_dir)
+    back = restore(out.table, ledger)
+    assert sorted(back["id"].to_list()) == sorted(f"r{i}" for i in range(12))
+    only = restore(schema.empty_table(), ledger, ["r3"])
+    assert only["id"].to_list() == ["r3"] and only["messages"][0][1]["content"] == "answer 3"
+
+
+def test_split_is_seeded_stratified_and_group_aware(host):
+    from plugins.steps import Split
+
+    table = make_rows(40, labels=("x", "y"))
+    # ten groups of variants: rows 0..39 map to source ids g0..g9 (4 rows each)
+    table = table.with_columns((pl.lit("g") + (pl.int_range(0, 40) // 4).cast(pl.Utf8)).alias("source_id"))
+    from workbench.context import scratch_context
+
+    split = Split({"train": 0.6, "validation": 0.2, "test": 0.2, "stratify_by": None})
+    out = split.run(table, scratch_context(seed=1)).table
+    per_group = out.group_by("source_id").agg(pl.col("split").n_unique().alias("n"))
+    assert per_group["n"].max() == 1
+    counts = dict(out.group_by("split").len().iter_rows())
+    assert counts == {"train": 24, "validation": 8, "test": 8}
+    assert out["split"].to_list() == split.run(table, scratch_context(seed=1)).table["split"].to_list()
+    assert out["split"].to_list() != split.run(table, scratch_context(seed=2)).table["split"].to_list()
+
+
+def test_split_keeps_existing_assignments_and_stratifies(host):
+    from plugins.steps import Split
+    from workbench.context import scratch_context
+
+    table = make_rows(40, labels=("x", "y")).with_columns(
+        pl.when(pl.col("id") == "r0").then(pl.lit("test")).otherwise(None).alias("split"))
+    out = Split({"train": 0.5, "validation": 0.0, "test": 0.5}).run(table, scratch_context()).table
+    assert out.filter(pl.col("id") == "r0")["split"][0] == "test"
+    by_label = out.filter(pl.col("split") == "test").group_by("label").len()
+    # y: half of 20 groups; x: the fixed row plus half (rounded) of the other 19
+    assert dict(by_label.iter_rows()) == {"y": 10, "x": 11}
+
+
+def test_runs_cli_lists_shows_and_restores(host, tmp_path, capsys):
+    from workbench.cli import main
+
+    execute(runfile(), host=host)
+    assert main(["runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == "t"
+    assert main(["runs", "show", "t"]) == 0
+    assert "every n-th" in capsys.readouterr().out
+    assert main(["runs", "ledger", "t", "--action", "dropped", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 4
+    assert main(["runs", "restore", "t", "-o", str(tmp_path / "back.parquet")]) == 0
+    assert pl.read_parquet(tmp_path / "back.parquet").height == 4

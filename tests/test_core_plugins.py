@@ -1,0 +1,163 @@
+"""The plugin host: discovery, registration checks, faults named by plugin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workbench import hookspecs
+from workbench.components import Cleaner
+from workbench.errors import PluginError
+from workbench.ledger import StepResult
+from workbench.plugins import Host
+
+GOOD_PLUGIN = '''
+from workbench.components import Cleaner
+from workbench.hookspecs import hookimpl
+from workbench.ledger import StepResult
+
+class Upper(Cleaner):
+    name = "dir-upper"
+    description = "Upper-case nothing; proves plugins-dir loading"
+    def run(self, table, ctx):
+        return StepResult(table)
+
+@hookimpl
+def register_cleaners(register):
+    register(Upper)
+'''
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_builtins_register_every_family():
+    host = Host(load_third_party=False)
+    kinds = {kind for kind, _, _ in host.registry.entries()}
+    assert {"step"} <= kinds
+    assert host.registry.get("step", "split").name == "split"
+    assert all(p.source == "builtin" for p in host.plugins.values())
+
+
+def test_plugins_dir_is_loaded_and_listed(tmp_path):
+    write(tmp_path / "pl", "myplug", GOOD_PLUGIN)
+    host = Host(tmp_path / "pl")
+    info = host.plugins["myplug"]
+    assert info.source == "plugins-dir"
+    assert info.hooks == ["register_cleaners"]
+    assert {"kind": "cleaner", "name": "dir-upper"} in info.components
+    assert host.registry.entry("cleaner", "dir-upper").plugin == "myplug"
+
+
+def test_misspelled_hook_names_plugin_and_file(tmp_path):
+    path = write(tmp_path / "pl", "typo", '''
+        from workbench.hookspecs import hookimpl
+        @hookimpl
+        def register_cleanrs(register):
+            pass
+    ''')
+    with pytest.raises(PluginError) as err:
+        Host(tmp_path / "pl")
+    assert "'typo'" in str(err.value) and str(path) in str(err.value)
+    assert "register_cleanrs" in str(err.value)
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("class C(Cleaner):\n    name = 'Bad Name'\n    description = 'x'\n    def run(self, t, c): pass", "name"),
+    ("class C(Cleaner):\n    name = 'ok'\n    description = ''\n    def run(self, t, c): pass", "description"),
+    ("class C(Cleaner):\n    name = 'ok'\n    description = 'x'", "implement run"),
+    ("class C:\n    name = 'ok'\n    description = 'x'", "subclass"),
+    ("from pydantic import BaseModel\nclass O(BaseModel):\n    need: int\n"
+     "class C(Cleaner):\n    name = 'ok'\n    description = 'x'\n    Options = O\n    def run(self, t, c): pass",
+     "default"),
+])
+def test_malformed_component_is_rejected_with_plugin_name(tmp_path, body, problem):
+    path = write(tmp_path / "pl", "broken", "from workbench.components import Cleaner\n"
+                 "from workbench.hookspecs import hookimpl\n" + body +
+                 "\n@hookimpl\ndef register_cleaners(register):\n    register(C)\n")
+    with pytest.raises(PluginError) as err:
+        Host(tmp_path / "pl")
+    message = str(err.value)
+    assert "'broken'" in message and str(path) in message and problem in message
+
+
+def test_name_clash_names_both_plugins(tmp_path):
+    write(tmp_path / "pl", "first", GOOD_PLUGIN)
+    write(tmp_path / "pl", "second", GOOD_PLUGIN)
+    with pytest.raises(PluginError) as err:
+        Host(tmp_path / "pl")
+    assert "'second'" in str(err.value) and "'first'" in str(err.value) and "dir-upper" in str(err.value)
+
+
+def test_env_var_restricts_third_party_plugins(tmp_path, monkeypatch):
+    write(tmp_path / "pl", "myplug", GOOD_PLUGIN)
+    monkeypatch.setenv("WORKBENCH_PLUGINS", "none")
+    assert "myplug" not in Host(tmp_path / "pl").plugins
+    monkeypatch.setenv("WORKBENCH_PLUGINS", "myplug")
+    assert "myplug" in Host(tmp_path / "pl").plugins
+    monkeypatch.setenv("WORKBENCH_PLUGINS", "someone-else")
+    assert "myplug" not in Host(tmp_path / "pl").plugins
+
+
+def test_registered_plugin_object_in_try_finally():
+    """Register a tiny plugin class directly, as a third party would in a test."""
+    class Noop(Cleaner):
+        name = "noop-object"
+        description = "Does nothing"
+
+        def run(self, table, ctx):
+            return StepResult(table)
+
+    class Plugin:
+        @hookspecs.hookimpl
+        def register_cleaners(self, register):
+            register(Noop)
+
+    host = Host(load_third_party=False)
+    host.add_plugin(Plugin(), "object-plugin")
+    try:
+        assert host.registry.get("cleaner", "noop-object") is Noop
+        assert host.plugins["object-plugin"].components == [{"kind": "cleaner", "name": "noop-object"}]
+    finally:
+        host.remove_plugin("object-plugin")
+    assert "noop-object" not in host.registry.names("cleaner")
+
+
+def test_every_hook_is_documented_and_tested():
+    hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
+    guide = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    for hook in hooks:
+        doc = getattr(hookspecs, hook).__doc__ or ""
+        assert "Called" in doc, f"{hook} docstring must say when it is called"
+        assert f"{hook}(register)" in guide, f"docs/plugins.md must document {hook}(register)"
+        assert f"def {hook}(" in tests, f"some test must implement {hook}"
+
+
+def test_plugins_json_lists_plugins(tmp_path):
+    write(tmp_path / "pl", "myplug", GOOD_PLUGIN)
+    out = subprocess.run([sys.executable, "-m", "workbench", "--plugins-dir", str(tmp_path / "pl"), "plugins", "--json"],
+                         capture_output=True, text=True, check=True)
+    data = {p["name"]: p for p in json.loads(out.stdout)}
+    assert data["myplug"]["source"] == "plugins-dir"
+    assert data["plugins.steps"]["source"] == "builtin"
+    for p in data.values():
+        assert set(p) >= {"name", "version", "source", "path", "hooks", "components"}
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = ("import sys, time; t=time.perf_counter(); from workbench.cli import build_parser; build_parser();"
+            "print(time.perf_counter()-t); print(sorted(m for m in ('torch','transformers','textattack','polars')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert float(out[0]) < 1.0
+    assert out[1] == "[]"
