@@ -1,0 +1,51 @@
+"""``workbench serve-openai``: an OpenAI-compatible server whose fine-tuning jobs train locally."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve-openai", help="serve an OpenAI-compatible API (files, fine-tuning, chat) on local models")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    p.add_argument("--model-dir", action="append", required=True, metavar="[NAME=]FOLDER",
+                   help="a base model folder (transformers) jobs may fine-tune; its model id is NAME or the folder "
+                        "name; repeatable; 'smollm2' is the embedded model")
+    p.add_argument("--data-dir", default="openai-server-data", help="where uploaded files and tuned models are kept")
+    p.add_argument("--api-key-env", help="accept only the key in this environment variable (default: any key)")
+    p.add_argument("--quiet", action="store_true", help="do not log requests")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import os
+    from pathlib import Path
+
+    from workbench.embedded import resolve_model_path
+    from workbench.errors import WorkbenchError
+    from workbench.openai_server import OpenAIServer
+
+    models = {}
+    for spec in args.model_dir:
+        name, _, folder = spec.rpartition("=")
+        path = Path(resolve_model_path(folder)).expanduser().resolve()
+        if not (path / "config.json").exists():
+            raise WorkbenchError(f"--model-dir {folder}: no transformers model (config.json) in {path}")
+        models[name or Path(folder).name] = path
+    key = None
+    if args.api_key_env:
+        key = os.environ.get(args.api_key_env)
+        if not key:
+            raise WorkbenchError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
+    server = OpenAIServer(Path(args.data_dir), models, host=args.host, port=args.port, api_key=key,
+                          verbose=not args.quiet)
+    print(f"OpenAI-compatible server on {server.url} (models: {', '.join(models)}); Ctrl-C stops it",
+          file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
