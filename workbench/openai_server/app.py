@@ -105,18 +105,16 @@ class Api:
         return _list(*_page(jobs, query), ids=False)
 
     def list_events(self, params: dict[str, str], query: dict[str, str], body: Any) -> dict[str, Any]:
-        job_id = params["fine_tuning_job_id"]
-        self.state.job(job_id)
-        with self.state.lock:
-            events = list(reversed(self.state.events.get(job_id, [])))
-        return _list(*_page(events, query), ids=False)
+        return _list(*_page(self._newest_first(self.state.events, params), query), ids=False)
 
     def list_checkpoints(self, params: dict[str, str], query: dict[str, str], body: Any) -> dict[str, Any]:
+        return _list(*_page(self._newest_first(self.state.checkpoints, params), query, default_limit=10), ids=True)
+
+    def _newest_first(self, by_job: dict[str, list[dict[str, Any]]], params: dict[str, str]) -> list[dict[str, Any]]:
         job_id = params["fine_tuning_job_id"]
         self.state.job(job_id)
         with self.state.lock:
-            points = list(reversed(self.state.checkpoints.get(job_id, [])))
-        return _list(*_page(points, query, default_limit=10), ids=True)
+            return list(reversed(by_job.get(job_id, [])))
 
     def complete(self, params: dict[str, str], query: dict[str, str], body: Any) -> dict[str, Any]:
         body = body or {}
