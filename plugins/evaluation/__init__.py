@@ -1,0 +1,12 @@
+"""Built-in evaluation steps: ``evaluate`` (kind evaluate) and ``report`` (kind report)."""
+
+from __future__ import annotations
+
+from workbench.hookspecs import hookimpl
+
+from .evaluate import Evaluate
+
+
+@hookimpl
+def register_steps(register):
+    register(Evaluate)

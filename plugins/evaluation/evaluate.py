@@ -1,0 +1,87 @@
+"""The ``evaluate`` step: base vs tuned (and more) on held-out and scenario rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from pydantic import Field
+
+from workbench.components import Options, Step
+from workbench.generation import DecodeSettings
+from workbench.ledger import StepResult
+
+DEFAULT_METRICS = ["accuracy", "f1", "bleu", "chrf", "ter", "rouge_l", "exact_match", "semantic_similarity",
+                   "perplexity", "answer_length", "latency", "behavior"]
+
+
+class EvaluateOptions(Options):
+    base_model: str = Field(default="smollm2", description="Base model: smollm2, a local folder or openai:<model>")
+    tuned_model: str | None = Field(default=None, description="Tuned model (default: the train step's model artifact)")
+    extra_models: list[str] = Field(default_factory=list, description="More models compared with the base in the same table")
+    splits: list[str] = Field(default=["test"], description="Splits whose rows are evaluated")
+    include_scenarios: bool = Field(default=True, description="Also evaluate scenario rows (expected_behavior) not used for training")
+    max_examples: int | None = Field(default=None, ge=1, description="Evaluate at most this many rows (first ones by id)")
+    decode: DecodeSettings = Field(default_factory=DecodeSettings, description="Decoding settings, the same for every model")
+    metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), description="Metric names (`workbench plugins` lists them)")
+    metric_options: dict[str, dict] = Field(default_factory=dict, description="Options per metric, e.g. { judge = { rubric = \"...\" } }")
+    bootstrap_resamples: int = Field(default=1000, ge=10, description="Paired bootstrap resamples")
+    ar_trials: int = Field(default=2000, ge=10, description="Approximate randomisation trials (BLEU, chrF, TER)")
+    seed: int | None = Field(default=None, description="Seed of the significance tests (default: the run's seed)")
+    primary_metric: str = Field(default="chrf", description="Metric for slices, win/tie/loss tables and top examples")
+    top_examples: int = Field(default=5, ge=0, description="Biggest wins and worst regressions shown")
+    forgetting_probe: bool = Field(default=True, description="Answer the general probe set to detect forgetting")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for openai: models")
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key")
+
+
+def model_names(base: str, tuned: str | None, extra: list[str]) -> dict[str, str]:
+    """Display name -> reference, base first; extra models are named by their reference."""
+    models = {"base": base}
+    if tuned:
+        models["tuned"] = tuned
+    for ref in extra:
+        name = Path(ref).name or ref
+        models[name if name not in models else f"{name}-{len(models)}"] = ref
+    return models
+
+
+class Evaluate(Step):
+    name = "evaluate"
+    description = "Generate answers with base and tuned models, score every metric, test the differences"
+    Options = EvaluateOptions
+
+    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+        from workbench import store
+        from workbench.errors import WorkbenchError
+        from workbench.evaluation.examples import build_examples, select_rows
+        from workbench.evaluation.harness import EvalConfig, evaluate
+        from workbench.plugins import get_registry
+
+        o = self.options
+        examples = build_examples(select_rows(table, o.splits, o.include_scenarios)).sort("id")
+        if o.max_examples:
+            examples = examples.head(o.max_examples)
+        registry = get_registry()
+        unknown = sorted(set(o.metric_options) - set(o.metrics))
+        if unknown:
+            raise WorkbenchError(f"metric_options names metrics not in metrics: {', '.join(unknown)}")
+        metrics = [registry.get("metric", m)(o.metric_options.get(m, {})) for m in o.metrics]
+        tuned = o.tuned_model or ctx.artifacts.get("train.model")
+        config = EvalConfig(model_names(o.base_model, tuned, o.extra_models), metrics, o.decode,
+                            o.bootstrap_resamples, o.ar_trials, ctx.seed if o.seed is None else o.seed,
+                            o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env)
+        cache_dir = (ctx.run_dir or ctx.step_dir) / "cache" / "generations"
+        results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log)
+        ctx.step_dir.mkdir(parents=True, exist_ok=True)
+        store.write_json(ctx.step_dir / "results.json", results)
+        store.write_parquet(ctx.step_dir / "examples.parquet", per_example)
+        return StepResult(table, stats=_headline(results),
+                          artifacts={"results": "results.json", "examples": "examples.parquet"})
+
+
+def _headline(results: dict) -> dict:
+    """Small figures for the manifest: examples, models and the primary metric per model."""
+    primary = results["primary_metric"]
+    return {"n_examples": results["n_examples"], "models": results["models"],
+            primary: {m: s.get(primary, {}).get("score") for m, s in results["scores"].items()}}

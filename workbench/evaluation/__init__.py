@@ -1,0 +1,8 @@
+"""Evaluation: generate answers, score them with metric plugins, compare models.
+
+The pieces are small modules: ``examples`` turns the canonical table into
+prompt/reference rows, ``cache`` keeps generations in the run folder,
+``harness`` runs models and metrics, ``significance`` and ``compare`` say
+whether a difference is real, ``slices``/``diff``/``forgetting``/``votes``
+feed the report.
+"""
