@@ -21,7 +21,10 @@ class LoadOptions(Options):
         default=None, description="Assign this split to every loaded row (e.g. a held-out test file)")
     append: bool = Field(default=False, description="Append to the table of the previous steps instead of replacing it")
     max_tokens: int | None = Field(default=None, description="Quarantine examples longer than this many tokens")
-    tokenizer: str | None = Field(default=None, description="Tokenizer for max_tokens (default: a whitespace approximation)")
+    tokenizer: str | None = Field(default=None, description="Tokenizer for max_tokens: a local folder or 'smollm2' "
+                                  "(default: an approximation, 4 characters per token)")
+    reader_options: dict[str, str] = Field(default_factory=dict, description="Options of the format's reader "
+                                           "(CSV: prompt, response, system, label, id, delimiter)")
 
 
 class Load(Step):
@@ -39,7 +42,7 @@ class Load(Step):
 
             raise WorkbenchError("load step has no path", hint='set options = { path = "data.jsonl" }')
         result = load_table(ctx.resolve(o.path), format=o.format, quarantine_path=ctx.step_dir / "quarantine.jsonl",
-                            max_tokens=o.max_tokens, tokenizer=o.tokenizer)
+                            max_tokens=o.max_tokens, tokenizer=o.tokenizer, options=o.reader_options or None)
         loaded = result.table
         if o.split:
             loaded = loaded.with_columns(pl.lit(o.split).alias("split"))
@@ -55,7 +58,7 @@ class Load(Step):
             ledger.add(q.row_id, f"read from {o.path}")
         out = pl.concat([schema.conform(table), schema.conform(loaded)]) if kept_in else schema.conform(loaded)
         stats = {"rows_read": result.rows_read, "rows_kept": loaded.height, "rows_quarantined": len(result.quarantined),
-                 "format": result.format}
+                 "format": result.format, "problems": {code: n for (code, _), n in result.problem_counts.items()}}
         artifacts = {"quarantine": "quarantine.jsonl"} if result.quarantined else {}
         return StepResult(out, ledger.frame(), stats, artifacts)
 

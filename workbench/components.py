@@ -102,6 +102,14 @@ class Reader(Component):
     def read(self, path: str, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    def detect(self, sample: Any) -> float:
+        """How sure this reader is that it reads the sampled file: 0 (not this format) to 1.
+
+        ``sample`` is a :class:`workbench.io.choose.Sample` (suffix, first
+        bytes, first JSON records); the highest score wins.
+        """
+        return 0.0
+
 
 class Writer(Component):
     """Writes the canonical table in one data format."""

@@ -1,0 +1,203 @@
+"""CSV (with a column mapping) and Parquet (canonical columns).
+
+CSV holds text only: empty cells read as absent, multi-turn conversations
+and turn weights go to a ``messages`` column as JSON. Parquet is typed and
+keeps every column, extra ones included.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+from pydantic import Field
+
+from workbench.components import Options, Reader, Writer
+from workbench.errors import WorkbenchError
+from workbench.io import source
+from workbench.io.problems import Problem, problem
+from workbench.io.records import Record, extension_of, take_fields
+
+#: default guesses for each role of a CSV column, first match wins
+GUESSES = {
+    "prompt": ("prompt", "question", "input", "instruction", "user", "query"),
+    "response": ("response", "answer", "output", "completion", "assistant", "reply"),
+    "system": ("system", "system_prompt"),
+    "label": ("label", "intent", "category"),
+    "id": ("id",),
+}
+
+
+class CsvOptions(Options):
+    prompt: str | None = Field(default=None, description="Column with the user's prompt (default: prompt, question, input, ...)")
+    response: str | None = Field(default=None, description="Column with the answer (default: response, answer, output, ...)")
+    system: str | None = Field(default=None, description="Column with the system prompt (default: system, system_prompt)")
+    label: str | None = Field(default=None, description="Column with the label (default: label, intent, category)")
+    id: str | None = Field(default=None, description="Column with the row id (default: id)")
+    delimiter: str | None = Field(default=None, description="Field separator (default: tab for .tsv, else comma)")
+
+
+class CsvReader(Reader):
+    name = "csv"
+    description = "CSV/TSV with a column mapping (prompt, response, system, label, id) or a messages JSON column"
+    extensions = (".csv", ".tsv")
+    Options = CsvOptions
+
+    def detect(self, sample: Any) -> float:
+        return 0.8 if sample.suffix in self.extensions else 0.0
+
+    def read(self, path: str, **kwargs: Any) -> Iterator[Record | Problem]:
+        p = Path(path)
+        source.refuse_binary(p, source.head(p))
+        csv.field_size_limit(source.MAX_RECORD_BYTES)
+        delimiter = self.options.delimiter or ("\t" if p.suffix.lower() == ".tsv" else ",")
+        with p.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            rows = csv.reader(fh, delimiter=delimiter)
+            header = next(rows, None) or []
+            if header and header[0].startswith("\ufeff"):
+                header[0] = header[0][1:]
+                yield problem(1, None, "bom", "the file starts with a UTF-8 byte-order mark")
+            mapping = self._mapping(p, header)
+            number = 0
+            while True:
+                number += 1
+                try:
+                    cells = next(rows)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield Record(number, "", None, [problem(number, None, "invalid_csv", f"CSV error: {exc}")])
+                    continue
+                yield self._record(number, header, cells, mapping)
+
+    def _mapping(self, path: Path, header: list[str]) -> dict[str, str]:
+        """Role -> column, from the options or the default guesses."""
+        mapping = {}
+        for role, guesses in GUESSES.items():
+            chosen = getattr(self.options, role)
+            if chosen is not None and chosen not in header:
+                raise WorkbenchError(f"{path}: no column {chosen!r} for {role} (columns: {', '.join(header)})",
+                                     hint=f"name one of the columns with --option {role}=COLUMN")
+            found = chosen or next((c for c in guesses if c in header), None)
+            if found:
+                mapping[role] = found
+        if "messages" not in header and not {"prompt", "response"} <= set(mapping):
+            raise WorkbenchError(f"{path}: cannot tell which columns hold the prompt and the response "
+                                 f"(columns: {', '.join(header) or 'none'})",
+                                 hint="pass --option prompt=COLUMN --option response=COLUMN (or a messages column)")
+        return mapping
+
+    def _record(self, number: int, header: list[str], cells: list[str], mapping: dict[str, str]) -> Record:
+        raw = dict(zip(header, cells))
+        if len(cells) != len(header):
+            return Record(number, raw or cells, None, [problem(
+                number, None, "invalid_csv", f"record has {len(cells)} fields, the header has {len(header)}")])
+        bad = [k for k, v in raw.items() if _has_bad_bytes(v)]
+        if bad:
+            return Record(number, {k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                                   for k, v in raw.items()},
+                          None, [problem(number, bad[0], "invalid_utf8", f"invalid UTF-8 in column {bad[0]!r}")])
+        taken = {mapping[r]: r for r in ("system", "prompt", "response") if r in mapping}
+        obj = {("label" if c == mapping.get("label") else "id" if c == mapping.get("id") else c): v
+               for c, v in raw.items() if v != "" and c not in taken}
+        rec = take_fields(obj, ("messages",), number)
+        rec.raw = raw
+        rec.fields["messages"], rec.paths = self._turns(raw, taken, rec)
+        return rec
+
+    @staticmethod
+    def _turns(raw: dict[str, str], taken: dict[str, str], rec: Record) -> tuple[Any, list[str] | None]:
+        if raw.get("messages"):
+            try:
+                return json.loads(raw["messages"]), None
+            except json.JSONDecodeError as exc:
+                rec.problems.append(problem(rec.line, "messages", "invalid_json", f"messages column: {exc.msg}"))
+                return None, None
+        turns, paths = [], []
+        for column, role in taken.items():
+            if role == "system" and not raw[column]:
+                continue
+            turns.append({"role": {"prompt": "user", "response": "assistant"}.get(role, role), "content": raw[column]})
+            paths.append(column)
+        return turns, paths
+
+
+def _has_bad_bytes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class CsvWriter(Writer):
+    name = "csv"
+    description = "CSV: system, prompt, response (or a messages JSON column for other conversations) + fields"
+    extensions = (".csv",)
+
+    def write(self, table, path: str) -> None:
+        rows = [self._row(r) for r in table.iter_rows(named=True)]
+        header = list(dict.fromkeys(k for r in rows for k in r)) or ["system", "prompt", "response"]
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            out = csv.DictWriter(fh, fieldnames=header)
+            out.writeheader()
+            out.writerows(rows)
+
+    @staticmethod
+    def _row(row: dict[str, Any]) -> dict[str, Any]:
+        turns = row.get("messages") or []
+        roles = [t["role"] for t in turns]
+        body_roles = roles[1:] if roles[:1] == ["system"] else roles
+        if body_roles == ["user", "assistant"] and all(t.get("weight") is None for t in turns):
+            pair = {"system": turns[0]["content"] if roles[0] == "system" else "",
+                    "prompt": turns[-2]["content"], "response": turns[-1]["content"], "messages": ""}
+        else:
+            pair = {"system": "", "prompt": "", "response": "", "messages": json.dumps(
+                [{k: v for k, v in t.items() if v is not None} for t in turns], ensure_ascii=False)}
+        ext = extension_of(row)
+        if "meta" in ext:
+            ext["meta"] = json.dumps(ext["meta"], ensure_ascii=False, sort_keys=True)
+        return {"id": ext.pop("id", ""), **pair, **{k: _cell(v) for k, v in ext.items()}}
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class ParquetReader(Reader):
+    name = "parquet"
+    description = "Parquet with the canonical columns; extra columns are kept"
+    extensions = (".parquet",)
+
+    def detect(self, sample: Any) -> float:
+        return 1.0 if sample.head.startswith(b"PAR1") else 0.5 if sample.suffix in self.extensions else 0.0
+
+    def read(self, path: str, **kwargs: Any) -> Iterator[Record | Problem]:
+        import pyarrow
+        import pyarrow.parquet as pq
+
+        try:
+            batches = pq.ParquetFile(path).iter_batches(batch_size=2000)
+            number = 0
+            for batch in batches:
+                for obj in batch.to_pylist():
+                    number += 1
+                    rec = take_fields(obj, ("messages",), number, keep_columns=True)
+                    rec.fields["messages"] = obj.get("messages")
+                    yield rec
+        except (pyarrow.ArrowException, OSError) as exc:
+            raise WorkbenchError(f"{path} is not a readable Parquet file: {exc}",
+                                 hint="check the file, or pass --format for its real format") from exc
+
+
+class ParquetWriter(Writer):
+    name = "parquet"
+    description = "Parquet with every column of the table"
+    extensions = (".parquet",)
+
+    def write(self, table, path: str) -> None:
+        table.write_parquet(path)
+
+
