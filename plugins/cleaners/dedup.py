@@ -1,0 +1,166 @@
+"""Exact, near-duplicate (MinHash LSH) and semantic (MiniLM) deduplication.
+
+Each keeps the first row of a group (table order) and drops the others with
+the id of the row they duplicate. When a chain runs batch-wise over a file
+larger than memory, ``start_batches()`` makes a cleaner remember what it kept
+(64-bit hashes, or MinHash signatures and band keys) so duplicates are found
+across batches too.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from pydantic import Field, model_validator
+
+from workbench.components import Cleaner, Options
+from workbench.errors import WorkbenchError
+from workbench.ledger import Ledger, StepResult
+
+from . import minhash
+from .turns import ledger_entries
+
+DedupOn = Literal["conversation", "user", "assistant", "column"]
+
+
+class DedupTextOptions(Options):
+    on: DedupOn = Field(default="conversation", description="Compare whole conversations, user turns only, assistant turns only, or one column")
+    column: str | None = Field(default=None, description="Column to compare when on = 'column'")
+
+    @model_validator(mode="after")
+    def _column_given(self) -> "DedupTextOptions":
+        if self.on == "column" and not self.column:
+            raise ValueError("on = 'column' needs column = '<name>'")
+        return self
+
+
+def compared_text(table: pl.DataFrame, on: str, column: str | None) -> pl.Series:
+    """The text a dedup cleaner compares for each row."""
+    if on == "column":
+        if column not in table.columns:
+            raise WorkbenchError(f"dedup column {column!r} is not in the table", hint=f"columns: {', '.join(table.columns)}")
+        return table.get_column(column).cast(pl.Utf8).fill_null("")
+    turn = pl.element()
+    tagged = turn.struct.field("role") + pl.lit(": ") + turn.struct.field("content").fill_null("")
+    picked = tagged if on == "conversation" else turn.filter(turn.struct.field("role") == on).struct.field("content").fill_null("")
+    return table.select(pl.col("messages").list.eval(picked).list.join("\n").fill_null("")).to_series()
+
+
+def normalised(text: pl.Series) -> pl.Series:
+    """Lower case, punctuation and spacing ignored: what 'exact' means here."""
+    return text.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}\[\]]+", " ").str.strip_chars()
+
+
+class ExactDedupOptions(DedupTextOptions):
+    pass
+
+
+class ExactDedup(Cleaner):
+    name = "exact-dedup"
+    description = "Drop rows whose normalised text equals an earlier row's"
+    Options = ExactDedupOptions
+
+    def start_batches(self) -> None:
+        """Remember kept hashes so later batches are deduplicated against earlier ones."""
+        self.memory = pl.DataFrame(schema={"__h": pl.UInt64, "__first": pl.Utf8})
+
+    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+        o = self.options
+        hashed = table.with_columns(normalised(compared_text(table, o.on, o.column)).hash(seed=11).alias("__h"))
+        hashed = hashed.with_columns(pl.col("id").first().over("__h").alias("__first"))
+        memory = getattr(self, "memory", None)
+        if memory is not None:
+            hashed = hashed.join(memory.rename({"__first": "__seen"}), on="__h", how="left", maintain_order="left")
+            hashed = hashed.with_columns(pl.coalesce("__seen", "__first").alias("__first"))
+        dup = (pl.col("__first") != pl.col("id")).fill_null(False)
+        mask = hashed.select(dup).to_series()
+        ledger = Ledger(self.name)
+        detail = pl.format('{{"duplicate_of":{}}}', pl.col("__first").map_batches(_json_strings, return_dtype=pl.Utf8))
+        ledger.extend(ledger_entries(hashed, mask, "dropped", "exact duplicate", detail))
+        kept = hashed.filter(~mask)
+        if memory is not None:
+            self.memory = pl.concat([memory, kept.select("__h", pl.col("id").alias("__first"))])
+        return StepResult(kept.select(table.columns), ledger.frame(), stats={"dropped": int(mask.sum())})
+
+
+def _json_strings(s: pl.Series) -> pl.Series:
+    """Quote strings as JSON (vectorised through polars' JSON encoder)."""
+    return pl.DataFrame({"v": s}).select(pl.struct("v").struct.json_encode().str.slice(5).str.head(-1)).to_series()
+
+
+class NearDedupOptions(DedupTextOptions):
+    threshold: float = Field(default=0.7, gt=0, le=1, description="Jaccard similarity of word shingles at or above which rows are near duplicates")
+    shingle_size: int = Field(default=3, ge=1, le=10, description="Words per shingle")
+    num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash bins (a power of two); more is slower and more exact")
+    bands: int | None = Field(default=None, description="LSH bands (default: chosen from threshold and num_perm to favour recall)")
+    exact_check: bool = Field(default=True, description="Confirm candidates with the exact Jaccard of their shingles (else the MinHash estimate)")
+
+    @model_validator(mode="after")
+    def _power_of_two(self) -> "NearDedupOptions":
+        if self.num_perm & (self.num_perm - 1):
+            raise ValueError(f"num_perm must be a power of two, got {self.num_perm}")
+        if self.bands is not None and not 1 <= self.bands <= self.num_perm:
+            raise ValueError(f"bands must be between 1 and num_perm ({self.num_perm})")
+        return self
+
+
+class NearDedup(Cleaner):
+    name = "near-dedup"
+    description = "Drop near duplicates found with MinHash LSH, keeping one row per cluster"
+    Options = NearDedupOptions
+
+    def start_batches(self) -> None:
+        self.memory = minhash.NearDupMemory.empty(self.options.num_perm)
+
+    def layout(self) -> tuple[int, int]:
+        o = self.options
+        if o.bands:
+            return o.bands, o.num_perm // o.bands
+        return minhash.band_layout(o.threshold, o.num_perm)
+
+    def find(self, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Cluster representative, similarity to it, signatures, band keys, has-text mask per row."""
+        o = self.options
+        n = table.height
+        sh = minhash.shingles(compared_text(table, o.on, o.column), o.shingle_size)
+        sigs = minhash.signatures(sh, n, o.num_perm)
+        bands, rows = self.layout()
+        keys = minhash.band_keys(sigs, bands, rows)
+        live = sigs[:, 0] != minhash.EMPTY
+        pairs = minhash.candidate_pairs(keys, live)
+        sim = minhash.estimated_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
+        if o.exact_check:  # the estimate only narrows; the exact Jaccard decides
+            close = sim >= o.threshold - 0.15
+            pairs, sim = pairs[close], minhash.exact_jaccard(sh, pairs[close])
+        rep = minhash.clusters(n, pairs[sim >= o.threshold])
+        to_rep = minhash.estimated_jaccard(sigs, sigs[rep])
+        return rep, to_rep, sigs, keys, live
+
+    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+        ledger = Ledger(self.name)
+        if table.height == 0:
+            return StepResult(table, ledger.frame(), stats={"dropped": 0})
+        rep, to_rep, sigs, keys, live = self.find(table)
+        ids = table.get_column("id").to_numpy()
+        dup_of = ids[rep]
+        drop = rep != np.arange(table.height)
+        memory: minhash.NearDupMemory | None = getattr(self, "memory", None)
+        if memory is not None:  # a cluster matching a row kept from an earlier batch goes entirely
+            for row, (mem, similarity) in memory.matches(keys, sigs, live, self.options.threshold).items():
+                members = rep == rep[row]
+                drop |= members
+                dup_of[members] = memory.ids[mem]
+                to_rep[members] = similarity
+        annotated = table.with_columns(pl.Series("__rep", dup_of, dtype=pl.Utf8), pl.Series("__j", np.round(to_rep, 3)))
+        detail = pl.format('{{"cluster":{},"similarity":{}}}',
+                           pl.col("__rep").map_batches(_json_strings, return_dtype=pl.Utf8), pl.col("__j"))
+        ledger.extend(ledger_entries(annotated, pl.Series(drop), "dropped", "near duplicate", detail))
+        if memory is not None:
+            keep = ~drop
+            memory.add(ids[keep].tolist(), sigs[keep], keys[keep])
+        bands, rows = self.layout()
+        stats = {"dropped": int(drop.sum()), "clusters_with_duplicates": int(len(np.unique(dup_of[drop]))),
+                 "bands": bands, "rows_per_band": rows}
+        return StepResult(table.filter(pl.Series(~drop)), ledger.frame(), stats=stats)

@@ -1,0 +1,131 @@
+"""Quality filters: missing, empty or short answers, boilerplate refusals,
+length outliers by token count (per role), repeated-phrase spam, language.
+
+Every check is a polars expression over the flat turns frame; a row failing
+several checks is dropped once, under the first reason in ``CHECK_ORDER``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+from pydantic import Field
+
+from workbench.components import Cleaner, Options
+from workbench.ledger import Ledger, StepResult
+
+from .turns import ROW, TURN, explode_turns, ledger_entries, per_row
+
+DEFAULT_REFUSALS = [
+    r"\bas an ai (?:language )?model\b",
+    r"\bas an ai(?: assistant)?,? i (?:cannot|can't|can not|am unable|don't have)",
+    r"\bi(?:'m| am) (?:sorry|afraid),? but i (?:cannot|can't|am unable to) (?:help|assist|provide|do) (?:with )?(?:that|this)\b",
+    r"\bi (?:cannot|can't) (?:help|assist) with (?:that|this) request\b",
+]
+CHECK_ORDER = ("no answer", "empty answer", "short answer", "refusal", "repeated phrase", "length outlier", "language")
+
+
+class QualityOptions(Options):
+    min_answer_chars: int = Field(default=3, ge=0, description="Drop rows with an assistant turn shorter than this (after trimming); 0 keeps empty answers")
+    require_answer: bool = Field(default=True, description="Drop rows without any assistant turn")
+    refusal_patterns: list[str] = Field(default=DEFAULT_REFUSALS, description="Case-insensitive regexes of boilerplate refusals in answers (empty list: off)")
+    outliers: Literal["iqr", "zscore", "off"] = Field(default="iqr", description="How to find length outliers among turns of the same role (token counts)")
+    outlier_factor: float = Field(default=3.0, gt=0, description="IQR multiple beyond the quartiles, or z-score, that makes an outlier")
+    max_phrase_repeats: int = Field(default=4, ge=2, description="Drop answers in which one 3-word phrase occurs this many times or more")
+    spam_min_words: int = Field(default=12, ge=3, description="Only answers with at least this many words are checked for repeated phrases")
+    language: str | None = Field(default=None, description="Keep only rows in this language (ISO 639-1, e.g. 'en'; uses langdetect; slow)")
+
+
+class QualityFilter(Cleaner):
+    name = "quality"
+    description = "Drop rows with missing, empty, short or refusal answers, length outliers, repeated-phrase spam"
+    Options = QualityOptions
+
+    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+        o = self.options
+        turns = explode_turns(table).with_columns(
+            pl.col("content").fill_null("").str.strip_chars().alias("__text"),
+            pl.col("content").fill_null("").str.count_matches(r"\S+").alias("__tokens"))
+        answer = pl.col("role") == "assistant"
+        turn_flags = [
+            (answer & (pl.col("__text").str.len_chars() == 0)).alias("empty answer"),
+            (answer & (pl.col("__text").str.len_chars() < o.min_answer_chars)).alias("short answer"),
+            (answer & _refusal(o.refusal_patterns)).alias("refusal"),
+            _outliers(o.outliers, o.outlier_factor).alias("length outlier"),
+        ]
+        turns = turns.with_columns(turn_flags).with_columns(
+            (answer & pl.col(ROW).is_in(_spam_rows(turns.filter(answer), o).implode())).alias("repeated phrase"))
+        by_row = turns.group_by(ROW).agg(
+            (~answer).all().alias("no answer"),
+            *[pl.col(c).any() for c in ("empty answer", "short answer", "refusal", "length outlier", "repeated phrase")],
+            pl.col("__tokens").max().alias("__max_tokens"))
+        flags = (per_row(table.height, by_row)
+                 .with_columns(pl.col("no answer").fill_null(True)).fill_null(False))
+        if not o.require_answer:
+            flags = flags.with_columns(pl.lit(False).alias("no answer"))
+        if o.min_answer_chars == 0:
+            flags = flags.with_columns(pl.lit(False).alias("empty answer"))
+        flags = flags.with_columns(_language_flag(table, o.language).alias("language"))
+        reason = pl.coalesce([pl.when(pl.col(c)).then(pl.lit(c)) for c in CHECK_ORDER])
+        annotated = pl.concat([table, flags.select(*CHECK_ORDER, "__max_tokens")], how="horizontal")
+        annotated = annotated.with_columns(reason.alias("__reason"))
+        mask = annotated.get_column("__reason").is_not_null()
+        detail = pl.format('{{"max_tokens":{}}}', pl.col("__max_tokens").fill_null(0))
+        ledger = Ledger(self.name)
+        ledger.extend(ledger_entries(annotated, mask, "dropped", pl.col("__reason"), detail))
+        stats = {"dropped": int(mask.sum()),
+                 "dropped_by_reason": {k: int(v) for k, v in annotated.filter(mask).group_by("__reason").len().iter_rows()}}
+        return StepResult(table.filter(~mask), ledger.frame(), stats=stats)
+
+
+def _refusal(patterns: list[str]) -> pl.Expr:
+    if not patterns:
+        return pl.lit(False)
+    return pl.col("__text").str.to_lowercase().str.contains("|".join(f"(?:{p})" for p in patterns))
+
+
+def _outliers(method: str, k: float) -> pl.Expr:
+    """Token count outside the role's bounds (computed over the whole table)."""
+    tokens = pl.col("__tokens").cast(pl.Float64)
+    if method == "off":
+        return pl.lit(False)
+    if method == "zscore":
+        std = tokens.std().over("role")
+        return ((tokens - tokens.mean().over("role")).abs() > k * std).fill_null(False) & (std > 0)
+    q1, q3 = tokens.quantile(0.25).over("role"), tokens.quantile(0.75).over("role")
+    spread = q3 - q1
+    return ((tokens < q1 - k * spread) | (tokens > q3 + k * spread)) & (spread > 0)
+
+
+def _spam_rows(answers: pl.DataFrame, o: QualityOptions) -> pl.Series:
+    """Rows with an answer repeating one 3-word phrase ``max_phrase_repeats`` times or more."""
+    words = pl.col("__text").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars().str.split(" ")
+    few_distinct = words.list.n_unique() < 0.6 * words.list.len()  # cheap pre-filter: spam reuses its words
+    suspects = answers.filter((pl.col("__tokens") >= o.spam_min_words)).filter(few_distinct)
+    if suspects.height == 0:
+        return pl.Series(ROW, [], dtype=pl.UInt32)
+    grams = (suspects.select(ROW, TURN, words.alias("w")).explode("w")
+             .with_columns(pl.concat_str([pl.col("w"), pl.col("w").shift(-1).over(ROW, TURN),
+                                          pl.col("w").shift(-2).over(ROW, TURN)], separator=" ").alias("g"))
+             .drop_nulls("g"))
+    counts = grams.group_by(ROW, TURN, "g").len()
+    return counts.filter(pl.col("len") >= o.max_phrase_repeats).get_column(ROW).unique()
+
+
+def _language_flag(table: pl.DataFrame, language: str | None) -> pl.Series:
+    """True for rows whose text is not in ``language`` (langdetect, seeded for determinism)."""
+    if not language:
+        return pl.Series("language", [False] * table.height)
+    from langdetect import DetectorFactory, LangDetectException, detect
+
+    DetectorFactory.seed = 0
+
+    def other(text: str) -> bool:
+        try:
+            return bool(text.strip()) and detect(text) != language
+        except LangDetectException:
+            return False
+
+    text = table.select(pl.col("messages").list.eval(pl.element().struct.field("content").fill_null("")).list.join("\n"))
+    return text.to_series().map_elements(other, return_dtype=pl.Boolean).fill_null(False).alias("language")
