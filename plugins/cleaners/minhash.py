@@ -11,6 +11,7 @@ estimate: the fraction of equal bins.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -96,6 +97,7 @@ def densify(sig: np.ndarray) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=32)
 def band_layout(threshold: float, num_perm: int, fp_weight: float = 0.2, fn_weight: float = 0.8) -> tuple[int, int]:
     """(bands, rows per band) minimising weighted false positive and false negative area."""
     s = np.linspace(0.0, 1.0, 401)

@@ -1,0 +1,79 @@
+"""Before/after preview of any table step on a sample, writing nothing.
+
+The UI shows what a cleaner would do before it is added to a run: the step
+runs on a seeded sample inside a throw-away folder, and each sampled row
+comes back with its text before and after, a word-level diff, and the action
+and reason the ledger gave it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from workbench.components import Step
+from workbench.context import StepContext
+
+
+def conversation_text(messages: list[dict[str, Any]] | None) -> str:
+    """A conversation as readable text: one ``role: content`` line per turn."""
+    return "\n".join(f"{m.get('role')}: {m.get('content') or ''}" for m in (messages or []))
+
+
+def word_diff(before: str, after: str) -> list[dict[str, str]]:
+    """Word-level diff as ops: ``{"op": "equal"|"delete"|"insert", "text": ...}``.
+
+    Whitespace is kept with the words so joining the equal and delete parts
+    gives ``before`` back, and equal and insert parts give ``after``.
+    """
+    a, b = re.findall(r"\s+|\S+", before), re.findall(r"\s+|\S+", after)
+    ops: list[dict[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            ops.append({"op": "equal", "text": "".join(a[i1:i2])})
+            continue
+        if i2 > i1:
+            ops.append({"op": "delete", "text": "".join(a[i1:i2])})
+        if j2 > j1:
+            ops.append({"op": "insert", "text": "".join(b[j1:j2])})
+    return ops
+
+
+def preview_step(component: Step, table: pl.DataFrame, n: int = 20, seed: int = 0) -> list[dict[str, Any]]:
+    """Run ``component`` on a seeded sample of ``n`` rows; nothing is written.
+
+    Returns one dict per sampled row: ``id``, ``before``, ``after`` (None if
+    dropped), ``diff`` (word ops), ``action`` ("dropped", "changed" or
+    "kept") and ``reason`` (None when kept).
+    """
+    sample = table.sample(n=min(n, table.height), seed=seed, shuffle=False) if table.height > n else table
+    folder = tempfile.mkdtemp(prefix="workbench-preview-")
+    try:
+        result = component.run(sample, StepContext(step_dir=Path(folder), seed=seed))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    after = {row["id"]: row["messages"] for row in result.table.select("id", "messages").iter_rows(named=True)}
+    entries: dict[str, dict[str, Any]] = {}
+    for entry in result.ledger.filter(pl.col("action").is_in(["dropped", "changed"])).iter_rows(named=True):
+        entries.setdefault(entry["row_id"], entry)
+    out = []
+    for row in sample.select("id", "messages").iter_rows(named=True):
+        entry = entries.get(row["id"])
+        before = conversation_text(row["messages"])
+        new = conversation_text(after[row["id"]]) if row["id"] in after else None
+        out.append({
+            "id": row["id"], "before": before, "after": new,
+            "diff": word_diff(before, new if new is not None else ""),
+            "action": entry["action"] if entry else "kept",
+            "reason": entry["reason"] if entry else None,
+            "detail": json.loads(entry["detail"]) if entry and entry["detail"] else None,
+        })
+    return out
+
