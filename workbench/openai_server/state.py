@@ -74,8 +74,7 @@ class ServerState:
         file_id = new_id("file")
         (self.data_dir / "files" / file_id).write_bytes(content)
         obj = {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
-               "filename": filename, "purpose": purpose, "status": "processed", "status_details": None,
-               "expires_at": None}
+               "filename": filename, "purpose": purpose, "status": "processed"}
         with self.lock:
             self.files[file_id] = obj
         return obj
