@@ -1,0 +1,14 @@
+"""Built-in scenario generators: the template engine and the model engine."""
+
+from __future__ import annotations
+
+from workbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_scenario_generators(register):
+    from plugins.scenarios.model_engine import ModelScenarios
+    from plugins.scenarios.template_engine import TemplateScenarios
+
+    register(TemplateScenarios)
+    register(ModelScenarios)
