@@ -27,10 +27,6 @@ class Sample:
         data = source.head(path)
         return cls(path, path.suffix.lower(), data, _first_records(path, data))
 
-    def keys(self) -> set[str]:
-        """Top-level keys seen in the first records."""
-        return {k for r in self.records if isinstance(r, dict) for k in r}
-
 
 def _first_records(path: Path, data: bytes, limit: int = 20) -> list[Any]:
     if b"\x00" in data or source.first_char(path) not in ("{", "["):

@@ -46,6 +46,8 @@ class Quarantined:
 
 @dataclass
 class LoadResult:
+    """What loading found: the valid rows as a table, the quarantine, and every problem."""
+
     table: pl.DataFrame
     quarantined: list[Quarantined]
     rows_read: int
