@@ -191,3 +191,43 @@ def test_undetectable_file_names_the_formats_tried(tmp_path):
 def test_empty_table_writes_and_conforms(tmp_path):
     write_table(schema.empty_table(), tmp_path / "e.parquet")
     assert load_table(tmp_path / "e.parquet").rows_read == 0
+
+
+THIRD_PARTY_FORMAT = '''
+from workbench.components import Reader
+from workbench.hookspecs import hookimpl
+from workbench.io.records import Record
+
+
+class QaLines(Reader):
+    name = "qa-lines"
+    description = "Q: question || A: answer, one per line"
+    extensions = (".qa",)
+
+    def detect(self, sample):
+        return 1.0 if sample.head.startswith(b"Q: ") else 0.0
+
+    def read(self, path, **kwargs):
+        for number, line in enumerate(open(path, encoding="utf-8"), start=1):
+            q, _, a = line.strip().partition(" || A: ")
+            yield Record(number, line, {"messages": [{"role": "user", "content": q[3:]},
+                                                     {"role": "assistant", "content": a}]})
+
+
+@hookimpl
+def register_readers(register):
+    register(QaLines)
+'''
+
+
+def test_a_third_party_reader_is_detected_and_validated(tmp_path):
+    from workbench.plugins import get_host
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "qa_format.py").write_text(THIRD_PARTY_FORMAT)
+    get_host(tmp_path / "plugins")
+    path = tmp_path / "data.txt"
+    path.write_text("Q: hi || A: hello\nQ: empty || A: \n")
+    result = load_table(path)
+    assert result.format == "qa-lines" and result.table.height == 1
+    assert [(q.line, q.codes) for q in result.quarantined] == [(2, "empty_content")]
