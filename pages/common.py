@@ -1,0 +1,116 @@
+"""Streamlit pieces every page shares: session defaults, errors, option forms, the run file panel.
+
+Only drawing lives here; the logic is in :mod:`workbench.ui_support`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from workbench import store
+from workbench.errors import WorkbenchError
+from workbench.ui_support import keys
+from workbench.ui_support.forms import form_fields, to_options
+from workbench.ui_support.pipeline import Pipeline, execute, latest_output
+
+
+def runs_dir() -> Path:
+    if keys.RUNS_DIR not in st.session_state:
+        st.session_state[keys.RUNS_DIR] = str(store.runs_root().resolve())
+    return Path(st.session_state[keys.RUNS_DIR])
+
+
+def pipeline() -> Pipeline:
+    if keys.PIPELINE not in st.session_state:
+        st.session_state[keys.PIPELINE] = Pipeline()
+    return st.session_state[keys.PIPELINE]
+
+
+def show_error(exc: BaseException) -> None:
+    """A readable message (and the hint, when there is one), never a traceback."""
+    hint = getattr(exc, "hint", None)
+    st.error(f"{exc}" + (f"\n\nHint: {hint}" if hint else ""))
+
+
+def host():
+    """The plugin host, or a readable error that stops the page."""
+    from workbench.plugins import get_host
+
+    try:
+        return get_host()
+    except WorkbenchError as exc:
+        show_error(exc)
+        st.stop()
+
+
+def require_table() -> Path:
+    """The dataset the pages work on; stops with a pointer to the Data page when there is none."""
+    path = st.session_state.get(keys.TABLE_PATH)
+    if not path or not Path(path).exists() or not pipeline().stage("load"):
+        st.info("Open a dataset on the Data page first (upload a file, pick one on disk or open a run).")
+        st.stop()
+    return Path(path)
+
+
+def options_form(component: type, prefix: str, current: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Draw the component's generated options form; return validated options or None (error shown)."""
+    values = {}
+    for f in form_fields(component):
+        key, label, initial = f"{prefix}{f.name}", f.label, f.initial(current)
+        if f.widget == "checkbox":
+            values[f.name] = st.checkbox(label, value=bool(initial), help=f.help, key=key)
+        elif f.widget == "int":
+            values[f.name] = st.number_input(label, value=int(initial or 0), step=1, help=f.help, key=key)
+        elif f.widget == "float":
+            values[f.name] = st.number_input(label, value=float(initial or 0.0), format="%g", help=f.help, key=key)
+        elif f.widget == "select":
+            index = f.choices.index(initial) if initial in f.choices else 0
+            values[f.name] = st.selectbox(label, f.choices, index=index, help=f.help, key=key,
+                                          format_func=lambda v: "(none)" if v is None else str(v))
+        elif f.widget == "multiselect":
+            values[f.name] = st.multiselect(label, f.choices, default=initial, help=f.help, key=key)
+        elif f.widget in ("lines", "json"):
+            hint = "one per line" if f.widget == "lines" else "JSON"
+            values[f.name] = st.text_area(f"{label} ({hint})", value=initial, help=f.help, key=key, height=80)
+        else:
+            values[f.name] = st.text_input(label, value=initial, help=f.help, key=key)
+    try:
+        return to_options(component, values)
+    except WorkbenchError as exc:
+        show_error(exc)
+        return None
+
+
+def run_now(p: Pipeline, upto: str | None = None) -> Path | None:
+    """Execute the pipeline (up to a stage) in this process, then browse its output."""
+    target = p.upto(upto) if upto else p
+    try:
+        with st.spinner(f"Running {len(target.steps)} steps (finished ones are reused)…"):
+            run_dir = execute(target, runs_dir())
+    except WorkbenchError as exc:
+        show_error(exc)
+        return None
+    st.session_state[keys.RUN_DIR] = str(run_dir)
+    output = latest_output(run_dir)
+    if output:
+        st.session_state[keys.TABLE_PATH] = str(output)
+    return run_dir
+
+
+def runfile_panel(prefix: str) -> None:
+    """The run file this session composes: view, download, save for `workbench run`."""
+    p = pipeline()
+    with st.expander("Run file (replay with `workbench run`)"):
+        try:
+            text = p.absolute().to_toml()
+        except WorkbenchError as exc:
+            show_error(exc)
+            return
+        st.code(text, language="toml")
+        st.download_button("Download run file", text, file_name=f"{p.name}.toml", key=f"{prefix}_download_runfile")
+        target = st.text_input("Save as", value=str(runs_dir() / f"{p.name}.toml"), key=f"{prefix}_runfile_path")
+        if st.button("Save run file", key=f"{prefix}_save_runfile"):
+            st.success(f"Saved {p.save(target)}")

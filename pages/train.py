@@ -1,0 +1,108 @@
+"""Train: pick a trainer and its options, see the pre-flight estimate, train in the background."""
+
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from pages import common
+from workbench.context import SESSION_SECRETS
+from workbench.errors import WorkbenchError
+from workbench.ui_support import jobs, keys, training
+from workbench.ui_support.forms import changed_options
+
+st.title("Train")
+host = common.host()
+
+
+@st.fragment(run_every=2)
+def monitor(run_dir: Path) -> None:
+    """Live state of the background run; redraws itself every 2 s, whatever the page does."""
+    s = jobs.status(run_dir)
+    st.subheader(f"Run {run_dir.name}: {s.state}" + (" (cancel requested)" if s.cancelling and not s.done else ""))
+    progress = s.progress or {}
+    if progress.get("total"):
+        st.progress(min(1.0, progress.get("n", 0) / progress["total"]), text=jobs.eta_text(progress))
+    elif s.alive:
+        st.caption(f"{s.step or 'starting'}: {jobs.eta_text(s.progress)}")
+    if s.preflight:
+        st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in s.preflight.items()
+                             if isinstance(v, (int, float, str))))
+    rows = jobs.chart_rows(s.history)
+    if rows:
+        chart = pl.DataFrame(rows, infer_schema_length=None).to_pandas().set_index("step")
+        left, right = st.columns(2)
+        left.caption("loss")
+        left.line_chart(chart[[c for c in ("loss", "val") if c in chart]])
+        if "tok_s" in chart:
+            right.caption("throughput (tokens/s)")
+            right.line_chart(chart[["tok_s"]])
+    if s.steps:
+        st.dataframe(pl.DataFrame(s.steps).to_pandas(), hide_index=True)
+    if s.alive and st.button("Cancel training", key="train_cancel", disabled=s.cancelling):
+        jobs.cancel(run_dir)
+        st.rerun(scope="fragment")
+    if s.state in ("failed", "lost"):
+        st.error(s.error or "The training process ended without finishing; its log is below.")
+    if s.done and s.state == "finished":
+        st.success("Training finished. Evaluate it on the Evaluate page.")
+    with st.expander("Log"):
+        st.code(s.log_tail or "(empty)")
+
+
+job_dir = st.session_state.get(keys.JOB_RUN_DIR)
+if job_dir is None:  # re-attach to a job started from an earlier page load
+    job_dir = next((str(p.parent) for p in sorted(common.runs_dir().glob(f"*/{jobs.JOB_FILE}"))
+                    if jobs.status(p.parent).alive), None)
+    st.session_state[keys.JOB_RUN_DIR] = job_dir
+
+table_path = st.session_state.get(keys.TABLE_PATH)
+if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
+    p = common.pipeline()
+    trainers = host.registry.names("trainer")
+    current = next(iter(p.stage("train")), {})
+    default = current.get("component") or "hf-causal-lm"
+    name = st.radio("Trainer", trainers, index=trainers.index(default) if default in trainers else 0,
+                    key="train_trainer", horizontal=True)
+    trainer = host.registry.get("trainer", name)
+    st.caption(trainer.description)
+    with st.expander("Trainer options", expanded=True):
+        options = common.options_form(trainer, f"train_{name}_", current.get("options") if current.get("component", default) == name else None)
+    with st.expander("Split"):
+        split_step = next(iter(p.stage("split")), {})
+        split_options = common.options_form(host.registry.get("step", "split"), "train_split_", split_step.get("options"))
+    secret_name = (options or {}).get("api_key_env")
+    if secret_name:
+        key = st.text_input(f"API key ({secret_name}), kept for this session only", type="password",
+                            key="train_api_key")
+        if key:
+            SESSION_SECRETS[secret_name] = key
+    if options is not None and st.button("Pre-flight estimate", key="train_estimate"):
+        try:
+            table = pl.read_parquet(table_path)
+            if secret_name:
+                st.info(training.openai_estimate(table, options))
+            else:
+                st.json(training.local_estimate(table, options))
+                st.caption("The trainer measures real step times when it starts and shows them above the charts.")
+        except WorkbenchError as exc:
+            common.show_error(exc)
+    running = job_dir is not None and jobs.status(Path(job_dir)).alive
+    if st.button("Start training in the background", key="train_start", type="primary",
+                 disabled=options is None or split_options is None or running):
+        p.set_stage("split", [{"kind": "split", "options": changed_options(host.registry.get("step", "split"), split_options)}])
+        p.set_stage("train", [{"kind": "train", "component": name, "options": changed_options(trainer, options)}])
+        secrets = {secret_name: SESSION_SECRETS.get(secret_name, "")} if secret_name else {}
+        try:
+            job_dir = str(jobs.start(p.upto("evaluate"), common.runs_dir(), secrets))
+        except (WorkbenchError, RuntimeError, OSError) as exc:
+            common.show_error(exc)
+        else:
+            st.session_state[keys.JOB_RUN_DIR] = job_dir
+            st.session_state[keys.RUN_DIR] = job_dir
+    common.runfile_panel("train")
+elif job_dir is None:
+    common.require_table()
+
+if job_dir:
+    monitor(Path(job_dir))

@@ -1,0 +1,26 @@
+"""Every session-state key the pages share, in one place.
+
+Pages read and write ``st.session_state`` only through these names, so a
+test can seed a page's inputs and two pages never disagree on a spelling.
+"""
+
+#: the pipeline being composed (:class:`workbench.ui_support.pipeline.Pipeline`)
+PIPELINE = "wb_pipeline"
+#: folder holding run folders (default: ``$WORKBENCH_RUNS`` or ``./runs``)
+RUNS_DIR = "wb_runs_dir"
+#: run folder whose latest step output the pages show
+RUN_DIR = "wb_run_dir"
+#: parquet file the Data page browses
+TABLE_PATH = "wb_table_path"
+#: the opened file's validation (:class:`workbench.ui_support.data.Opened`)
+VALIDATION = "wb_validation"
+#: preview of the last cleaner/augmenter tried (:class:`workbench.ui_support.preview.Preview`)
+PREVIEW = "wb_preview"
+#: rows generated for review on the Augment page (canonical polars table)
+CANDIDATES = "wb_candidates"
+#: accept/reject decisions of the Augment page: row id -> "accept" | "reject"
+DECISIONS = "wb_decisions"
+#: run folder of the background training job the Train page follows
+JOB_RUN_DIR = "wb_job_run_dir"
+#: (run folder A, run folder B) the Evaluate page compares
+COMPARE = "wb_compare"
