@@ -3,7 +3,7 @@
 Components write artifacts under ``ctx.step_dir`` (the engine moves the folder
 into place atomically when the step finishes), read earlier steps' artifacts
 through ``ctx.artifact``, report progress through ``ctx.progress`` (a tqdm bar
-in the terminal, ``progress.json`` for the UI) and read secrets through
+in the terminal, ``progress.json`` and its history ``progress.jsonl`` for the UI) and read secrets through
 ``ctx.secret``, which never writes them anywhere.
 """
 
@@ -59,6 +59,9 @@ class Progress:
         tmp = self.file.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, default=str))
         os.replace(tmp, self.file)
+        # history for live charts (the UI re-attaches to a run and redraws its loss curve)
+        with open(self.file.with_suffix(".jsonl"), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(payload, default=str) + "\n")
 
     def close(self) -> None:
         self.write("done")
