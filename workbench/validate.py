@@ -57,6 +57,7 @@ def check_messages(rec: Record) -> list[dict[str, Any]] | None:
             add(problem(line, rec.path(i, "content"), "empty_content", f"turn {i} ({role}) has empty content"))
         if weight is not None and (isinstance(weight, bool) or weight not in (0, 1)):
             add(problem(line, rec.path(i, "weight"), "invalid_weight", f"weight {weight!r} is not 0 or 1"))
+            weight = None
         turns.append({"role": role, "content": content, "weight": weight if weight is None else int(weight)})
     _check_order(rec, turns)
     return None if is_error(rec.problems) else turns
