@@ -209,7 +209,7 @@ def test_reattach_after_the_client_process_is_killed(server, tmp_path):
         from pathlib import Path
         from test_openai_trainer import make_ctx, rows, FAST
         from plugins.openai.trainer import OpenAITrainer
-        OpenAITrainer({{**FAST, "base_url": {server.url!r}, "n_epochs": 40}}).run(rows(), make_ctx(Path({str(tmp_path)!r}), []))
+        OpenAITrainer({{**FAST, "base_url": {server.url!r}, "n_epochs": 15}}).run(rows(), make_ctx(Path({str(tmp_path)!r}), []))
     """))
     env = {**os.environ, "OPENAI_API_KEY": KEY}
     proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
@@ -226,7 +226,7 @@ def test_reattach_after_the_client_process_is_killed(server, tmp_path):
     job_id = json.loads(record.read_text())["id"]
     assert server.state.jobs[job_id]["status"] in ("validating_files", "queued", "running")
     logs: list[str] = []
-    result = train(server, make_ctx(tmp_path, logs), n_epochs=40)
+    result = train(server, make_ctx(tmp_path, logs), n_epochs=15)
     assert result.stats["job_id"] == job_id and counts(server) == (2, 1)
     assert_no_key(tmp_path, output, "\n".join(logs))
 
