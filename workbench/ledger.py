@@ -122,15 +122,29 @@ def balance_problem(rows_in: int, result: StepResult) -> str | None:
     return None
 
 
+def _restorable(text: str) -> dict[str, Any] | None:
+    """A ledger ``row`` that is a canonical row (quarantined raw lines are not)."""
+    try:
+        row = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return row if isinstance(row, dict) and "id" in row and isinstance(row.get("messages"), list) else None
+
+
 def restore(table: pl.DataFrame, ledger: pl.DataFrame, row_ids: Iterable[str] | None = None) -> pl.DataFrame:
-    """Put dropped rows (all, or those in ``row_ids``) back into ``table``."""
+    """Put dropped rows (all, or those in ``row_ids``) back into ``table``.
+
+    Rows quarantined by loading hold the raw record, not a canonical row; they
+    are skipped here (fix them in the source file and load it again).
+    """
     from workbench import schema
 
     dropped = ledger.filter(pl.col("action") == "dropped")
     if row_ids is not None:
         dropped = dropped.filter(pl.col("row_id").is_in(list(row_ids)))
-    rows = [json.loads(r) for r in dropped.get_column("row").drop_nulls()]
+    rows = [r for text in dropped.get_column("row").drop_nulls() if (r := _restorable(text)) is not None]
     if not rows:
         return table
+    base = schema.conform(table)
     back = schema.conform(schema.from_rows(rows))
-    return pl.concat([schema.conform(table), back.select(schema.conform(table).columns)], how="vertical_relaxed")
+    return pl.concat([base, back.select(base.columns)], how="vertical_relaxed")
