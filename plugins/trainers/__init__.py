@@ -1,0 +1,14 @@
+"""Built-in local trainers: a causal chat LM (LoRA/full/head) and an encoder classifier."""
+
+from __future__ import annotations
+
+from workbench.hookspecs import hookimpl
+
+
+@hookimpl
+def register_trainers(register):
+    from plugins.trainers.causal_lm import CausalLMTrainer
+    from plugins.trainers.classifier import ClassifierTrainer
+
+    register(CausalLMTrainer)
+    register(ClassifierTrainer)
