@@ -1,0 +1,81 @@
+"""AppTest of the Data page: open a file, browse, search, filter, statistics, validation; 100k rows timing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from workbench import schema
+from workbench.ui_support import keys
+from workbench.ui_support.pipeline import Pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "data.py")
+
+
+@pytest.fixture(autouse=True)
+def _root_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def test_without_data_the_page_says_what_to_do():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert "Open a dataset" in at.info[0].value
+
+
+def test_open_browse_search_filter_and_validate(tmp_path, sample_dir):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
+    at.run()
+    at.radio(key="data_source").set_value("A file on disk").run()
+    at.text_input(key="data_path").set_value(str(sample_dir / "support.jsonl"))
+    at.button(key="data_open").click().run()
+    assert not at.exception
+    total = int(at.markdown[0].value.split("**")[1].replace(",", ""))
+    assert total > 300
+    at.text_input(key="data_search").set_value("refund").run()
+    searched = int(at.markdown[0].value.split("**")[1].replace(",", ""))
+    assert 0 < searched < total
+    label = at.multiselect(key="data_filter_label").options[0]
+    at.multiselect(key="data_filter_label").set_value([label]).run()
+    assert int(at.markdown[0].value.split("**")[1].replace(",", "")) <= searched
+    assert not at.exception
+    assert any(m.label == "rows" for m in at.metric)  # statistics tab
+    problems = next(d.value for d in at.dataframe if "hint" in d.value.columns)
+    assert len(problems) > 0 and {"line", "code"} <= set(problems.columns)
+    pipeline = at.session_state[keys.PIPELINE]
+    assert pipeline.steps[0]["options"]["path"] == str((sample_dir / "support.jsonl").resolve())
+
+
+def test_a_missing_file_is_a_readable_error(tmp_path):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
+    at.run()
+    at.radio(key="data_source").set_value("A file on disk").run()
+    at.text_input(key="data_path").set_value(str(tmp_path / "nope.jsonl"))
+    at.button(key="data_open").click().run()
+    assert not at.exception
+    assert "nope.jsonl" in at.error[0].value
+
+
+def test_first_page_of_100k_rows_under_two_seconds(tmp_path):
+    rows = [{"id": f"r{i}", "label": ("refund", "shipping")[i % 2], "split": "train",
+             "messages": [{"role": "user", "content": f"where is order {i}?"},
+                          {"role": "assistant", "content": "It ships tomorrow."}]} for i in range(100_000)]
+    path = tmp_path / "big.parquet"
+    schema.from_rows(rows).write_parquet(path)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
+    at.session_state[keys.TABLE_PATH] = str(path)
+    at.session_state[keys.PIPELINE] = Pipeline(steps=[{"kind": "load", "options": {"path": str(path)}}])
+    started = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - started
+    assert not at.exception
+    assert "**100,000** rows match" in at.markdown[0].value
+    print(f"AppTest: Data page with 100,000 rows (first page, statistics and charts) in {seconds:.2f} s")
+    assert seconds < 2.0, f"the Data page took {seconds:.2f} s"

@@ -1,0 +1,135 @@
+"""ui_support: generated forms, pipeline <-> run file, paging, statistics, review, evaluation views."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import polars as pl
+import pytest
+from pydantic import BaseModel, Field
+
+from workbench import schema
+from workbench.components import Cleaner, Options
+from workbench.errors import WorkbenchError
+from workbench.runfile import load_runfile
+from workbench.ui_support import evaluation, forms, review, stats, table
+from workbench.ui_support.pipeline import Pipeline, open_run, execute, latest_output
+
+
+class Inner(BaseModel):
+    depth: int = 2
+
+
+class ThirdPartyOptions(Options):
+    flag: bool = Field(default=True, description="a switch")
+    count: int = Field(default=3, ge=1, description="how many")
+    ratio: float = Field(default=0.5, description="a share")
+    mode: Literal["a", "b"] = Field(default="a", description="a choice")
+    roles: list[Literal["user", "assistant"]] = Field(default=["user"], description="roles")
+    words: list[str] = Field(default_factory=lambda: ["x", "y"], description="words")
+    limit: int | None = Field(default=None, description="optional")
+    inner: Inner = Field(default_factory=Inner, description="nested")
+
+
+class ThirdParty(Cleaner):
+    name = "third-party"
+    description = "a component the UI has never seen"
+    Options = ThirdPartyOptions
+
+
+def test_form_fields_cover_every_option_of_an_unknown_component():
+    fields = {f.name: f for f in forms.form_fields(ThirdParty)}
+    assert {n: f.widget for n, f in fields.items()} == {
+        "flag": "checkbox", "count": "int", "ratio": "float", "mode": "select", "roles": "multiselect",
+        "words": "lines", "limit": "text", "inner": "json"}
+    assert fields["count"].minimum == 1 and fields["count"].help == "how many"
+    assert fields["words"].initial() == "x\ny" and fields["inner"].initial() == '{"depth": 2}'
+
+
+def test_to_options_converts_widget_values_and_reports_errors_readably():
+    options = forms.to_options(ThirdParty, {"words": "a\n b \n", "limit": "", "inner": '{"depth": 5}', "count": 4})
+    assert options["words"] == ["a", "b"] and options["limit"] is None and options["inner"] == {"depth": 5}
+    assert forms.changed_options(ThirdParty, options) == {"count": 4, "words": ["a", "b"], "inner": {"depth": 5}}
+    with pytest.raises(WorkbenchError, match="count"):
+        forms.to_options(ThirdParty, {"count": 0})
+    with pytest.raises(WorkbenchError, match="not valid JSON"):
+        forms.to_options(ThirdParty, {"inner": "{oops"})
+
+
+def test_pipeline_stages_keep_order_and_save_a_replayable_run_file(tmp_path, sample_dir):
+    p = Pipeline(name="ui-test", base_dir=sample_dir, steps=[{"kind": "load", "options": {"path": "support.jsonl"}}])
+    p.set_stage("train", [{"kind": "train", "options": {"max_steps": 1}}])
+    p.set_stage("clean", [{"kind": "clean", "component": "whitespace"}])
+    p.add_restore(tmp_path / "restored.jsonl")
+    assert [s["kind"] for s in p.steps] == ["load", "clean", "load", "train"]
+    assert [s["kind"] for s in p.upto("augment").steps] == ["load", "clean", "load"]
+    saved = p.save(tmp_path / "elsewhere" / "run.toml")
+    rf = load_runfile(saved)
+    assert rf.steps[0].options["path"] == str((sample_dir / "support.jsonl").resolve())
+    assert rf.steps[1].component == "whitespace" and rf.steps[2].label == "restore"
+
+
+def test_a_ui_run_reopens_as_the_same_pipeline(tmp_path, sample_dir):
+    p = Pipeline(name="reopen", base_dir=sample_dir, steps=[{"kind": "load", "options": {"path": "support.jsonl"}},
+                                                           {"kind": "clean", "component": "whitespace"}])
+    run_dir = execute(p, tmp_path / "runs")
+    again = open_run(run_dir)
+    assert again.steps == p.runfile().model_dump(exclude_none=True)["steps"]
+    assert again.base_dir == sample_dir and latest_output(run_dir).name == "output.parquet"
+
+
+@pytest.fixture(scope="module")
+def big_parquet(tmp_path_factory):
+    rows = [{"id": f"r{i}", "label": ("refund", "shipping", "other")[i % 3], "split": "train", "origin": "load",
+             "messages": [{"role": "user", "content": f"where is order {i}?"},
+                          {"role": "assistant", "content": "It ships tomorrow, tracking follows by email."}]}
+            for i in range(100_000)]
+    path = tmp_path_factory.mktemp("big") / "big.parquet"
+    schema.from_rows(rows).write_parquet(path)
+    return path
+
+
+def test_first_page_of_100k_rows_is_fast(big_parquet):
+    started = time.perf_counter()
+    first = table.page(big_parquet)
+    seconds = time.perf_counter() - started
+    assert first.total == 100_000 and first.rows.height == 25 and first.pages == 4000
+    assert seconds < 2.0, f"first page took {seconds:.2f} s"
+
+
+def test_search_role_and_filters_combine(big_parquet):
+    found = table.page(big_parquet, table.Query("ORDER 9999", role="user", filters={"label": ["refund"]}), 1, 10)
+    assert set(found.rows["label"]) == {"refund"} and found.total == 5  # 9999, 99990, 99993, 99996, 99999 (i % 3 == 0)
+    assert table.page(big_parquet, table.Query("order 5", role="assistant")).total == 0
+    assert sorted(table.choices(big_parquet, "label")) == ["other", "refund", "shipping"]
+
+
+def test_statistics(big_parquet):
+    d = stats.describe(big_parquet)
+    assert d["summary"]["rows"] == 100_000 and d["summary"]["mean_turns"] == 2.0
+    assert {"user", "assistant"} <= set(d["histogram"].columns)
+    assert d["turns"].to_dicts() == [{"turns": 2, "conversations": 100_000}]
+
+
+def test_review_rates_and_curated_table():
+    base = schema.from_rows([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}])
+    gen = schema.from_rows([{"id": f"v{i}", "source_id": "a", "messages": [{"role": "user", "content": "hey"}]}
+                            for i in range(3)])
+    decisions = {"v0": "accept", "v1": "reject"}
+    assert review.rates(decisions, 3, filtered_out=2) == {"accepted": 1, "rejected": 1, "pending": 1,
+                                                          "acceptance": 0.5, "filtered_out": 2}
+    assert review.curated(base, gen, decisions)["id"].to_list() == ["a", "v0"]
+
+
+def test_blind_votes_map_back_to_models(tmp_path):
+    pairs = pl.DataFrame({"id": ["e1", "e2", "e3", "e4"], "question": ["q"] * 4, "reference": ["r"] * 4,
+                          "base_answer": ["base"] * 4, "other_answer": ["tuned"] * 4, "diff": [""] * 4})
+    sides = {evaluation.blind_pair(pairs, i).left_is for i in range(4)}
+    assert sides == {"base", "tuned"}  # both orders occur
+    for i in range(4):
+        pair = evaluation.blind_pair(pairs, i)
+        side = "left" if pair.left == "tuned" else "right"
+        evaluation.vote(tmp_path, pair, side)
+    evaluation.vote(tmp_path, evaluation.blind_pair(pairs, 0), "tie")
+    assert evaluation.tally(tmp_path) == {"base": 0, "tuned": 3, "tie": 1}
