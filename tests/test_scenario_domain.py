@@ -79,6 +79,14 @@ def test_core_turns_one_sentence_requests_into_clauses():
     assert core("Can you refund the $49.99?") == "can you refund the $49.99"
     assert core("I want a refund.") == "I want a refund"
     assert core("Where is it? It was due yesterday.") is None
+    assert core("Hello, I forgot my password. Thanks!") == "I forgot my password"
+
+
+def test_log_lines_and_card_numbers_are_not_entities():
+    ents = extract_entities(["My card 378282246310005 fails: WARN LoginViewModel NullPointerException at Foo Bar2",
+                             "The Alpine Down Jacket for order 44317787 is torn."])
+    assert ents["order_id"] == ["44317787"]
+    assert ents["product"] == ["Alpine Down Jacket"]
 
 
 def test_plan_balances_intents_and_respects_existing_splits():

@@ -19,7 +19,8 @@ import polars as pl
 
 ENTITY_KINDS = ("order_id", "amount", "product", "place")
 
-ORDER_ID = re.compile(r"#\s?\w*\d\w*|\b[A-Z]{1,5}-?\d{3,}\b|\b\d{5,}\b")
+#: pure digit runs stop at 10 so card numbers (13-19 digits) are never taken for order ids
+ORDER_ID = re.compile(r"#\s?\w*\d\w*|\b[A-Z]{1,5}-?\d{3,}\b|\b\d{5,10}\b")
 AMOUNT = re.compile(r"[$€£]\s?\d[\d,]*(?:\.\d{1,2})?|\b\d[\d,]*(?:\.\d{1,2})?\s?(?:USD|EUR|GBP|dollars|euros|pounds)\b")
 PLACE = re.compile(r"\b(?:in|to|from|at|near)\s+((?:[A-Z][a-z]+)(?:\s+[A-Z][a-z]+){0,2})")
 CAPITALISED = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z0-9][\w'-]*)*")
@@ -95,21 +96,31 @@ def extract_entities(texts: list[str], *, max_entities: int = 50) -> dict[str, l
     for text in texts:
         counts["order_id"].update(m.group(0).replace(" ", "") for m in ORDER_ID.finditer(text))
         counts["amount"].update(m.group(0) for m in AMOUNT.finditer(text))
-        places = [m.group(1) for m in PLACE.finditer(text) if m.group(1).lower() not in NOT_NAMES]
+        places = [m.group(1) for m in PLACE.finditer(text)
+                  if m.group(1).lower() not in NOT_NAMES and not _looks_like_code(m.group(1))]
         counts["place"].update(places)
         counts["product"].update(n for n in _names(text) if n not in places)
     return {k: [v for v, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))][:max_entities]
             for k, c in counts.items()}
 
 
+def _looks_like_code(word: str) -> bool:
+    """Log levels, identifiers and ids (WARN, LoginViewModel, A123) are not product names."""
+    return word.isupper() or any(ch.isdigit() for ch in word) or any(ch.isupper() for ch in word[1:])
+
+
 def _names(text: str) -> list[str]:
-    """Capitalised phrases that do not open a sentence and are not common words."""
+    """Capitalised multi-word phrases, without a sentence's opening word or common words.
+
+    Single capitalised words are mostly people's names and sign-offs, so products need two words.
+    """
     names = []
     for m in CAPITALISED.finditer(text):
+        words = m.group(0).split()
         before = text[:m.start()].rstrip()
         if not before or before[-1] in ".!?:\"'(\n":
-            continue
-        words = [w for w in m.group(0).split() if w.lower() not in NOT_NAMES]
-        if words and not any(ch.isdigit() for ch in words[0]):
+            words = words[1:]  # the first word is capitalised because it opens the sentence
+        words = [w for w in words if w.lower() not in NOT_NAMES]
+        if len(words) >= 2 and not any(_looks_like_code(w) for w in words):
             names.append(" ".join(words))
     return names

@@ -19,6 +19,8 @@ from workbench.errors import WorkbenchError
 from workbench.scenarios.domain import Domain, Example
 
 MODES = ("suite", "train")
+_GREETING = re.compile(r"^(?:(?:hi|hello|hey)(?: there)?|good (?:morning|afternoon|evening))\s*[,!.]?\s+", re.I)
+_SIGN_OFF = re.compile(r"[.!?]?\s*(?:thanks|thank you|cheers|regards)\b[^.!?]*[.!?]*$", re.I)
 #: scenario types whose conversation replays the source exchange, so the source needs an answer
 NEEDS_ANSWER = frozenset({"multi_turn_context"})
 
@@ -52,8 +54,8 @@ def core(request: str) -> str | None:
     None for longer requests: they do not read well inside another sentence,
     so templates using ``{request_core}`` skip them.
     """
-    text = request.strip().rstrip(".!?").strip()
-    if re.search(r"[.!?]\s", text) or "\n" in text:
+    text = _SIGN_OFF.sub("", _GREETING.sub("", request.strip())).strip().rstrip(".!?").strip()
+    if not text or re.search(r"[.!?]\s", text) or "\n" in text:
         return None
     first = text.split(" ", 1)[0]
     if first and first != "I" and not first.startswith("I'") and not first.isupper():
