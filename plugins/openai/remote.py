@@ -98,7 +98,7 @@ def find_or_create_job(client: Any, step_dir: Path, request: dict[str, Any], ste
         return json.loads(record.read_text())["id"]
     attempt = len(list(step_dir.glob("job-*.ended.json")))
     with api_errors("fine_tuning.jobs.list", key):
-        for job in client.fine_tuning.jobs.list(limit=50):
+        for job in client.fine_tuning.jobs.list(limit=50).data:  # recent jobs only: no paging through history
             if (job.metadata or {}).get("workbench_step") == step_key and job.status not in ("failed", "cancelled"):
                 record.write_text(json.dumps({"id": job.id, "reattached": True}))
                 return job.id
