@@ -5,8 +5,10 @@ from __future__ import annotations
 from workbench.hookspecs import hookimpl
 
 from .evaluate import Evaluate
+from .report_step import Report
 
 
 @hookimpl
 def register_steps(register):
     register(Evaluate)
+    register(Report)

@@ -87,8 +87,9 @@ class Judge(Metric):
                 both_read += 1
                 disagree += pref_ab != pref_ba
             verdicts.append({"ab": ab, "ba": ba, "ab_reply": replies[i].text, "ba_reply": replies[n + i].text})
-        return MetricResult(self.name, mean(per_example), per_example,
-                            signature=f"judge:{model.name}", details={
+        score = mean(per_example)
+        return MetricResult(self.name, score, per_example, signature=f"judge:{model.name}",
+                            skipped=None if score is not None else "the judge gave no readable verdict", details={
                                 "position_disagreement": disagree / both_read if both_read else None,
                                 "pairs_with_both_verdicts": both_read, "verdicts": verdicts, "rubric": o.rubric})
 

@@ -17,6 +17,7 @@ import polars as pl
 
 from workbench.evaluation import compare
 from workbench.evaluation.cache import GenerationCache, generate_cached
+from workbench.evaluation.examples import question_text
 from workbench.evaluation.forgetting import forgetting_summary, load_probes, probe_prompts, score_probes
 from workbench.evaluation.result import MetricResult
 from workbench.generation import DecodeSettings
@@ -117,6 +118,10 @@ def evaluate(examples: pl.DataFrame, config: EvalConfig, cache_dir: Path,
             results["top_examples"][name] = compare.top_examples(
                 examples, frames[base]["prediction"].to_list(), frames[name]["prediction"].to_list(),
                 scores[base][primary], scores[name][primary], config.top_k) | {"metric": primary}
+    results["samples"] = [
+        {"id": examples["id"][i], "question": question_text(examples["prompt"][i]), "reference": examples["reference"][i],
+         "answers": {name: frames[name]["prediction"][i] for name in frames}}
+        for i in range(min(config.top_k, examples.height))]
     if config.forgetting:
         results["forgetting"] = _forgetting(config, cache, progress)
     return results, _per_example_frame(frames, scores)

@@ -1,0 +1,223 @@
+"""The report as a document of plain blocks, rendered alike to HTML and Markdown.
+
+Building the content once keeps the two formats in step; renderers only
+decide how a paragraph, table, chart or word diff looks, and escape text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.report import fmt, svg
+
+
+@dataclass
+class P:
+    text: str
+    tone: str = ""  # "", "warn" or "good"
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Chart:
+    svg: str
+    alt: str
+
+
+@dataclass
+class Diff:
+    segments: list[tuple[str, str]]
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Any] = field(default_factory=list)
+    level: int = 2
+
+
+def build_document(report: dict[str, Any]) -> list[Section]:
+    r = report["results"]
+    sections = [_overview(report)]
+    for other, comparisons in r["comparisons"].items():
+        sections += _comparison(r, other, comparisons)
+    sections.append(_all_models(r))
+    if r.get("samples"):
+        sections.append(_samples(r["samples"]))
+    sections += [s for s in (_behaviour(r), _labels(r), _forgetting(r.get("forgetting")), _votes(report.get("votes")),
+                             _against(report.get("against"))) if s]
+    sections += [_lineage(report["lineage"]), _method(r)]
+    return sections
+
+
+def _overview(report: dict[str, Any]) -> Section:
+    r = report["results"]
+    blocks: list[Any] = [
+        P(f"Run {report['run']}, generated {report['generated']}. {r['n_examples']} examples; "
+          f"every model answered the same prompts with the same decoding settings."),
+        Table(["model", "reference", "answers generated", "answers from cache"],
+              [[n, ref, r["generation"][n]["generated"], r["generation"][n]["cached"]] for n, ref in r["models"].items()]),
+        Table(["decoding setting", "value"], [[k, v] for k, v in r["decode"].items()]),
+    ]
+    for other, comparisons in r["comparisons"].items():
+        better = [m for m, c in comparisons.items() if fmt.verdict(c) == "better"]
+        worse = [m for m, c in comparisons.items() if fmt.verdict(c) == "worse"]
+        blocks.append(P(f"{other} vs {r['base']}: significantly better on {', '.join(better) or 'no metric'}; "
+                        f"significantly worse on {', '.join(worse) or 'no metric'} (p < {fmt.ALPHA}).",
+                        "warn" if worse else "good" if better else ""))
+    return Section(report["title"], blocks, level=1)
+
+
+def _comparison(r: dict[str, Any], other: str, comparisons: dict[str, Any]) -> list[Section]:
+    rows = [[m, *rest] for m, *rest in fmt.comparison_rows(comparisons)]
+    chart_rows = [(m, c["win_tie_loss"]["wins"], c["win_tie_loss"]["ties"], c["win_tie_loss"]["losses"])
+                  for m, c in comparisons.items() if c.get("win_tie_loss")]
+    blocks: list[Any] = [Table(fmt.COMPARISON_HEADERS, rows)]
+    if chart_rows:
+        blocks.append(Chart(svg.win_tie_loss_chart(chart_rows), "wins / ties / losses per metric: see the table above"))
+    judge = comparisons.get("judge")
+    if judge and judge.get("details"):
+        d = judge["details"]
+        blocks.append(P(f"LLM judge ({judge.get('signature')}): preference for {other} {fmt.num(judge.get('other'))} "
+                        f"(0.5 = no preference); position-bias disagreement between A/B and B/A orders: "
+                        f"{fmt.num(d.get('position_disagreement'))} over {d.get('pairs_with_both_verdicts')} pairs."))
+    sections = [Section(f"{other} compared with {r['base']}", blocks)]
+    slices = r["slices"].get(other, {})
+    if slices:
+        metric = r["top_examples"].get(other, {}).get("metric", r["primary_metric"])
+        sb: list[Any] = [P(f"Primary metric {metric}, per example, by slice.")]
+        bars = []
+        for column, rows_ in slices.items():
+            sb.append(Table([column, "n", "base", other, "difference", "wins", "ties", "losses"],
+                            [[s["value"], s["n"], s["base"], s["other"], s["difference"], s.get("wins"), s.get("ties"),
+                              s.get("losses")] for s in rows_]))
+            bars += [(f"{column}={s['value']}", s["difference"]) for s in rows_]
+        sb.append(Chart(svg.difference_chart(bars), "differences per slice: see the tables above"))
+        sections.append(Section(f"Slices: {other}", sb))
+    top = r["top_examples"].get(other)
+    if top:
+        sections.append(_examples(f"Biggest wins: {other}", top["wins"], top["metric"], other))
+        sections.append(_examples(f"Worst regressions: {other}", top["regressions"], top["metric"], other))
+    return sections
+
+
+def _examples(title: str, examples: list[dict[str, Any]], metric: str, other: str) -> Section:
+    blocks: list[Any] = [] if examples else [P("None.")]
+    for ex in examples:
+        blocks += [P(f"Example {ex['id']} ({metric}: base {fmt.num(ex['base_score'])}, {other} {fmt.num(ex['other_score'])})"),
+                   Table(["", "text"], [["question", ex["question"]], ["reference", ex["reference"]],
+                                        ["base", ex["base_answer"]], [other, ex["other_answer"]]]),
+                   Diff([tuple(s) for s in ex["diff"]])]
+    return Section(title, blocks, level=3)
+
+
+def _all_models(r: dict[str, Any]) -> Section:
+    models = list(r["scores"])
+    metrics = list(r["scores"][r["base"]])
+    rows = [[m, *[r["scores"][n][m].get("score") for n in models],
+             r["scores"][r["base"]][m].get("skipped") or ""] for m in metrics]
+    return Section("Scores of every model", [Table(["metric", *models, "note"], rows)])
+
+
+def _samples(samples: list[dict[str, Any]]) -> Section:
+    models = list(samples[0]["answers"])
+    return Section("Sample answers", [Table(["id", "question", "reference", *models],
+                                            [[s["id"], s["question"], s["reference"], *s["answers"].values()]
+                                             for s in samples])])
+
+
+def _behaviour(r: dict[str, Any]) -> Section | None:
+    per_model = {n: s.get("behavior", {}).get("details", {}) for n, s in r["scores"].items()}
+    if not any(d.get("by_behavior") for d in per_model.values()):
+        return None
+    behaviours = sorted({b for d in per_model.values() for b in d.get("by_behavior", {})})
+    blocks: list[Any] = [Table(["expected behaviour", *per_model],
+                               [[b, *[d.get("by_behavior", {}).get(b, {}).get("pass_rate") for d in per_model.values()]]
+                                for b in behaviours])]
+    decisions = {n: {x["id"]: x for x in d.get("decisions", [])} for n, d in per_model.items()}
+    ids = list(decisions[r["base"]])
+    blocks.append(Table(["id", "behaviour", *[f"{n}: passed" for n in decisions], *[f"{n}: rule" for n in decisions]],
+                        [[i, decisions[r["base"]][i]["behavior"], *[decisions[n][i]["passed"] for n in decisions],
+                          *[decisions[n][i]["rule"] for n in decisions]] for i in ids]))
+    return Section("Scenario behaviour", blocks)
+
+
+def _labels(r: dict[str, Any]) -> Section | None:
+    blocks: list[Any] = []
+    for name, scores in r["scores"].items():
+        d = scores.get("f1", {}).get("details") or {}
+        if not d.get("per_class"):
+            continue
+        blocks.append(P(f"{name}: macro F1 {fmt.num(d['macro']['f1'])}, micro F1 {fmt.num(d['micro']['f1'])}, "
+                        f"macro precision {fmt.num(d['macro']['precision'])}, macro recall {fmt.num(d['macro']['recall'])}."))
+        blocks.append(Table(["class", "precision", "recall", "F1", "support"],
+                            [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in d["per_class"].items()]))
+        conf = d["confusion"]
+        blocks.append(Table(["true \\ predicted", *conf["labels"]],
+                            [[t, *row] for t, row in zip(conf["labels"], conf["matrix"])]))
+    return Section("Labels", blocks) if blocks else None
+
+
+def _forgetting(f: dict[str, Any] | None) -> Section | None:
+    if not f:
+        return None
+    rows = [[n, m["pass_rate"].get("all"), m["pass_rate"].get("knowledge"), m["pass_rate"].get("instruction"),
+             ", ".join(m["lost"]) or "—", "FLAGGED" if m["flagged"] else "ok"] for n, m in f["models"].items()]
+    blocks: list[Any] = [P(f"General-knowledge and instruction-following probes answered by every model; a model is "
+                           f"flagged when its pass rate drops more than {fmt.num(f['max_drop'])} below {f['base']}'s.")]
+    flagged = [n for n, m in f["models"].items() if m["flagged"]]
+    if flagged:
+        blocks.append(P(f"Forgetting flagged for: {', '.join(flagged)}", "warn"))
+    blocks.append(Table(["model", "pass rate", "knowledge", "instruction", "probes lost vs base", "status"], rows))
+    return Section("Forgetting check", blocks)
+
+
+def _votes(votes: dict[str, Any] | None) -> Section | None:
+    if not votes:
+        return None
+    t = votes["tally"]
+    return Section("Human preference votes", [Table(["base", "tuned", "tie", "votes"], [[t["base"], t["tuned"], t["tie"], votes["n"]]])])
+
+
+def _against(a: dict[str, Any] | None) -> Section | None:
+    if not a:
+        return None
+    note = "" if a["same_examples"] else f" The runs evaluated different numbers of examples ({a['n_examples']} there)."
+    return Section(f"Compared with run {a['run']}", [
+        P("Scores of both runs' models side by side." + note),
+        Table(["metric", *a["columns"]], [[row["metric"], *[row["scores"][c] for c in a["columns"]]] for row in a["rows"]])])
+
+
+def _lineage(lin: dict[str, Any]) -> Section:
+    blocks: list[Any] = [
+        P(f"Cleaners: {', '.join(lin['cleaners']) or 'none'}. Augmenters: {', '.join(lin['augmenters']) or 'none'}. "
+          f"Scenario generators: {', '.join(lin['scenario_generators']) or 'none'}. Seed: {lin['seed']}."),
+        Table(["step", "component", "plugin", "rows in", "rows out", "added", "dropped", "changed", "rejected", "seconds"],
+              [[s["name"], f"{s['component']} v{s['component_version']}", f"{s['plugin']} {s['plugin_version'] or ''}",
+                s["rows_in"], s["rows_out"], s["added"], s["dropped"], s["changed"], s["rejected"], s["seconds"]]
+               for s in lin["steps"]]),
+    ]
+    reasons = [[s["name"], reason, n] for s in lin["steps"] for reason, n in (s["dropped_by_reason"] or {}).items()]
+    if reasons:
+        blocks.append(Table(["step", "dropped because", "rows"], reasons))
+    if lin["training"]:
+        blocks.append(P(f"Training: {lin['training']['component']}."))
+        blocks.append(Table(["training setting", "value"], [[k, v] for k, v in lin["training"]["options"].items()]))
+    return Section("Data lineage", blocks)
+
+
+def _method(r: dict[str, Any]) -> Section:
+    sigs = [[m, s.get("signature")] for m, s in r["scores"][r["base"]].items() if s.get("signature")]
+    return Section("Method", [
+        P(f"Differences are other minus base. BLEU, chrF and TER: sacrebleu paired bootstrap ({r['bootstrap_resamples']} "
+          f"resamples, p-value shown) and approximate randomisation ({r['ar_trials']} trials, in the JSON). Accuracy: "
+          f"McNemar's exact test. Other metrics: paired bootstrap over examples. 95% intervals are bootstrap "
+          f"percentiles of the difference. Seed {r['seed']}."),
+        Table(["metric", "signature"], sigs),
+    ])
