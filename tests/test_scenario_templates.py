@@ -153,3 +153,18 @@ def test_sample_data_gives_every_type(tmp_path, sample_dir):
     assert {r["scenario"] for r in rows} == set(SCENARIO_TYPES)
     for row in rows:
         assert row["expected_behavior"] == EXPECTED_BEHAVIOR[row["scenario"]]
+
+
+def test_a_run_file_step_writes_the_suite_artifact(tmp_path, sample_dir):
+    from workbench.engine import execute
+    from workbench.runfile import load_runfile
+
+    path = tmp_path / "run.toml"
+    path.write_text(f'[run]\nname = "scenarios"\nseed = 13\n\n[[steps]]\nkind = "load"\n'
+                    f'options = {{ path = "{sample_dir / "support.jsonl"}" }}\n\n'
+                    '[[steps]]\nkind = "scenarios"\ncomponent = "scenario-templates"\n'
+                    'options = { count = 1, modes = ["suite", "train"] }\n')
+    outcome = execute(load_runfile(path), runs_dir=tmp_path / "runs")
+    step = outcome.steps[-1].manifest
+    assert step["added"] == 16 and step["stats"]["per_mode"] == {"suite": 8, "train": 8}
+    assert outcome.artifacts["scenarios.suite"].endswith("scenarios_suite.jsonl")
