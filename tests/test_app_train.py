@@ -1,0 +1,71 @@
+"""AppTest of the Train page: trainer forms, pre-flight, re-attach to a running job, live charts, cancel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from workbench import store
+from workbench.context import SESSION_SECRETS
+from workbench.ui_support import data, jobs, keys
+from workbench.ui_support.pipeline import Pipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "train.py")
+
+
+@pytest.fixture(autouse=True)
+def _root_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir):
+    runs = tmp_path / "runs"
+    opened = data.open_file(sample_dir / "support.jsonl", runs)
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[keys.RUNS_DIR] = str(runs)
+    at.session_state[keys.TABLE_PATH] = str(opened.table_path)
+    at.session_state[keys.PIPELINE] = Pipeline(steps=[{"kind": "load", "options": {"path": str(opened.source)}}])
+    at.run()
+    assert not at.exception
+    at.number_input(key="train_hf-causal-lm_max_steps").set_value(3)
+    at.button(key="train_estimate").click().run()
+    assert at.json[0].value and json.loads(at.json[0].value)["optimizer_steps"] == 3
+    at.radio(key="train_trainer").set_value("openai").run()
+    at.text_input(key="train_api_key").input("sk-test-session-only").run()
+    at.button(key="train_estimate").click().run()
+    assert not at.exception and "billed tokens" in at.info[0].value
+    assert SESSION_SECRETS.pop("OPENAI_API_KEY") == "sk-test-session-only"
+    assert "sk-test" not in json.dumps(at.session_state[keys.PIPELINE].steps)
+
+
+def test_reattaches_to_a_running_job_and_cancels_it(tmp_path):
+    runs = tmp_path / "runs"
+    run_dir = runs / "live"
+    step = run_dir / "steps" / "02-train-hf-causal-lm.partial"
+    step.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store.write_json(run_dir / "run.json", {"name": "live", "state": "running", "steps": []})
+        store.write_json(run_dir / jobs.JOB_FILE, {"pid": sleeper.pid})
+        snaps = [{"desc": "train", "n": n, "total": 8, "elapsed": n, "eta": 8 - n,
+                  "info": {"loss": 4.0 / n, "tok_s": 40.0 + n}} for n in (1, 2)]
+        (step / "progress.jsonl").write_text("".join(json.dumps(s) + "\n" for s in snaps))
+        store.write_json(step / "progress.json", snaps[-1])
+        at = AppTest.from_file(PAGE, default_timeout=60)
+        at.session_state[keys.RUNS_DIR] = str(runs)
+        at.run()
+        assert not at.exception
+        assert at.session_state[keys.JOB_RUN_DIR] == str(run_dir)
+        assert "live: running" in at.subheader[0].value
+        assert len(at.get("vega_lite_chart")) == 2  # loss and throughput
+        at.button(key="train_cancel").click().run()
+        assert (run_dir / "CANCEL").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
