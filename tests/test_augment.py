@@ -111,6 +111,9 @@ def test_only_chosen_splits_are_augmented(tmp_path):
     table = schema.from_rows(rows)
     new = variants_of(run(Typos({"min_similarity": 0}), table, tmp_path=tmp_path / "a"))
     assert sorted(new["source_id"]) == ["r0", "r2"]  # unsplit rows too by default
+    again = run(Typos({"min_similarity": 0}), run(Typos({"min_similarity": 0}), table, tmp_path=tmp_path / "c").table,
+                tmp_path=tmp_path / "d")
+    assert variants_of(again).height == 4  # variants are not augmented again (originals_only)
     new = variants_of(run(Typos({"min_similarity": 0, "unsplit": False}), table, tmp_path=tmp_path / "b"))
     assert list(new["source_id"]) == ["r0"]
 

@@ -37,6 +37,8 @@ class AugmentOptions(Options):
     splits: list[str] = Field(default=["train"], description="Only rows in these splits are augmented")
     unsplit: bool = Field(default=True, description="Also augment rows without a split yet (a later group-aware "
                                                     "split keeps each variant with its original)")
+    originals_only: bool = Field(default=True, description="Skip rows that are themselves variants (origin of "
+                                                          "an augmenter), so augmenters in a row do not compound")
     min_similarity: float = Field(default=0.75, ge=0, le=1, description="Meaning filter: minimum MiniLM cosine "
                                                                         "between original and variant (0 = off)")
     encoder: str | None = Field(default=None, description="Sentence encoder folder for the meaning filter "
@@ -144,7 +146,8 @@ class TextAugmenter(Augmenter):
 
 def _selection(o: AugmentOptions) -> pl.Expr:
     in_split = pl.col("split").is_in(o.splits)
-    return (in_split | pl.col("split").is_null()) if o.unsplit else in_split.fill_null(False)
+    chosen = (in_split | pl.col("split").is_null()) if o.unsplit else in_split.fill_null(False)
+    return chosen & (pl.col("id") == pl.col("source_id")) if o.originals_only else chosen
 
 
 def _assemble(rows: list[dict], turns: list[Turn], texts: list[str], k: int) -> list[dict]:
