@@ -60,6 +60,8 @@ def start(pipeline: Pipeline, runs_dir: str | Path, secrets: dict[str, str] | No
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "CANCEL").unlink(missing_ok=True)
     runfile = pipeline.save(run_dir / "ui-run.toml")
+    # an older run.json (say "finished") must not pass for this job's state before the engine rewrites it
+    store.write_json(run_dir / "run.json", {"name": pipeline.name, "state": "starting", "steps": []})
     env = {**os.environ, **{k: v for k, v in (secrets or {}).items() if v}, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "workbench", "run", str(runfile), "--runs-dir", str(Path(runs_dir).resolve())]
     with open(run_dir / LOG_FILE, "wb") as log:
