@@ -130,10 +130,11 @@ class NearDedup(Cleaner):
         keys = minhash.band_keys(sigs, bands, rows)
         live = sigs[:, 0] != minhash.EMPTY
         pairs = minhash.candidate_pairs(keys, live)
-        sim = minhash.estimated_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
-        if o.exact_check:  # the estimate only narrows; the exact Jaccard decides
-            close = sim >= o.threshold - 0.15
+        if o.exact_check:  # a rough estimate (a quarter of the bins) narrows; the exact Jaccard decides
+            close = minhash.estimated_pairs(sigs, pairs, bins=max(16, o.num_perm // 4)) >= o.threshold - 0.25
             pairs, sim = pairs[close], minhash.exact_jaccard(sh, pairs[close])
+        else:
+            sim = minhash.estimated_pairs(sigs, pairs)
         rep = minhash.clusters(n, pairs[sim >= o.threshold])
         to_rep = minhash.estimated_jaccard(sigs, sigs[rep])
         return rep, to_rep, sigs, keys, live

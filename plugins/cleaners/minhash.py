@@ -39,7 +39,7 @@ def normalised_words(texts: pl.Expr) -> pl.Expr:
 
 
 def shingles(texts: pl.Series, size: int) -> pl.DataFrame:
-    """Unique (row, shingle hash) pairs: word ``size``-grams; shorter texts use their words."""
+    """(row, shingle hash) pairs, repeats included: word ``size``-grams; shorter texts use their words."""
     words = (
         pl.DataFrame({"w": texts}).select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), normalised_words(pl.col("w")).alias("w"))
         .explode("w").filter(pl.col("w").str.len_bytes() > 0)
@@ -61,9 +61,7 @@ def shingles(texts: pl.Series, size: int) -> pl.DataFrame:
     in_short = np.isin(rows, short)
     out_rows = np.concatenate([gram_rows, rows[in_short]])
     out = np.concatenate([mix64(gram), mix64(h[in_short] ^ GOLDEN)])
-    _, first = np.unique(out ^ mix64(out_rows.astype(np.uint64)), return_index=True)  # one entry per (row, shingle)
-    first.sort()
-    return pl.DataFrame({"row": out_rows[first], "h": out[first]})
+    return pl.DataFrame({"row": out_rows, "h": out})  # repeats within a row do not change a MinHash
 
 
 def signatures(sh: pl.DataFrame, n_rows: int, num_perm: int) -> np.ndarray:
@@ -147,10 +145,22 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
     return (sig_a == sig_b).mean(axis=1)
 
 
+def estimated_pairs(sigs: np.ndarray, pairs: np.ndarray, bins: int | None = None, chunk: int = 65536) -> np.ndarray:
+    """Estimated Jaccard of each pair from the first ``bins`` bins, in cache-sized chunks."""
+    cols = sigs if bins is None else sigs[:, :bins]
+    out = np.empty(len(pairs))
+    for start in range(0, len(pairs), chunk):
+        p = pairs[start:start + chunk]
+        out[start:start + chunk] = estimated_jaccard(cols[p[:, 0]], cols[p[:, 1]])
+    return out
+
+
 def exact_jaccard(sh: pl.DataFrame, pairs: np.ndarray) -> np.ndarray:
     """Exact Jaccard of the shingle sets of each pair (polars joins)."""
     if len(pairs) == 0:
         return np.zeros(0)
+    involved = np.unique(pairs)
+    sh = sh.filter(pl.col("row").is_in(pl.Series(involved.astype(np.uint32)).implode())).unique()
     sizes = sh.group_by("row").len()
     p = pl.DataFrame({"a": pairs[:, 0].astype(np.uint32), "b": pairs[:, 1].astype(np.uint32)}).with_row_index("pair")
     inter = (p.join(sh, left_on="a", right_on="row").join(sh, left_on=["b", "h"], right_on=["row", "h"], how="semi")
@@ -195,7 +205,8 @@ class NearDupMemory:
                             "mem": np.repeat(np.arange(start, start + n, dtype=np.int64), bands)})
         self.ids.extend(ids)
         self.sigs = np.concatenate([self.sigs, sigs])
-        self.keys = pl.concat([self.keys, new])
+        # one remembered row per bucket is enough to link a new row, and keeps probes linear
+        self.keys = pl.concat([self.keys, new]).unique(["band", "key"], keep="first", maintain_order=True)
 
     def matches(self, keys: np.ndarray, sigs: np.ndarray, live: np.ndarray, threshold: float) -> dict[int, tuple[int, float]]:
         """New row -> (memory index, estimated Jaccard) for rows that duplicate a remembered one."""

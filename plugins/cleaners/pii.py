@@ -145,7 +145,7 @@ class RedactPii(Cleaner):
                       - pl.col("__before").str.count_matches(f"[{t}]", literal=True)).sum().alias(t) for t in types}
         by_row = turns.group_by(ROW).agg(**counts)
         counted = per_row(table.height, by_row).fill_null(0)
-        mask = counted.select(pl.sum_horizontal(list(types)) > 0).to_series() if types else pl.Series([False] * table.height)
+        mask = counted.select(pl.sum_horizontal(list(types)) > 0).to_series() if types else pl.Series([False] * table.height, dtype=pl.Boolean)
         annotated = pl.concat([table, counted.select(types).rename({t: f"__{t}" for t in types})], how="horizontal")
         detail = json_counts({t: pl.col(f"__{t}") for t in types})
         ledger.extend(ledger_entries(annotated, mask, "changed", "pii redacted", detail))

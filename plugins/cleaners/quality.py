@@ -116,7 +116,7 @@ def _spam_rows(answers: pl.DataFrame, o: QualityOptions) -> pl.Series:
 def _language_flag(table: pl.DataFrame, language: str | None) -> pl.Series:
     """True for rows whose text is not in ``language`` (langdetect, seeded for determinism)."""
     if not language:
-        return pl.Series("language", [False] * table.height)
+        return pl.Series("language", [False] * table.height, dtype=pl.Boolean)
     from langdetect import DetectorFactory, LangDetectException, detect
 
     DetectorFactory.seed = 0

@@ -100,6 +100,7 @@ def exact_pairs(sh, n: int, threshold: float) -> set[tuple[int, int]]:
     import numpy as np
     from scipy.sparse import csr_matrix
 
+    sh = sh.unique()  # sets, not bags
     codes = sh.get_column("h").rank("dense").to_numpy().astype(np.int64) - 1
     m = csr_matrix((np.ones(len(codes), dtype=np.float32), (sh.get_column("row").to_numpy(), codes)), shape=(n, int(codes.max()) + 1))
     inter = (m @ m.T).toarray()
