@@ -26,6 +26,7 @@ def frame(tiny_model_dir=None, **extra) -> pl.DataFrame:
     return pl.DataFrame(data | extra)
 
 
+@pytest.mark.slow  # loads the tiny model three times and MiniLM
 def test_every_registered_metric_follows_the_contract(tiny_model_dir):
     registry = get_registry()
     names = registry.names("metric")
