@@ -43,7 +43,7 @@ class CausalLMOptions(Options):
     step_gamma: float = Field(default=0.5, gt=0, le=1, description="step scheduler: factor applied every step_every steps")
     max_grad_norm: float = Field(default=1.0, ge=0, description="Gradient clipping norm (0 = off)")
     max_batch_tokens: int = Field(
-        default=2048, ge=8, description="Memory cap: a micro-batch over this many padded tokens runs in chunks "
+        default=1024, ge=8, description="Memory cap: a micro-batch over this many padded tokens runs in chunks "
                                         "(same result, less memory)")
     max_length: int = Field(default=512, ge=8, description="Longest example in tokens; longer ones are truncated")
     batching: Literal["length-grouped", "random", "padded"] = Field(
@@ -61,6 +61,8 @@ class CausalLMOptions(Options):
     keep_checkpoints: int = Field(default=2, ge=1, description="How many checkpoints to keep")
     warmup_probe_steps: int = Field(default=2, ge=0,
                                     description="Pre-flight: measured steps used to estimate time (0 = skip)")
+    threads: int = Field(default=0, ge=0, description="CPU threads for torch (0 = the cores not already busy, "
+                                                         "from the load average: oversubscribed threads stall each other)")
     device: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="auto = CUDA with bf16 when present")
     grid: dict[str, list[Any]] = Field(
         default_factory=dict,
