@@ -157,7 +157,10 @@ def test_register_metrics(host):
         name, description, requires = "length-test", "Mean answer length in words", ("prediction",)
 
         def compute(self, frame):
-            return frame["prediction"].str.split(" ").list.len().mean()
+            from workbench.evaluation.result import MetricResult
+
+            lengths = frame["prediction"].str.split(" ").list.len().cast(float).to_list()
+            return MetricResult(self.name, sum(lengths) / len(lengths), lengths)
 
     class P:
         @hookimpl
@@ -165,4 +168,5 @@ def test_register_metrics(host):
             register(Length)
 
     metric = load(host, P(), "metric", "length-test")()
-    assert metric.compute(pl.DataFrame({"prediction": ["a b", "a b c d"]})) == 3.0
+    result = metric.compute(pl.DataFrame({"prediction": ["a b", "a b c d"]}))
+    assert (result.score, result.per_example) == (3.0, [2.0, 4.0])

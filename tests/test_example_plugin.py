@@ -26,7 +26,7 @@ def test_listed_by_plugins_json():
     assert example["source"] == "entrypoint" and example["version"] == "0.1.0"
     assert {(c["kind"], c["name"]) for c in example["components"]} >= {
         ("cleaner", "strip-signatures"), ("augmenter", "polite-prefix"), ("scenario", "greeting-probe"),
-        ("trainer", "majority-label")}
+        ("trainer", "majority-label"), ("metric", "required-phrase")}
 
 
 def test_used_in_a_run(sample_dir, tmp_path):
@@ -53,3 +53,12 @@ def test_used_in_a_run(sample_dir, tmp_path):
         {l["label"] for l in lines})
     model = json.loads(open(out.artifacts["train.model"]).read())
     assert model["label"] in {l["label"] for l in lines}
+
+
+def test_metric_scores_the_house_sign_off():
+    from workbench.plugins import get_registry
+
+    metric = get_registry().get("metric", "required-phrase")()
+    result = metric.compute(pl.DataFrame({"prediction": [
+        "Your order shipped. Is there anything else I can help you with today?", "It shipped."]}))
+    assert result.score == 0.5 and result.per_example == [1.0, 0.0]

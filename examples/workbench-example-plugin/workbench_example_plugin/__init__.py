@@ -106,6 +106,27 @@ class MajorityLabel(Trainer):
         return StepResult(table, stats={"label": label}, artifacts={"model": "model.json"})
 
 
+class RequiredPhraseOptions(Options):
+    phrase: str = Field(default="Is there anything else I can help you with today?",
+                        description="Text every answer should contain (a house-style check)")
+    case_sensitive: bool = Field(default=False, description="Match case exactly")
+
+
+class RequiredPhrase(Metric):
+    name = "required-phrase"
+    description = "Share of answers that contain a required phrase"
+    requires = ("prediction",)
+    Options = RequiredPhraseOptions
+
+    def compute(self, frame: pl.DataFrame):
+        from workbench.evaluation.result import MetricResult, mean
+
+        phrase = self.options.phrase if self.options.case_sensitive else self.options.phrase.lower()
+        texts = [(p or "") if self.options.case_sensitive else (p or "").lower() for p in frame["prediction"]]
+        scores = [float(phrase in t) for t in texts]
+        return MetricResult(self.name, mean(scores), scores)
+
+
 @hookimpl
 def register_cleaners(register):
     register(StripSignatures)
@@ -124,3 +145,8 @@ def register_scenario_generators(register):
 @hookimpl
 def register_trainers(register):
     register(MajorityLabel)
+
+
+@hookimpl
+def register_metrics(register):
+    register(RequiredPhrase)
