@@ -95,7 +95,7 @@ class NearDedupOptions(DedupTextOptions):
     shingle_size: int = Field(default=3, ge=1, le=10, description="Words per shingle")
     num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash bins (a power of two); more is slower and more exact")
     bands: int | None = Field(default=None, description="LSH bands (default: chosen from threshold and num_perm to favour recall)")
-    exact_check: bool = Field(default=True, description="Confirm candidates with the exact Jaccard of their shingles (else the MinHash estimate)")
+    exact_check: bool = Field(default=True, description="Decide candidate pairs whose MinHash estimate is within 0.15 of the threshold by the exact Jaccard of their shingles (else the estimate decides all)")
 
     @model_validator(mode="after")
     def _power_of_two(self) -> "NearDedupOptions":
@@ -120,8 +120,9 @@ class NearDedup(Cleaner):
             return o.bands, o.num_perm // o.bands
         return minhash.band_layout(o.threshold, o.num_perm)
 
-    def find(self, table: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Cluster representative, similarity to it, signatures, band keys, has-text mask per row."""
+    def find(self, table: pl.DataFrame, memory: "minhash.NearDupMemory | None" = None) -> "minhash.Found":
+        """Per row: representative row (-1 if it is a remembered row), memory index (-1 if none),
+        similarity to the representative, signatures and band keys; and the verified pairs."""
         o = self.options
         n = table.height
         sh = minhash.shingles(compared_text(table, o.on, o.column), o.shingle_size)
@@ -130,38 +131,32 @@ class NearDedup(Cleaner):
         keys = minhash.band_keys(sigs, bands, rows)
         live = sigs[:, 0] != minhash.EMPTY
         pairs = minhash.candidate_pairs(keys, live)
-        if o.exact_check:  # a rough estimate (a quarter of the bins) narrows; the exact Jaccard decides
-            close = minhash.estimated_pairs(sigs, pairs, bins=max(16, o.num_perm // 4)) >= o.threshold - 0.25
-            pairs, sim = pairs[close], minhash.exact_jaccard(sh, pairs[close])
-        else:
-            sim = minhash.estimated_pairs(sigs, pairs)
-        rep = minhash.clusters(n, pairs[sim >= o.threshold])
-        to_rep = minhash.estimated_jaccard(sigs, sigs[rep])
-        return rep, to_rep, sigs, keys, live
+        # the estimate decides clear cases; the exact Jaccard decides pairs within 0.15 of the threshold
+        pairs, sim = minhash.verify(sh, sigs, pairs, o.threshold, 0.15 if o.exact_check else None)
+        outside = memory.matches(keys, sigs, live, o.threshold) if memory is not None else None
+        rep, mem, to_rep = minhash.greedy_representatives(n, pairs, sim, outside)
+        return minhash.Found(rep, mem, to_rep, sigs, keys, pairs)
 
     def run(self, table: pl.DataFrame, ctx) -> StepResult:
         ledger = Ledger(self.name)
         if table.height == 0:
             return StepResult(table, ledger.frame(), stats={"dropped": 0})
-        rep, to_rep, sigs, keys, live = self.find(table)
-        ids = table.get_column("id").to_numpy()
-        dup_of = ids[rep]
-        drop = rep != np.arange(table.height)
         memory: minhash.NearDupMemory | None = getattr(self, "memory", None)
-        if memory is not None:  # a cluster matching a row kept from an earlier batch goes entirely
-            for row, (mem, similarity) in memory.matches(keys, sigs, live, self.options.threshold).items():
-                members = rep == rep[row]
-                drop |= members
-                dup_of[members] = memory.ids[mem]
-                to_rep[members] = similarity
-        annotated = table.with_columns(pl.Series("__rep", dup_of, dtype=pl.Utf8), pl.Series("__j", np.round(to_rep, 3)))
+        rep, mem, to_rep, sigs, keys, _ = self.find(table, memory)
+        ids = table.get_column("id")
+        remembered = mem >= 0
+        dup_of = ids.gather(np.where(remembered, 0, rep))
+        if remembered.any():
+            dup_of = dup_of.scatter(np.flatnonzero(remembered), memory.ids.gather(mem[remembered]))
+        drop = rep != np.arange(table.height)
+        annotated = table.with_columns(dup_of.cast(pl.Utf8).alias("__rep"), pl.Series("__j", np.round(to_rep, 3)))
         detail = pl.format('{{"cluster":{},"similarity":{}}}',
                            pl.col("__rep").map_batches(_json_strings, return_dtype=pl.Utf8), pl.col("__j"))
         ledger.extend(ledger_entries(annotated, pl.Series(drop), "dropped", "near duplicate", detail))
         if memory is not None:
             keep = ~drop
-            memory.add(ids[keep].tolist(), sigs[keep], keys[keep])
+            memory.add(ids.filter(pl.Series(keep)), sigs[keep], keys[keep])
         bands, rows = self.layout()
-        stats = {"dropped": int(drop.sum()), "clusters_with_duplicates": int(len(np.unique(dup_of[drop]))),
+        stats = {"dropped": int(drop.sum()), "clusters_with_duplicates": int(dup_of.filter(pl.Series(drop)).n_unique()),
                  "bands": bands, "rows_per_band": rows}
         return StepResult(table.filter(pl.Series(~drop)), ledger.frame(), stats=stats)

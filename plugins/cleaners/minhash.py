@@ -1,24 +1,34 @@
-"""MinHash signatures and LSH candidates for whole tables, in numpy and polars.
+"""MinHash signatures, LSH candidates and their verification for whole tables, in numpy and polars.
 
-One-permutation hashing with rotation densification (Li et al. 2012;
-Shrivastava & Li 2014): each word shingle is hashed once and falls into one
-of ``num_perm`` bins, each bin keeps its minimum, and empty bins borrow from
-the next non-empty bin. That costs one hash per shingle instead of one per
-shingle and permutation (what datasketch does), with the same Jaccard
-estimate: the fraction of equal bins.
+Signatures are one-permutation hashing (Li et al. 2012) over each shingle
+set taken twice (two independent 64-bit hashes per shingle; the Jaccard of
+the doubled sets is that of the sets), so about half the bins of a ~50-shingle
+conversation are filled, and the empty bins are filled by *optimal
+densification* (Shrivastava 2017): each empty bin copies the first filled bin
+of a probe sequence that depends only on the bin, the same for every row.
+That keeps the estimate unbiased with close to k-permutation variance and,
+unlike rotation densification, does not make bands of neighbouring empty bins
+collide for unrelated rows. Everything runs over all rows at once: scatter
+minima with ``np.minimum.at``, probes as row gathers on the bin-major matrix,
+band keys as uint64, buckets found with polars, pairs built in numpy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
-MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+MASK32 = np.uint64(0xFFFFFFFF)
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 EMPTY = np.uint32(0xFFFFFFFF)
+#: independent hashes per shingle (set copies) before one-permutation hashing
+COPIES = 2
+#: probes of optimal densification before falling back to the row's first filled bin
+PROBES = 48
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -39,11 +49,15 @@ def normalised_words(texts: pl.Expr) -> pl.Expr:
 
 
 def shingles(texts: pl.Series, size: int) -> pl.DataFrame:
-    """(row, shingle hash) pairs, repeats included: word ``size``-grams; shorter texts use their words."""
+    """(row, shingle hash) pairs, repeats included: word ``size``-grams; shorter texts use their words.
+
+    Each word is hashed once (polars), and the n-gram hashes are combined
+    from the word hashes with shifted numpy arrays over all rows at once.
+    """
     words = (
         pl.DataFrame({"w": texts}).select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), normalised_words(pl.col("w")).alias("w"))
         .explode("w").filter(pl.col("w").str.len_bytes() > 0)
-        .with_columns(pl.col("w").hash(seed=7))
+        .select("row", pl.col("w").hash(seed=7))
     )
     rows = words.get_column("row").to_numpy()
     h = words.get_column("w").to_numpy()
@@ -57,47 +71,77 @@ def shingles(texts: pl.Series, size: int) -> pl.DataFrame:
         gram_rows, gram = rows[:n][valid], gram[valid]
     else:
         gram_rows, gram = rows[:0], h[:0]
-    short = np.setdiff1d(np.unique(rows), np.unique(gram_rows), assume_unique=True)
-    in_short = np.isin(rows, short)
+    # rows with fewer than ``size`` words: their words are their shingles
+    counts = np.bincount(rows, minlength=int(rows.max()) + 1 if len(rows) else 0)
+    in_short = (counts < size)[rows] if len(rows) else np.zeros(0, dtype=bool)
     out_rows = np.concatenate([gram_rows, rows[in_short]])
     out = np.concatenate([mix64(gram), mix64(h[in_short] ^ GOLDEN)])
     return pl.DataFrame({"row": out_rows, "h": out})  # repeats within a row do not change a MinHash
 
 
+@lru_cache(maxsize=8)
+def _probes(num_perm: int) -> np.ndarray:
+    """(PROBES, num_perm) bins that an empty bin tries in turn; fixed, the same for every row."""
+    return np.random.default_rng(0x5EED).integers(0, num_perm, size=(PROBES, num_perm))
+
+
 def signatures(sh: pl.DataFrame, n_rows: int, num_perm: int) -> np.ndarray:
-    """(n_rows, num_perm) uint32 OPH signatures; rows without shingles stay EMPTY."""
+    """(n_rows, num_perm) uint32 densified OPH signatures; rows without shingles stay EMPTY."""
     if num_perm & (num_perm - 1):
         raise ValueError(f"num_perm must be a power of two, got {num_perm}")
-    h = sh.get_column("h").to_numpy()
+    h0 = sh.get_column("h").to_numpy()
+    base = sh.get_column("row").to_numpy().astype(np.int64)
     shift = np.uint64(64 - (num_perm.bit_length() - 1))
-    bins = (h >> shift).astype(np.int64) if num_perm > 1 else np.zeros(len(h), dtype=np.int64)
-    sig = np.full((n_rows, num_perm), EMPTY, dtype=np.uint32)
-    flat = sig.reshape(-1)
-    np.minimum.at(flat, sh.get_column("row").to_numpy().astype(np.int64) * num_perm + bins, (h & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-    return densify(sig)
+    flat = np.full(n_rows * num_perm, EMPTY, dtype=np.uint32)
+    for copy in range(COPIES):
+        h = h0 if copy == 0 else mix64(h0 ^ np.uint64((0x632BE59BD9B4E019 * copy) & 0xFFFFFFFFFFFFFFFF))
+        bins = (h >> shift).astype(np.int64) if num_perm > 1 else np.zeros(len(h), dtype=np.int64)
+        np.minimum.at(flat, base * num_perm + bins, (h & MASK32).astype(np.uint32))
+    return densify(flat.reshape(n_rows, num_perm))
 
 
 def densify(sig: np.ndarray) -> np.ndarray:
-    """Fill each empty bin from the next non-empty bin to its right (circular), offset by distance."""
+    """Optimal densification: each empty bin copies the first filled bin of its fixed probe sequence.
+
+    Works on the list of empty cells only, which shrinks by the filled
+    fraction at each probe, so the cost is a small multiple of the empty cells.
+    """
     n, p = sig.shape
     if n == 0:
         return sig
-    filled = sig != EMPTY
-    pos = np.where(np.concatenate([filled, filled], axis=1), np.arange(2 * p, dtype=np.int32), 2 * p)
-    nxt = np.minimum.accumulate(pos[:, ::-1], axis=1)[:, ::-1][:, :p]
-    has_any = filled.any(axis=1)
-    nxt = np.where(has_any[:, None], nxt, np.arange(p)[None, :])
-    dist = (nxt - np.arange(p)[None, :]).astype(np.uint32)
-    src = np.take_along_axis(sig, nxt % p, axis=1)
-    with np.errstate(over="ignore"):
-        out = np.where(filled, sig, src + dist * np.uint32(0x9E3779B1))
-    out[~has_any] = EMPTY
+    out = sig.copy()
+    flat, src_flat = out.reshape(-1), sig.reshape(-1)
+    filled = src_flat != EMPTY
+    has_any = filled.reshape(n, p).any(axis=1)
+    index = np.int32 if n * p < 2 ** 31 else np.int64
+    cell = np.flatnonzero(~filled & np.repeat(has_any, p)).astype(index)
+    probes = _probes(p).astype(index)
+    for attempt in range(PROBES):
+        if len(cell) == 0:
+            break
+        col = cell & (p - 1)  # p is a power of two
+        src = cell - col + probes[attempt][col]
+        ok = filled[src]
+        with np.errstate(over="ignore"):
+            flat[cell[ok]] = src_flat[src[ok]] + np.uint32((attempt * 0x9E3779B1) & 0xFFFFFFFF)
+        cell = cell[~ok]
+    if len(cell):  # a row with very few filled bins: its first filled bin, offset by the bin
+        first = np.argmax(filled.reshape(n, p), axis=1)
+        col = cell & (p - 1)
+        with np.errstate(over="ignore"):
+            flat[cell] = src_flat[cell - col + first[cell // p]] + col.astype(np.uint32) * np.uint32(0x85EBCA6B)
     return out
 
 
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2's hash-based unique is slower on large integer arrays)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
 @lru_cache(maxsize=32)
-def band_layout(threshold: float, num_perm: int, fp_weight: float = 0.2, fn_weight: float = 0.8) -> tuple[int, int]:
-    """(bands, rows per band) minimising weighted false positive and false negative area."""
+def band_layout(threshold: float, num_perm: int, fp_weight: float = 0.1, fn_weight: float = 0.9) -> tuple[int, int]:
+    """(bands, rows per band) minimising weighted false positive and false negative area (recall first)."""
     s = np.linspace(0.0, 1.0, 401)
     best, best_err = (1, num_perm), np.inf
     for b in range(1, num_perm + 1):
@@ -112,9 +156,9 @@ def band_layout(threshold: float, num_perm: int, fp_weight: float = 0.2, fn_weig
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(n, bands) uint64 hash of each band of each signature."""
+    """(n, bands) uint64 hash of each band of each signature; the band number is part of the key."""
     n = sig.shape[0]
-    keys = np.zeros((n, bands), dtype=np.uint64)
+    keys = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64) * GOLDEN, (n, bands)).copy()
     with np.errstate(over="ignore"):
         for j in range(rows):
             keys = keys * GOLDEN + sig[:, j:bands * rows:rows][:, :bands].astype(np.uint64)
@@ -122,23 +166,39 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 
 
 def candidate_pairs(keys: np.ndarray, live: np.ndarray, max_bucket: int = 16) -> np.ndarray:
-    """(m, 2) unique row pairs sharing a band bucket.
+    """(m, 2) unique row pairs (a < b) sharing a band bucket.
 
-    Buckets of up to ``max_bucket`` rows give all their pairs; larger ones
-    (text shared by templates) are linked as stars to their first row.
+    Only keys seen more than once are kept (a polars hash pass); those are
+    sorted by (key, row) in numpy. Buckets of up to ``max_bucket`` rows give
+    all their pairs; larger ones (text shared by templates) are linked as
+    stars to their first row.
     """
     n, bands = keys.shape
-    frame = pl.DataFrame({"band": np.tile(np.arange(bands, dtype=np.int32), n), "key": keys.ravel(),
-                          "row": np.repeat(np.arange(n, dtype=np.int64), bands)})
-    frame = frame.filter(pl.Series(np.repeat(live, bands)))
-    buckets = frame.group_by("band", "key").agg(pl.col("row").sort()).filter(pl.col("row").list.len() > 1)
-    small = buckets.filter(pl.col("row").list.len() <= max_bucket).with_row_index("b").explode("row")
-    pairs = small.join(small, on="b").filter(pl.col("row") < pl.col("row_right")).select("row", "row_right")
-    stars = (buckets.filter(pl.col("row").list.len() > max_bucket)
-             .select(pl.col("row").list.first().alias("row"), pl.col("row").list.slice(1).alias("row_right"))
-             .explode("row_right"))
-    allp = pl.concat([pairs, stars]).unique()
-    return allp.to_numpy().astype(np.int64).reshape(-1, 2)
+    rows = np.repeat(np.arange(n, dtype=np.int64), bands)[np.repeat(live, bands)]
+    flat = keys[live].ravel()
+    shared = pl.Series(flat).is_duplicated().to_numpy()
+    flat, rows = flat[shared], rows[shared]
+    if len(flat) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    order = np.lexsort((rows, flat))
+    flat, rows = flat[order], rows[order]
+    start = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
+    size = np.diff(np.r_[start, len(flat)])
+    group = np.repeat(np.arange(len(start)), size)
+    gsize = size[group]
+    parts = []
+    small = gsize <= max_bucket
+    for d in range(1, max_bucket):
+        i = np.flatnonzero(small[:-d] & (group[:-d] == group[d:])) if d < len(flat) else np.zeros(0, dtype=np.int64)
+        if len(i) == 0:
+            break
+        parts.append(np.stack([rows[i], rows[i + d]], axis=1))
+    big = ~small
+    big_first = rows[start][group[big]]
+    parts.append(np.stack([big_first, rows[big]], axis=1)[big_first != rows[big]])
+    pairs = np.concatenate(parts)
+    code = sorted_unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([code // n, code % n], axis=1)
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
@@ -156,71 +216,155 @@ def estimated_pairs(sigs: np.ndarray, pairs: np.ndarray, bins: int | None = None
 
 
 def exact_jaccard(sh: pl.DataFrame, pairs: np.ndarray) -> np.ndarray:
-    """Exact Jaccard of the shingle sets of each pair (polars joins)."""
+    """Exact Jaccard of the shingle sets of each pair.
+
+    The sets of the rows involved become one sorted array of keys
+    ``row << 32 | 32-bit shingle hash``; each shingle of a pair's first row
+    is looked up in the second row's keys with one ``searchsorted`` over all
+    pairs at once.
+    """
     if len(pairs) == 0:
         return np.zeros(0)
-    involved = np.unique(pairs)
-    sh = sh.filter(pl.col("row").is_in(pl.Series(involved.astype(np.uint32)).implode())).unique()
-    sizes = sh.group_by("row").len()
-    p = pl.DataFrame({"a": pairs[:, 0].astype(np.uint32), "b": pairs[:, 1].astype(np.uint32)}).with_row_index("pair")
-    inter = (p.join(sh, left_on="a", right_on="row").join(sh, left_on=["b", "h"], right_on=["row", "h"], how="semi")
-             .group_by("pair").len().rename({"len": "inter"}))
-    out = (p.join(inter, on="pair", how="left").fill_null(0)
-           .join(sizes.rename({"row": "a", "len": "na"}), on="a").join(sizes.rename({"row": "b", "len": "nb"}), on="b")
-           .sort("pair").select(pl.col("inter") / (pl.col("na") + pl.col("nb") - pl.col("inter"))))
-    return out.to_series().to_numpy()
+    rows = sh.get_column("row").to_numpy().astype(np.uint64)
+    involved = np.zeros(int(rows.max()) + 1 if len(rows) else 1, dtype=bool)
+    involved[pairs.ravel()] = True
+    pick = involved[rows.astype(np.int64)]
+    keys = sorted_unique((rows[pick] << np.uint64(32)) | (sh.get_column("h").to_numpy()[pick] >> np.uint64(32)))
+    key_rows = (keys >> np.uint64(32)).astype(np.int64)
+    starts = np.searchsorted(key_rows, np.arange(len(involved)))
+    sizes = np.diff(np.r_[starts, len(keys)])
+    a, b = pairs[:, 0], pairs[:, 1]
+    na, nb = sizes[a], sizes[b]
+    owner = np.repeat(np.arange(len(pairs)), na)
+    offset = np.arange(len(owner)) - np.repeat(np.cumsum(na) - na, na)
+    probe = (b[owner].astype(np.uint64) << np.uint64(32)) | (keys[starts[a][owner] + offset] & MASK32)
+    at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+    inter = np.bincount(owner[keys[at] == probe], minlength=len(pairs))
+    union = na + nb - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 
-def clusters(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Cluster label per row: the smallest row index of its connected component."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+def verify(sh: pl.DataFrame, sigs: np.ndarray, pairs: np.ndarray, threshold: float, margin: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs at or above ``threshold`` and their similarity.
 
-    if len(pairs) == 0:
-        return np.arange(n)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    first = np.full(labels.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, labels, np.arange(n))
-    return first[labels]
+    The estimate over all bins decides pairs that are clearly in or out;
+    those within ``margin`` of the threshold get their exact Jaccard
+    (``margin=None``: the estimate decides everything).
+    """
+    est = estimated_pairs(sigs, pairs, bins=max(16, sigs.shape[1] // 4))  # a quarter of the bins narrows first
+    near = est >= threshold - 0.3
+    pairs, est = pairs[near], estimated_pairs(sigs, pairs[near])
+    if margin is not None:
+        unsure = np.abs(est - threshold) < margin
+        est[unsure] = exact_jaccard(sh, pairs[unsure])
+    keep = est >= threshold
+    return pairs[keep], est[keep]
+
+
+def greedy_representatives(n: int, pairs: np.ndarray, sim: np.ndarray, outside: dict[int, tuple[int, float]] | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the first row of each group, in table order, as the datasketch query-then-insert loop does.
+
+    A row is dropped when it is similar to an earlier row that was *kept*
+    (verified pair), or to a remembered row of an earlier batch
+    (``outside``: row -> (memory index, similarity)); it is never linked
+    through another dropped row, so each dropped row is similar to its
+    representative. Returns (representative row or -1, memory index or -1,
+    similarity to the representative).
+    """
+    rep = np.arange(n)
+    mem = np.full(n, -1, dtype=np.int64)
+    to_rep = np.ones(n)
+    outside = outside or {}
+    for row, (m, s) in outside.items():
+        rep[row], mem[row], to_rep[row] = -1, m, s
+    if len(pairs):
+        order = np.lexsort((pairs[:, 0], pairs[:, 1]))
+        later, earlier, sims = pairs[order, 1].tolist(), pairs[order, 0].tolist(), sim[order].tolist()
+        kept = rep == np.arange(n)
+        kept_l = kept.tolist()
+        for b, a, s in zip(later, earlier, sims):
+            if kept_l[b] and kept_l[a]:
+                kept_l[b] = False
+                rep[b], to_rep[b] = a, s
+    return rep, mem, to_rep
+
+
+class Found(NamedTuple):
+    """What near-dedup found in a table (see ``NearDedup.find``)."""
+
+    rep: np.ndarray
+    mem: np.ndarray
+    to_rep: np.ndarray
+    sigs: np.ndarray
+    keys: np.ndarray
+    pairs: np.ndarray  # verified pairs (a < b) at or above the threshold
 
 
 @dataclass
 class NearDupMemory:
-    """Kept rows of earlier batches: ids, signatures and band keys (no text)."""
+    """What near-dedup remembers of the rows it kept in earlier batches, compactly.
 
-    ids: list[str]
-    sigs: np.ndarray
-    keys: pl.DataFrame  # band, key, mem
+    Per kept row: its id (one polars string Series), 8-bit slices of its
+    signature (``num_perm`` bytes; b-bit MinHash, Li & König 2010) and its
+    band keys, held as one sorted uint64 array with the memory index of the
+    first row per key (uint32). No text and no frames are kept.
+    """
+
+    num_perm: int
+    ids: pl.Series = field(default_factory=lambda: pl.Series("id", [], dtype=pl.Utf8))
+    bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint8))
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+    size: int = 0
 
     @classmethod
     def empty(cls, num_perm: int) -> "NearDupMemory":
-        return cls([], np.zeros((0, num_perm), dtype=np.uint32),
-                   pl.DataFrame(schema={"band": pl.Int32, "key": pl.UInt64, "mem": pl.Int64}))
+        return cls(num_perm, bits=np.zeros((0, num_perm), dtype=np.uint8))
 
-    def add(self, ids: list[str], sigs: np.ndarray, keys: np.ndarray) -> None:
-        start = len(self.ids)
+    def nbytes(self) -> int:
+        return int(self.bits.nbytes + self.keys.nbytes + self.owner.nbytes + self.ids.estimated_size())
+
+    def add(self, ids: pl.Series, sigs: np.ndarray, keys: np.ndarray) -> None:
         n, bands = keys.shape
-        new = pl.DataFrame({"band": np.tile(np.arange(bands, dtype=np.int32), n), "key": keys.ravel(),
-                            "mem": np.repeat(np.arange(start, start + n, dtype=np.int64), bands)})
-        self.ids.extend(ids)
-        self.sigs = np.concatenate([self.sigs, sigs])
-        # one remembered row per bucket is enough to link a new row, and keeps probes linear
-        self.keys = pl.concat([self.keys, new]).unique(["band", "key"], keep="first", maintain_order=True)
+        if n == 0:
+            return
+        self.ids = pl.concat([self.ids, ids.cast(pl.Utf8).rename("id")], rechunk=True)
+        bits = (sigs & np.uint32(0xFF)).astype(np.uint8)
+        if self.size + n > len(self.bits):  # grow by doubling: no reallocation per batch
+            grown = np.zeros((max(2 * len(self.bits), self.size + n, 1024), self.num_perm), dtype=np.uint8)
+            grown[:self.size] = self.bits[:self.size]
+            self.bits = grown
+        self.bits[self.size:self.size + n] = bits
+        new_owner = np.repeat(np.arange(self.size, self.size + n, dtype=np.uint32), bands)
+        all_keys = np.concatenate([self.keys, keys.ravel()])
+        all_owner = np.concatenate([self.owner, new_owner])
+        order = np.argsort(all_keys, kind="stable")  # two sorted runs: a linear merge
+        all_keys, all_owner = all_keys[order], all_owner[order]
+        first = np.r_[True, all_keys[1:] != all_keys[:-1]]  # one remembered row per bucket keeps probes linear
+        self.keys, self.owner = all_keys[first], all_owner[first]
+        self.size += n
+
+    def estimate(self, sigs: np.ndarray, mem: np.ndarray) -> np.ndarray:
+        """b-bit estimate of the Jaccard between new signatures and remembered rows."""
+        equal = ((sigs & np.uint32(0xFF)).astype(np.uint8) == self.bits[mem]).mean(axis=1)
+        return np.clip((equal - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
 
     def matches(self, keys: np.ndarray, sigs: np.ndarray, live: np.ndarray, threshold: float) -> dict[int, tuple[int, float]]:
         """New row -> (memory index, estimated Jaccard) for rows that duplicate a remembered one."""
-        if not self.ids or keys.shape[0] == 0:
+        if self.size == 0 or keys.shape[0] == 0:
             return {}
         n, bands = keys.shape
-        probe = pl.DataFrame({"band": np.tile(np.arange(bands, dtype=np.int32), n), "key": keys.ravel(),
-                              "row": np.repeat(np.arange(n, dtype=np.int64), bands)}).filter(pl.Series(np.repeat(live, bands)))
-        hits = probe.join(self.keys, on=["band", "key"]).select("row", "mem").unique().sort("row", "mem")
-        if hits.height == 0:
+        flat = keys.ravel()
+        at = np.minimum(np.searchsorted(self.keys, flat), len(self.keys) - 1)
+        hit = (self.keys[at] == flat) & np.repeat(live, bands)
+        if not hit.any():
             return {}
-        r, m = hits["row"].to_numpy(), hits["mem"].to_numpy()
-        est = estimated_jaccard(sigs[r], self.sigs[m])
+        code = sorted_unique(np.flatnonzero(hit) // bands * (1 << 32) + self.owner[at[hit]].astype(np.int64))
+        row, mem = code >> 32, code & 0xFFFFFFFF
+        est = self.estimate(sigs[row], mem)
+        ok = est >= threshold
         out: dict[int, tuple[int, float]] = {}
-        for row, mem, j in zip(r[est >= threshold], m[est >= threshold], est[est >= threshold]):
-            out.setdefault(int(row), (int(mem), float(j)))
+        for r, m, j in zip(row[ok].tolist(), mem[ok].tolist(), est[ok].tolist()):
+            out.setdefault(r, (m, j))
         return out

@@ -63,8 +63,9 @@ def neardup_comparison(table, options: dict[str, Any], sample: int, family: list
 
     near = NearDedup(options)
     started = time.perf_counter()
-    rep = near.find(table)[0]
+    found = near.find(table)
     ours = time.perf_counter() - started
+    rep = found.rep
 
     o = near.options
     words = compared_text(table, o.on, o.column).to_frame("t").select(minhash.normalised_words(pl.col("t"))).to_series().to_list()
@@ -85,14 +86,26 @@ def neardup_comparison(table, options: dict[str, Any], sample: int, family: list
     picked_families = rng.choice(np.unique(fam[in_family]), size=min(sample // 4, len(np.unique(fam[in_family]))), replace=False)
     rows = np.union1d(in_family[np.isin(fam[in_family], picked_families)], rng.choice(table.height, size=min(sample, table.height), replace=False))
     truth = exact_pairs(minhash.shingles(compared_text(table[rows], o.on, o.column), o.shingle_size), len(rows), o.threshold)
+    position = np.full(table.height, -1)
+    position[rows] = np.arange(len(rows))
+    both = (position[found.pairs[:, 0]] >= 0) & (position[found.pairs[:, 1]] >= 0)
+    detected = {(int(a), int(b)) for a, b in position[found.pairs[both]]}  # pairs the method found and verified
     same = rep[rows][:, None] == rep[rows][None, :]
-    predicted = {(int(a), int(b)) for a, b in zip(*np.nonzero(np.triu(same, 1)))}
-    hit = len(truth & predicted)
+    clustered = {(int(a), int(b)) for a, b in zip(*np.nonzero(np.triu(same, 1)))}  # pairs sharing a representative
+    kept = rep[rows] == rows
+    residual = sum(1 for a, b in truth if kept[a] and kept[b])  # near duplicates both still in the output
     return {"neardup_seconds": round(ours, 2), "datasketch_seconds": round(theirs, 2),
             "neardup_speedup_vs_datasketch": round(theirs / ours, 1),
-            "neardup_recall": round(hit / len(truth), 4) if truth else None,
-            "neardup_precision": round(hit / len(predicted), 4) if predicted else None,
+            "neardup_recall": _ratio(len(truth & detected), len(truth)),
+            "neardup_precision": _ratio(len(truth & detected), len(detected)),
+            "neardup_cluster_recall": _ratio(len(truth & clustered), len(truth)),
+            "neardup_cluster_precision": _ratio(len(truth & clustered), len(clustered)),
+            "neardup_kept_pairs_above_threshold": residual,
             "neardup_sample_rows": int(len(rows)), "neardup_true_pairs": len(truth)}
+
+
+def _ratio(hit: int, total: int) -> float | None:
+    return round(hit / total, 4) if total else None
 
 
 def exact_pairs(sh, n: int, threshold: float) -> set[tuple[int, int]]:
