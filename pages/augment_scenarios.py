@@ -4,7 +4,9 @@ import polars as pl
 import streamlit as st
 
 from pages import common
-from workbench.ui_support import keys, preview, review
+from workbench.errors import WorkbenchError
+from workbench.ui_support import keys, review
+from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options
 
 st.title("Augment and scenarios")
@@ -13,6 +15,7 @@ host = common.host()
 p = common.pipeline()
 
 FAMILIES = {"augment": "augmenter", "scenarios": "scenario"}
+CHOICES = {"pending": "undecided", "accept": "keep", "reject": "reject"}
 chosen: dict[tuple[str, str], dict] = {}
 ready = True
 for kind, family in FAMILIES.items():
@@ -32,50 +35,83 @@ def set_all(decision: str) -> None:
     generated = st.session_state.get(keys.CANDIDATES)
     for row_id in generated["id"].to_list() if generated is not None else []:
         st.session_state[keys.DECISIONS][row_id] = decision
-        st.session_state[f"aug_keep_{row_id}"] = decision == "accept"
+        st.session_state[f"aug_decision_{row_id}"] = decision
 
 
 left, right = st.columns(2)
 sample_size = left.number_input("Source rows to try", min_value=1, value=20, key="aug_sample")
 if right.button("Generate for review", key="aug_generate", disabled=not chosen or not ready):
-    frame = preview.sample(pl.read_parquet(table_path), int(sample_size), p.seed)
+    frame = pl.read_parquet(table_path)
     try:
-        with st.spinner("Generating…"):
-            previews = [preview.run(FAMILIES[k], n, o, frame, seed=p.seed, host=host) for (k, n), o in chosen.items()]
+        with st.spinner("Generating on a sample (nothing is written)…"):
+            tried = [review.try_component(FAMILIES[k], n, o, frame, int(sample_size), seed=p.seed, host=host)
+                     for (k, n), o in chosen.items()]
     except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
         common.show_error(exc)
     else:
-        st.session_state[keys.PREVIEW] = previews
-        st.session_state[keys.CANDIDATES] = review.candidates(previews)
+        st.session_state[keys.PREVIEW] = tried
+        st.session_state[keys.CANDIDATES] = review.candidates(tried)
         st.session_state[keys.DECISIONS] = {}
 
 generated = st.session_state.get(keys.CANDIDATES)
 if generated is not None:
-    previews = st.session_state.get(keys.PREVIEW) or []
+    tried = st.session_state.get(keys.PREVIEW) or []
     decisions = st.session_state.setdefault(keys.DECISIONS, {})
+    filtered = sum(t.counts()["rejected"] for t in tried)
+    if not generated.height:
+        st.warning(f"The generators produced no rows on this sample ({filtered} candidates failed their filters). "
+                   "Try more source rows or other options.")
     b1, b2 = st.columns(2)
     b1.button("Accept all", key="aug_accept_all", on_click=set_all, args=("accept",))
     b2.button("Reject all", key="aug_reject_all", on_click=set_all, args=("reject",))
-    shown = pl.concat([pr.variants() for pr in previews]) if previews else pl.DataFrame()
-    for row in shown.head(100).iter_rows(named=True):
+    messages = dict(zip(generated["id"].to_list(), generated["messages"].to_list()))
+    shown = [row for t in tried for row in t.added()]
+    for row in shown[:100]:
         with st.container(border=True):
             src, var = st.columns(2)
-            src.caption(f"source {row['source_id']}")
-            src.text(row["source"])
+            src.caption(f"source {row['source_id']}" if row["source"] else "new (no source row in the sample)")
+            src.markdown(text_markdown(row["source"]) if row["source"] else "")
             var.caption(f"{row['id']} · {row['origin']}" + (f" · {row['scenario']}" if row["scenario"] else ""))
-            var.markdown(row["diff"] or row["variant"])
-            keep = st.checkbox("keep", key=f"aug_keep_{row['id']}", value=decisions.get(row["id"]) == "accept")
-            decisions[row["id"]] = "accept" if keep else "reject"
-    filtered = sum(pr.counts()["rejected"] for pr in previews)
+            var.markdown(diff_markdown(row["diff"]))
+            choice = st.radio("Decision", CHOICES, key=f"aug_decision_{row['id']}", horizontal=True,
+                              format_func=CHOICES.get, label_visibility="collapsed")
+            prompt = reference = None
+            if choice == "accept":
+                with st.expander("Edit before keeping"):
+                    old_prompt, old_reference = review.prompt_reference(messages.get(row["id"]))
+                    prompt = st.text_area("User turn", old_prompt, key=f"aug_prompt_{row['id']}")
+                    reference = st.text_area("Reference answer", old_reference, key=f"aug_reference_{row['id']}")
+            if choice == "pending":
+                decisions.pop(row["id"], None)
+            else:
+                decisions[row["id"]] = review.decide(choice == "accept", messages.get(row["id"]), prompt, reference)
+    if len(shown) > 100:
+        st.caption(f"Showing 100 of {len(shown)} generated rows; Accept all / Reject all apply to every one.")
     r = review.rates(decisions, generated.height, filtered)
-    cols = st.columns(5)
-    for i, name in enumerate(("accepted", "rejected", "pending", "acceptance", "filtered_out")):
-        cols[i].metric(name.replace("_", " "), r[name])
+    st.subheader("Acceptance")
+    cols = st.columns(6)
+    for i, name in enumerate(("accepted", "edited", "rejected", "pending", "acceptance", "filtered_out")):
+        cols[i].metric(name.replace("_", " "), f"{r[name]:.0%}" if name == "acceptance" else r[name])
+    st.dataframe(review.rates_by_origin(generated, decisions).to_pandas(), hide_index=True, key="aug_rates")
+    st.caption("Pending rows are treated as rejected when you save; every decision is written to the review "
+               "ledger beside the curated dataset.")
     if st.button("Save curated dataset", key="aug_save", type="primary"):
-        table = review.curated(pl.read_parquet(table_path), generated, decisions)
-        st.session_state[keys.PIPELINE] = review.save_curated(p, table, common.runs_dir())
-        if common.run_now(st.session_state[keys.PIPELINE], upto="split"):
-            st.success(f"Saved the curated dataset: {table.height} rows")
+        try:
+            table, ledger = review.apply(pl.read_parquet(table_path), generated, decisions)
+        except WorkbenchError as exc:
+            common.show_error(exc)
+        else:
+            st.session_state[keys.PIPELINE] = review.save_curated(p, table, common.runs_dir(), ledger)
+            st.session_state[keys.REVIEW_LEDGER] = ledger
+            if common.run_now(st.session_state[keys.PIPELINE], upto="split"):
+                st.success(f"Saved the curated dataset: {table.height} rows "
+                           f"({int((ledger['action'] == 'added').sum())} reviewed rows kept)")
+
+ledger = st.session_state.get(keys.REVIEW_LEDGER)
+if ledger is not None:
+    with st.expander("Review ledger of the last save"):
+        st.dataframe(ledger.select("row_id", "action", "reason", "detail").to_pandas(), hide_index=True,
+                     key="aug_review_ledger")
 
 if st.button("Add to the run file without review", key="aug_add_stage", disabled=not ready):
     for kind, family in FAMILIES.items():

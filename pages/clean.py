@@ -8,7 +8,8 @@ import streamlit as st
 from pages import common
 from workbench import store
 from workbench.errors import WorkbenchError
-from workbench.ui_support import data, keys, preview
+from workbench.ui_support import data, keys, review
+from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options
 
 st.title("Clean")
@@ -31,28 +32,30 @@ ready = len(chosen) == len(picked)
 left, right = st.columns(2)
 sample_size = left.number_input("Preview sample (rows)", min_value=1, value=50, key="clean_sample")
 if right.button("Preview on sample", key="clean_preview", disabled=not picked or not ready):
-    frame = preview.sample(pl.read_parquet(table_path), int(sample_size), p.seed)
-    results = []
+    frame = pl.read_parquet(table_path)
+    tried = []
     try:
-        with st.spinner("Running the cleaners on the sample…"):
-            for name, options in chosen.items():
-                results.append(preview.run("cleaner", name, options, frame, seed=p.seed, host=host))
-                frame = results[-1].after
+        with st.spinner("Running the cleaners on the sample (nothing is written)…"):
+            for i, (name, options) in enumerate(chosen.items()):
+                tried.append(review.try_component("cleaner", name, options, frame, int(sample_size) if i == 0 else
+                                                  frame.height, seed=p.seed, host=host))
+                frame = tried[-1].table
     except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
         common.show_error(exc)
-    st.session_state[keys.PREVIEW] = results
+    st.session_state[keys.PREVIEW] = tried
 
-for result in st.session_state.get(keys.PREVIEW) or []:
-    counts = result.counts()
-    st.subheader(f"{result.component}: {counts['changed']} changed, {counts['dropped']} dropped "
-                 f"of {result.before.height}")
-    for change in result.changes()[:30]:
+for tried in st.session_state.get(keys.PREVIEW) or []:
+    counts, changes = tried.counts(), tried.changes()
+    st.subheader(f"{tried.component}: {counts['changed']} changed, {counts['dropped']} dropped "
+                 f"of {tried.sample.height}")
+    if not changes:
+        st.caption("Nothing to change in this sample.")
+    for change in changes[:30]:
         with st.container(border=True):
-            st.caption(f"{change.row_id} · {change.action} · {change.reason}")
-            if change.action == "changed":
-                st.markdown(preview.diff_markdown(change.diff))
-            else:
-                st.text(change.before)
+            st.caption(f"{change['id']} · {change['action']} · {change['reason'] or ''}")
+            st.markdown(diff_markdown(change["diff"]) if change["action"] == "changed" else text_markdown(change["before"]))
+    if len(changes) > 30:
+        st.caption(f"… and {len(changes) - 30} more.")
 
 if st.button("Apply to the dataset", key="clean_apply", disabled=not ready, type="primary"):
     p.set_stage("clean", [{"kind": "clean", "component": n,

@@ -112,14 +112,34 @@ def test_statistics(big_parquet):
     assert d["turns"].to_dicts() == [{"turns": 2, "conversations": 100_000}]
 
 
-def test_review_rates_and_curated_table():
+def test_review_rates_edits_and_curated_table():
     base = schema.from_rows([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}])
-    gen = schema.from_rows([{"id": f"v{i}", "source_id": "a", "messages": [{"role": "user", "content": "hey"}]}
-                            for i in range(3)])
-    decisions = {"v0": "accept", "v1": "reject"}
-    assert review.rates(decisions, 3, filtered_out=2) == {"accepted": 1, "rejected": 1, "pending": 1,
-                                                          "acceptance": 0.5, "filtered_out": 2}
-    assert review.curated(base, gen, decisions)["id"].to_list() == ["a", "v0"]
+    gen = schema.from_rows([{"id": f"v{i}", "source_id": "a", "origin": "typos",
+                             "messages": [{"role": "user", "content": "hey"}, {"role": "assistant", "content": "yo"}]}
+                            for i in range(4)])
+    msgs = gen["messages"].to_list()[0]
+    assert review.prompt_reference(msgs) == ("hey", "yo")
+    assert review.decide(True, msgs, "hey", "yo") == "accept" and review.decide(False, msgs) == "reject"
+    decisions = {"v0": "accept", "v1": "reject", "v3": review.decide(True, msgs, "hey", "hello")}
+    assert decisions["v3"] == {"reference": "hello"}
+    assert review.rates(decisions, 4, filtered_out=2) == {"accepted": 2, "edited": 1, "rejected": 1, "pending": 1,
+                                                          "acceptance": 0.667, "filtered_out": 2}
+    assert review.rates_by_origin(gen, decisions).row(0, named=True) == {
+        "origin": "typos", "generated": 4, "accepted": 2, "edited": 1, "rejected": 1, "pending": 1, "acceptance": 0.667}
+    table, ledger = review.apply(base, gen, decisions)
+    assert table["id"].to_list() == ["a", "v0", "v3"]
+    assert table.filter(pl.col("id") == "v3")["messages"].to_list()[0][-1]["content"] == "hello"
+    assert ledger.select("row_id", "action").rows() == [("v0", "added"), ("v1", "rejected"), ("v2", "rejected"),
+                                                         ("v3", "added")]
+
+
+def test_diff_markdown_escapes_row_text():
+    from workbench.preview import word_diff
+    from workbench.ui_support.diffs import diff_markdown, text_markdown
+
+    md = diff_markdown(word_diff("user: pay $5 *now*", "user: pay [LINK](x) now"))
+    assert md == "user\\: pay :red[~~\\$5~~] :green[**\\[LINK\\]\\(x\\)**] :red[~~\\*now\\*~~] :green[**now**]"
+    assert text_markdown("a\n<b>") == "a  \n\\<b\\>"
 
 
 def test_blind_votes_map_back_to_models(tmp_path):

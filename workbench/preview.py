@@ -46,6 +46,22 @@ def word_diff(before: str, after: str) -> list[dict[str, str]]:
     return ops
 
 
+def sample_rows(table: pl.DataFrame, n: int = 20, seed: int = 0) -> pl.DataFrame:
+    """A seeded sample of ``n`` rows (the whole table when smaller)."""
+    return table.sample(n=n, seed=seed, shuffle=False) if table.height > n else table
+
+
+def run_sample(component: Step, table: pl.DataFrame, n: int = 20, seed: int = 0) -> tuple[pl.DataFrame, Any]:
+    """The seeded sample of ``n`` rows and ``component``'s result on it (a ``StepResult``); nothing is written."""
+    sample = sample_rows(table, n, seed)
+    folder = tempfile.mkdtemp(prefix="workbench-preview-")
+    try:
+        result = component.run(sample, StepContext(step_dir=Path(folder), seed=seed))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return sample, result
+
+
 def preview_step(component: Step, table: pl.DataFrame, n: int = 20, seed: int = 0) -> list[dict[str, Any]]:
     """Run ``component`` on a seeded sample of ``n`` rows; nothing is written.
 
@@ -53,12 +69,11 @@ def preview_step(component: Step, table: pl.DataFrame, n: int = 20, seed: int = 
     dropped), ``diff`` (word ops), ``action`` ("dropped", "changed" or
     "kept") and ``reason`` (None when kept).
     """
-    sample = table.sample(n=min(n, table.height), seed=seed, shuffle=False) if table.height > n else table
-    folder = tempfile.mkdtemp(prefix="workbench-preview-")
-    try:
-        result = component.run(sample, StepContext(step_dir=Path(folder), seed=seed))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return compare(*run_sample(component, table, n, seed))
+
+
+def compare(sample: pl.DataFrame, result: Any) -> list[dict[str, Any]]:
+    """Each sampled row before and after the step (see :func:`preview_step`)."""
     after = {row["id"]: row["messages"] for row in result.table.select("id", "messages").iter_rows(named=True)}
     entries: dict[str, dict[str, Any]] = {}
     for entry in result.ledger.filter(pl.col("action").is_in(["dropped", "changed"])).iter_rows(named=True):
@@ -77,3 +92,20 @@ def preview_step(component: Step, table: pl.DataFrame, n: int = 20, seed: int = 
         })
     return out
 
+
+def added_rows(sample: pl.DataFrame, result: Any) -> list[dict[str, Any]]:
+    """Rows the step added (augmentation variants, scenarios), each paired with its source row.
+
+    One dict per new row: ``id``, ``source_id``, ``origin``, ``scenario``,
+    ``source`` (the source row's text, "" when it is not in the sample),
+    ``after`` (the new row's text) and ``diff`` (word ops from source to new).
+    """
+    known = set(sample.get_column("id").to_list())
+    sources = {row["id"]: conversation_text(row["messages"]) for row in sample.select("id", "messages").iter_rows(named=True)}
+    out = []
+    for row in result.table.filter(~pl.col("id").is_in(list(known))).iter_rows(named=True):
+        text, source = conversation_text(row["messages"]), sources.get(row.get("source_id"), "")
+        out.append({"id": row["id"], "source_id": row.get("source_id"), "origin": row.get("origin"),
+                    "scenario": row.get("scenario"), "source": source, "after": text,
+                    "diff": word_diff(source, text) if source else [{"op": "insert", "text": text}]})
+    return out

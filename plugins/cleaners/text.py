@@ -9,6 +9,7 @@ otherwise turn the "™" of "â€™" into "TM".
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import polars as pl
@@ -16,7 +17,7 @@ from pydantic import Field
 
 from workbench.components import Options
 
-from .base import Rule, TextCleaner
+from .base import Stage, TextCleaner
 
 ZERO_WIDTH = r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]"
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
@@ -44,6 +45,11 @@ def mojibake_table() -> tuple[list[str], list[str]]:
     return ordered, [pairs[k] for k in ordered]
 
 
+def char_class(chars) -> str:
+    """A regex character class of the given characters."""
+    return "[" + "".join(re.escape(c) for c in sorted(set(chars))) + "]"
+
+
 class UnicodeOptions(Options):
     repair_mojibake: bool = Field(default=True, description='Repair UTF-8 read as Windows-1252 ("donâ€™t" -> "don’t")')
     nfkc: bool = Field(default=True, description="Apply Unicode NFKC normalisation (full-width letters, ligatures, nbsp)")
@@ -57,19 +63,20 @@ class UnicodeNormalize(TextCleaner):
     Options = UnicodeOptions
     reason = "unicode normalised"
 
-    def stages(self) -> list[tuple[str, Rule]]:
+    def stages(self) -> list[Stage]:
         o = self.options
         garbled, fixed = mojibake_table()
-        stages: list[tuple[str, Rule]] = []
+        stages: list[Stage] = []
         if o.repair_mojibake:
-            stages.append(("mojibake", lambda e: e.str.replace_many(garbled, fixed)))
+            stages.append(Stage("mojibake", lambda e: e.str.replace_many(garbled, fixed), char_class(g[0] for g in garbled)))
         if o.strip_invisible:
-            stages.append(("invisible", lambda e: e.str.replace_all("\r\n", "\n", literal=True)
-                           .str.replace_all(ZERO_WIDTH, "").str.replace_all(CONTROL, "")))
-        if o.nfkc:
-            stages.append(("nfkc", lambda e: e.str.normalize("NFKC")))
+            stages.append(Stage("invisible", lambda e: e.str.replace_all("\r\n", "\n", literal=True)
+                                .str.replace_all(ZERO_WIDTH, "").str.replace_all(CONTROL, ""), rf"\r|{ZERO_WIDTH}|{CONTROL}"))
+        if o.nfkc:  # ASCII text is already NFKC
+            stages.append(Stage("nfkc", lambda e: e.str.normalize("NFKC"), r"[^\x00-\x7F]"))
         if o.ascii_quotes:
-            stages.append(("quotes", lambda e: e.str.replace_many(list(SMART_QUOTES), list(SMART_QUOTES.values()))))
+            stages.append(Stage("quotes", lambda e: e.str.replace_many(list(SMART_QUOTES), list(SMART_QUOTES.values())),
+                                char_class(SMART_QUOTES)))
         return stages
 
 
@@ -83,14 +90,16 @@ class Whitespace(TextCleaner):
     Options = WhitespaceOptions
     reason = "whitespace collapsed"
 
-    def stages(self) -> list[tuple[str, Rule]]:
+    def stages(self) -> list[Stage]:
         def collapse(e: pl.Expr) -> pl.Expr:
             e = e.str.replace_all(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+", " ")
             e = e.str.replace_all(r" ?\n ?", "\n")
             e = e.str.replace_all(r"\n{3,}", "\n\n") if self.options.keep_paragraphs else e.str.replace_all(r"\n+", " ")
             return e.str.strip_chars()
 
-        return [("whitespace", collapse)]
+        # something to collapse: a run of spaces, other blanks, a space at a line break, 3 line breaks, blank ends
+        lines = r"\n\n\n" if self.options.keep_paragraphs else r"\n"
+        return [Stage("whitespace", collapse, rf"[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]|  | \n|\n |{lines}|^\s|\s$")]
 
 
 class MarkupOptions(Options):
@@ -107,14 +116,14 @@ class StripMarkup(TextCleaner):
     Options = MarkupOptions
     reason = "markup stripped"
 
-    def stages(self) -> list[tuple[str, Rule]]:
-        stages: list[tuple[str, Rule]] = []
+    def stages(self) -> list[Stage]:
+        stages: list[Stage] = []
         if self.options.html:
-            stages.append(("html", lambda e: e.str.replace_all(r"(?i)<br\s*/?>|</p\s*>", "\n")
+            stages.append(Stage("html", lambda e: e.str.replace_all(r"(?i)<br\s*/?>|</p\s*>", "\n")
                            .str.replace_all(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", "")
-                           .str.replace_many(list(HTML_ENTITIES), list(HTML_ENTITIES.values()))))
+                           .str.replace_many(list(HTML_ENTITIES), list(HTML_ENTITIES.values())), "[<&]"))
         if self.options.markdown:
-            stages.append(("markdown", _strip_markdown))
+            stages.append(Stage("markdown", _strip_markdown, r"[\[#*_`]"))
         return stages
 
 

@@ -21,6 +21,8 @@ TURN = "__turn"
 PLACEHOLDERS = ("[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]", "[IP]", "[URL]", "[SECRET]")
 #: one private-use character per placeholder while a text rule runs
 _SHIELDS = tuple(chr(0xE000 + i) for i in range(len(PLACEHOLDERS)))
+#: a regex character class matching any shield character
+SHIELDED = "[" + "".join(_SHIELDS) + "]"
 
 
 def shield(expr: pl.Expr) -> pl.Expr:

@@ -19,7 +19,7 @@ import polars as pl
 from workbench import store
 from workbench.evaluation import votes
 from workbench.evaluation.diff import word_diff
-from workbench.ui_support.preview import diff_markdown
+from workbench.ui_support.diffs import diff_markdown
 
 
 def evaluate_step(run_dir: str | Path) -> Path | None:

@@ -14,13 +14,15 @@ RUN_DIR = "wb_run_dir"
 TABLE_PATH = "wb_table_path"
 #: the opened file's validation (:class:`workbench.ui_support.data.Opened`)
 VALIDATION = "wb_validation"
-#: preview of the last cleaner/augmenter tried (:class:`workbench.ui_support.preview.Preview`)
+#: the last cleaners/augmenters tried on a sample (list of :class:`workbench.ui_support.review.Tried`)
 PREVIEW = "wb_preview"
 #: rows generated for review on the Augment page (canonical polars table)
 CANDIDATES = "wb_candidates"
-#: accept/reject decisions of the Augment page: row id -> "accept" | "reject"
+#: review decisions of the Augment page: row id -> "accept" | "reject" | {"prompt", "reference"} (an edit)
 DECISIONS = "wb_decisions"
 #: run folder of the background training job the Train page follows
 JOB_RUN_DIR = "wb_job_run_dir"
 #: (run folder A, run folder B) the Evaluate page compares
 COMPARE = "wb_compare"
+#: ledger of the last saved review (accepted, edited, rejected rows; polars frame)
+REVIEW_LEDGER = "wb_review_ledger"

@@ -1,50 +1,162 @@
-"""Accept or reject generated rows (augmentation variants, scenarios) and save the curated dataset.
+"""Try components on a sample, then accept, reject or edit the rows they generate, and save the result.
 
-Candidates come from :func:`workbench.ui_support.preview.run` on a sample;
-decisions are ``row id -> "accept" | "reject"`` (missing = pending). The
-curated dataset (the current rows plus the accepted candidates) is saved as
-parquet and becomes the pipeline's data source, so the run file that follows
-still replays with ``workbench run``.
+The preview itself is :mod:`workbench.preview` (cleaners, augmenters, any
+table step: a seeded sample, run in a throw-away folder, before/after word
+diffs, new rows paired with their source); scenario engines go through
+:func:`workbench.scenarios.review.preview`. Decisions are
+``row id -> "accept" | "reject" | {"prompt": ..., "reference": ...}`` (an
+edit; missing = pending) and are applied by
+:func:`workbench.scenarios.review.apply_decisions`, whose ledger records every
+accept, reject and edit. The curated dataset (the current rows plus the kept
+candidates) is saved as parquet with that ledger beside it and becomes the
+pipeline's data source, so the run file that follows still replays with
+``workbench run``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 import polars as pl
 
-from workbench import schema, store
+from workbench import preview, schema, store
+from workbench.plugins import Host, get_host
+from workbench.scenarios import review as scenario_review
 from workbench.ui_support.pipeline import Pipeline
-from workbench.ui_support.preview import Preview
+
+Decision = str | Mapping[str, Any]
 
 
-def candidates(previews: list[Preview]) -> pl.DataFrame:
-    """Rows the previews generated (not in their input), in the canonical schema."""
-    parts = [p.after.filter(~pl.col("id").is_in(p.before["id"].to_list())) for p in previews]
-    return pl.concat([schema.conform(x) for x in parts]) if parts else schema.empty_table()
+@dataclass
+class Tried:
+    """One component's output on a sample: the sample, its output table and ledger (a StepResult's shape)."""
+
+    family: str
+    component: str
+    sample: pl.DataFrame
+    table: pl.DataFrame
+    ledger: pl.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Each sampled row before/after with its word diff, action and reason (:func:`workbench.preview.compare`)."""
+        return preview.compare(self.sample, self)
+
+    def changes(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows() if r["action"] != "kept"]
+
+    def added(self) -> list[dict[str, Any]]:
+        """New rows beside their source (:func:`workbench.preview.added_rows`)."""
+        return preview.added_rows(self.sample, self)
+
+    def candidates(self) -> pl.DataFrame:
+        """The new rows, canonical, ready for review."""
+        return self.table.filter(~pl.col("id").is_in(self.sample.get_column("id").to_list()))
+
+    def counts(self) -> dict[str, int]:
+        actions = self.ledger.get_column("action") if self.ledger.height else pl.Series([], dtype=pl.Utf8)
+        return {a: int((actions == a).sum()) for a in ("changed", "dropped", "added", "rejected")}
 
 
-def rates(decisions: dict[str, str], total: int, filtered_out: int = 0) -> dict[str, float | int]:
-    """Accepted, rejected and pending counts, the acceptance rate of reviewed rows, and the filters' rejections."""
-    accepted = sum(v == "accept" for v in decisions.values())
-    rejected = sum(v == "reject" for v in decisions.values())
+def try_component(family: str, name: str, options: Mapping[str, Any], table: pl.DataFrame, n: int, *,
+                  seed: int = 0, host: Host | None = None) -> Tried:
+    """Run one registered component on a seeded sample of ``n`` rows, writing nothing."""
+    from workbench.scenarios.generator import ScenarioEngine
+
+    cls = (host or get_host()).registry.get(family, name)
+    table = schema.conform(table)
+    if isinstance(cls, type) and issubclass(cls, ScenarioEngine):
+        rows = preview.sample_rows(table, n, seed)
+        found = scenario_review.preview(rows, cls, dict(options), seed=seed)
+        out = pl.concat([rows, schema.conform(found.candidates)], how="diagonal_relaxed")
+        return Tried(family, name, rows, out, found.ledger, found.stats)
+    rows, result = preview.run_sample(cls(dict(options)), table, n, seed)
+    return Tried(family, name, rows, schema.conform(result.table), result.ledger, result.stats)
+
+
+def candidates(tried: list[Tried]) -> pl.DataFrame:
+    """Every generated row of the tries, canonical."""
+    parts = [schema.conform(t.candidates()) for t in tried]
+    return pl.concat(parts) if parts else schema.empty_table()
+
+
+def prompt_reference(messages: list[dict[str, Any]] | None) -> tuple[str, str]:
+    """The last user turn and the assistant answer after it (what a reviewer may edit)."""
+    messages = messages or []
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    if not users:
+        return "", ""
+    answer = next((m.get("content") or "" for m in messages[users[-1] + 1:] if m.get("role") == "assistant"), "")
+    return messages[users[-1]].get("content") or "", answer
+
+
+def decide(keep: bool, messages: list[dict[str, Any]] | None, prompt: str | None = None,
+           reference: str | None = None) -> Decision:
+    """One reviewer decision: reject, accept, or an edit when the prompt or the reference was changed."""
+    if not keep:
+        return "reject"
+    old_prompt, old_reference = prompt_reference(messages)
+    edit = {}
+    if prompt is not None and prompt != old_prompt:
+        edit["prompt"] = prompt
+    if reference is not None and reference != old_reference:
+        edit["reference"] = reference
+    return edit or "accept"
+
+
+def _kind(decision: Decision | None) -> str:
+    if decision is None:
+        return "pending"
+    if isinstance(decision, Mapping):
+        return "reject" if decision.get("action") == "reject" else "edit"
+    return decision
+
+
+def rates(decisions: Mapping[str, Decision], total: int, filtered_out: int = 0) -> dict[str, float | int]:
+    """Accepted (edits included), edited, rejected, pending, acceptance rate of reviewed rows, filters' rejections."""
+    kinds = [_kind(d) for d in decisions.values()]
+    edited = kinds.count("edit")
+    accepted, rejected = kinds.count("accept") + edited, kinds.count("reject")
     reviewed = accepted + rejected
-    return {"accepted": accepted, "rejected": rejected, "pending": total - reviewed,
+    return {"accepted": accepted, "edited": edited, "rejected": rejected, "pending": total - reviewed,
             "acceptance": round(accepted / reviewed, 3) if reviewed else 0.0, "filtered_out": filtered_out}
 
 
-def curated(table: pl.DataFrame, generated: pl.DataFrame, decisions: dict[str, str]) -> pl.DataFrame:
-    """The table plus the accepted generated rows."""
-    keep = [i for i, d in decisions.items() if d == "accept"]
-    return pl.concat([schema.conform(table), schema.conform(generated.filter(pl.col("id").is_in(keep)))])
+def rates_by_origin(generated: pl.DataFrame, decisions: Mapping[str, Decision]) -> pl.DataFrame:
+    """The acceptance table per generator (row origin)."""
+    out = []
+    for (origin,), part in generated.group_by(["origin"], maintain_order=True):
+        ids = part.get_column("id").to_list()
+        r = rates({i: decisions[i] for i in ids if i in decisions}, len(ids))
+        out.append({"origin": origin or "", "generated": len(ids), **{k: r[k] for k in
+                    ("accepted", "edited", "rejected", "pending", "acceptance")}})
+    return pl.DataFrame(out, schema={"origin": pl.Utf8, "generated": pl.Int64, "accepted": pl.Int64,
+                                     "edited": pl.Int64, "rejected": pl.Int64, "pending": pl.Int64,
+                                     "acceptance": pl.Float64})
 
 
-def save_curated(p: Pipeline, table: pl.DataFrame, runs_dir: str | Path) -> Pipeline:
-    """Save ``table`` under ``<runs>/_curated/`` and return a pipeline that loads it, keeping later stages."""
+def apply(table: pl.DataFrame, generated: pl.DataFrame, decisions: Mapping[str, Decision]
+          ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The curated table (rows plus kept candidates, edits applied) and the review ledger; pending = rejected."""
+    reviewed = scenario_review.apply_decisions(generated, decisions, default="reject", component="ui-review")
+    return scenario_review.join(schema.conform(table), reviewed), reviewed.ledger
+
+
+def save_curated(p: Pipeline, table: pl.DataFrame, runs_dir: str | Path,
+                 ledger: pl.DataFrame | None = None) -> Pipeline:
+    """Save ``table`` (and the review ledger beside it) under ``<runs>/_curated/``; return a pipeline loading it."""
     path = (Path(runs_dir) / "_curated" / f"{p.name}.parquet").resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_parquet(path, table)
+    store.write_parquet(path, schema.conform(table))
+    if ledger is not None:
+        store.write_parquet(review_ledger_path(path), ledger)
     later = p.stage("split", "train", "evaluate", "report")
     note = f"curated from {p.name}: {table.height} rows after review"
     return Pipeline(p.name, p.seed, note, [{"kind": "load", "options": {"path": str(path), "format": "parquet"}},
                                            *later], p.base_dir)
+
+
+def review_ledger_path(curated: Path) -> Path:
+    return curated.with_name(curated.stem + ".review.parquet")
