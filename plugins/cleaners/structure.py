@@ -34,11 +34,15 @@ class RepairStructure(Cleaner):
             is_system = (pl.col("role") == "system")
             moved = turns.group_by(ROW).agg((is_system & (pl.col(TURN) > is_system.cast(pl.UInt32).cum_sum() - 1)).any().alias("__moved"))
             turns = turns.sort(ROW, ~is_system, TURN).with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over(ROW).alias(TURN))
-        if o.merge_consecutive:
-            run_id = (pl.col("role") != pl.col("role").shift(1).over(ROW)).fill_null(True).cast(pl.UInt32).cum_sum().over(ROW)
-            turns = (turns.with_columns(run_id.alias("__run"))
-                     .group_by(ROW, "__run", maintain_order=True)
-                     .agg(pl.col("role").first(), pl.col("content").str.join("\n\n"), pl.col("weight").max(), pl.col(TURN).first()))
+        if o.merge_consecutive:  # only rows with two same-role turns in a row are grouped
+            same = ((pl.col("role") == pl.col("role").shift(1)) & (pl.col(ROW) == pl.col(ROW).shift(1))).fill_null(False)
+            turns = turns.with_columns(same.alias("__same"))
+            merging = pl.col(ROW).is_in(turns.filter(pl.col("__same")).get_column(ROW).unique().implode())
+            merged_runs = (turns.filter(merging).with_columns((~pl.col("__same")).cum_sum().alias("__run"))
+                           .group_by(ROW, "__run", maintain_order=True)
+                           .agg(pl.col("role").first(), pl.col("content").str.join("\n\n"), pl.col("weight").max(), pl.col(TURN).first()))
+            turns = pl.concat([turns.filter(~merging).select(ROW, "role", "content", "weight", TURN),
+                               merged_runs.select(ROW, "role", "content", "weight", TURN)]).sort(ROW, TURN)
         merged = turns.group_by(ROW).agg(pl.len().alias("__merged"))
         if o.drop_trailing_user:
             # a trailing user block is every user turn after the last non-user turn
