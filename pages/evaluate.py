@@ -8,6 +8,7 @@ import streamlit as st
 from pages import common
 from workbench.errors import WorkbenchError
 from workbench.ui_support import evaluation, jobs, keys, runs
+from workbench.ui_support.diffs import text_markdown
 from workbench.ui_support.forms import changed_options
 from workbench.ui_support.pipeline import open_run
 
@@ -57,12 +58,28 @@ if found is None:
 
 results, examples = evaluation.load_results(found)
 st.subheader("Metrics (95% confidence intervals, paired tests)")
-st.dataframe(evaluation.metric_table(results).to_pandas(), hide_index=True, key="eval_metrics")
+st.dataframe(evaluation.metric_table(results).to_pandas(), hide_index=True, key="eval_metrics", column_config={
+    c: st.column_config.NumberColumn(format="%.3g") for c in ("base", "score", "difference", "ci_low", "ci_high")
+} | {"p_value": st.column_config.NumberColumn("p-value", format="%.4f")})
+st.caption("difference = compared model minus base; ci_low/ci_high bound the difference; p < 0.05 is significant.")
 scores = evaluation.scores_long(results)
 if scores.height:
     st.bar_chart(scores.to_pandas(), x="metric", y="score", color="model", stack=False)
-st.download_button("Download report (JSON)", json.dumps(results, indent=2), file_name=f"{run_dir.name}-report.json",
-                   key="eval_download_json")
+
+
+def downloads() -> None:
+    """The report of :mod:`workbench.report` (human votes included) as HTML, Markdown and JSON."""
+    try:
+        files = evaluation.report_files(run_dir, results)
+    except (WorkbenchError, KeyError, TypeError, ValueError) as exc:
+        common.show_error(WorkbenchError(f"the report could not be rendered: {exc}"))
+        return
+    for col, (fmt, (suffix, mime)) in zip(st.columns(3), evaluation.REPORT_FORMATS.items()):
+        col.download_button(f"Download report ({fmt.upper()})", files[fmt], file_name=f"{run_dir.name}-report.{suffix}",
+                            mime=mime, key=f"eval_download_{fmt}")
+
+
+downloads()
 
 compared = list(results.get("comparisons") or {})
 if compared:
@@ -73,10 +90,18 @@ if compared:
         st.dataframe(slices.to_pandas(), hide_index=True)
     pairs = evaluation.side_by_side(examples, results["base"], model)
     st.subheader("Answers side by side")
+    if not pairs.height:
+        st.caption("No per-example answers were stored with this evaluation.")
     for row in pairs.head(20).iter_rows(named=True):
         with st.container(border=True):
-            st.caption(f"{row['id']}: {row['question']}")
-            st.markdown(row["diff"])
+            st.markdown(f"**{row['id']}** · {text_markdown(row['question'])}")
+            if row["reference"]:
+                st.caption(f"reference: {row['reference']}")
+            base_col, other_col = st.columns(2)
+            base_col.caption(f"{results['base']} (base)")
+            base_col.markdown(text_markdown(row["base_answer"] or ""))
+            other_col.caption(f"{model}: word diff from base")
+            other_col.markdown(row["diff"])
 
     st.subheader("Blind preference")
     index = st.session_state.setdefault("eval_vote_index", 0)
@@ -84,8 +109,8 @@ if compared:
     if pair is not None:
         st.caption(f"Example {index % pairs.height + 1} of {pairs.height}: {pair.question}")
         left, right = st.columns(2)
-        left.markdown(f"**Answer A**\n\n{pair.left}")
-        right.markdown(f"**Answer B**\n\n{pair.right}")
+        left.markdown(f"**Answer A**\n\n{text_markdown(pair.left)}")
+        right.markdown(f"**Answer B**\n\n{text_markdown(pair.right)}")
         choices = {"eval_vote_left": ("A is better", "left"), "eval_vote_tie": ("Tie", "tie"),
                    "eval_vote_right": ("B is better", "right")}
         for col, (key, (label, choice)) in zip(st.columns(3), choices.items()):
@@ -93,7 +118,10 @@ if compared:
                 evaluation.vote(run_dir, pair, choice, model=model)
                 st.session_state["eval_vote_index"] = index + 1
                 st.rerun()
-    st.write("Votes so far:", evaluation.tally(run_dir))
+    counts = evaluation.tally(run_dir)
+    for col, (winner, n) in zip(st.columns(len(counts)), counts.items()):
+        col.metric(f"votes: {winner}", n)
+    st.caption("Votes are stored in the run's votes.jsonl and appear in the downloaded report.")
 
 st.subheader("Compare with another run")
 others = [x for x in paths if x != run_path]

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from streamlit.testing.v1 import AppTest
+from test_app_common import open_page
 
-from workbench.ui_support import data, keys, review
-from workbench.ui_support.pipeline import Pipeline
+from workbench.ui_support import keys, review
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,13 +20,7 @@ def _root_on_path(monkeypatch):
 
 
 def test_generate_review_and_save(tmp_path, sample_dir):
-    runs = tmp_path / "runs"
-    opened = data.open_file(sample_dir / "support.jsonl", runs)
-    at = AppTest.from_file(str(ROOT / "pages" / "augment_scenarios.py"), default_timeout=180)
-    at.session_state[keys.RUNS_DIR] = str(runs)
-    at.session_state[keys.TABLE_PATH] = str(opened.table_path)
-    at.session_state[keys.PIPELINE] = Pipeline(name="aug-test", steps=[
-        {"kind": "load", "options": {"path": str(opened.source)}}])
+    at, opened = open_page("augment_scenarios", tmp_path, sample_dir, "aug-test")
     at.run()
     at.multiselect(key="augment_pick").set_value(["typos"]).run()
     at.number_input(key="aug_sample").set_value(5)
@@ -59,13 +52,7 @@ def test_generate_review_and_save(tmp_path, sample_dir):
 
 
 def test_scenarios_reviewed_through_the_scenario_review_api(tmp_path, sample_dir):
-    runs = tmp_path / "runs"
-    opened = data.open_file(sample_dir / "support.jsonl", runs)
-    at = AppTest.from_file(str(ROOT / "pages" / "augment_scenarios.py"), default_timeout=180)
-    at.session_state[keys.RUNS_DIR] = str(runs)
-    at.session_state[keys.TABLE_PATH] = str(opened.table_path)
-    at.session_state[keys.PIPELINE] = Pipeline(name="scen-test", steps=[
-        {"kind": "load", "options": {"path": str(opened.source)}}])
+    at, opened = open_page("augment_scenarios", tmp_path, sample_dir, "scen-test")
     at.run()
     at.multiselect(key="scenarios_pick").set_value(["scenario-templates"]).run()
     at.number_input(key="aug_sample").set_value(40)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from test_app_common import open_page
 
-from workbench.ui_support import data, keys
-from workbench.ui_support.pipeline import Pipeline
+from workbench.ui_support import keys
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,13 +18,7 @@ def _root_on_path(monkeypatch):
 
 
 def test_preview_apply_and_restore(tmp_path, sample_dir):
-    runs = tmp_path / "runs"
-    opened = data.open_file(sample_dir / "support.jsonl", runs)
-    at = AppTest.from_file(str(ROOT / "pages" / "clean.py"), default_timeout=180)
-    at.session_state[keys.RUNS_DIR] = str(runs)
-    at.session_state[keys.TABLE_PATH] = str(opened.table_path)
-    at.session_state[keys.PIPELINE] = Pipeline(name="clean-test", steps=[
-        {"kind": "load", "options": {"path": str(opened.source)}}])
+    at, opened = open_page("clean", tmp_path, sample_dir, "clean-test")
     at.run()
     at.multiselect(key="clean_pick").set_value(["whitespace", "exact-dedup"]).run()
     at.number_input(key="clean_sample").set_value(400)

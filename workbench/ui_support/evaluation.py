@@ -114,3 +114,19 @@ def vote(run_dir: str | Path, pair: BlindPair, choice: str, model: str | None = 
 
 def tally(run_dir: str | Path) -> dict[str, int]:
     return votes.tally(votes.load_votes(Path(run_dir)))
+
+
+#: report format -> (file suffix, MIME type) of the downloads
+REPORT_FORMATS = {"html": ("html", "text/html"), "md": ("md", "text/markdown"), "json": ("json", "application/json")}
+
+
+def report_files(run_dir: str | Path, results: dict[str, Any], against: str | Path | None = None) -> dict[str, str]:
+    """The run's evaluation report rendered by :mod:`workbench.report` (votes included) as HTML, Markdown, JSON."""
+    from workbench.report.build import build_report
+    from workbench.report.document import build_document
+    from workbench.report.render import render_html, render_markdown
+
+    report = build_report(Path(run_dir), results=results, against=Path(against) if against else None)
+    sections = build_document(report)
+    return {"html": render_html(sections, report["title"]), "md": render_markdown(sections),
+            "json": json.dumps(report, indent=2, ensure_ascii=False, default=str)}
