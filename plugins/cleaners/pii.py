@@ -53,6 +53,8 @@ CHECKED: dict[str, str] = {
               r"|\b0\d(?:[ .-]\d{2}){4}\b"
               r"|\b0\d{1,4}[ -]\d{3,4}[ -]?\d{3,5}\b"),
 }
+#: true (on lower-cased text) for every turn any pattern above could match: a character or word each needs
+MAY_HOLD_PII = r"[@:\d_]|k-|akia|xox|aiza|eyj|key|token|secret|passw|bearer|www\."
 #: text just before a number that makes it an identifier, not a phone number
 ID_CONTEXT = re.compile(r"(?i)(?:order|invoice|ticket|ref(?:erence)?|tracking|case|sku|rma|receipt)\b[^.\n]{0,15}$|[#№]\s*$")
 IBAN_PREFIX = re.compile(r"\b[A-Z]{2}\d{2} ?$")
@@ -127,28 +129,33 @@ class RedactPii(Cleaner):
     def run(self, table: pl.DataFrame, ctx) -> StepResult:
         types = tuple(t for t in ALL_TYPES if t in self.options.types)
         ledger = Ledger(self.name)
-        turns = explode_turns(table).with_columns(pl.col("content").fill_null("").alias("__before"))
-        selected = pl.col("role").is_in(self.options.roles)
+        turns = explode_turns(table)
+        content = turns.get_column("content").fill_null("")
+        # only turns that could hold PII go through the patterns (MAY_HOLD_PII is a superset of all of them)
+        maybe = turns.get_column("role").is_in(self.options.roles) & content.str.to_lowercase().str.contains(MAY_HOLD_PII)
+        at = maybe.arg_true()
+        sub = pl.DataFrame({ROW: turns.get_column(ROW).gather(at), "__before": content.gather(at)})
         text = pl.col("__before")
         for t in types:
             for pattern, replacement in PATTERNS.get(t, []):
                 text = text.str.replace_all(pattern, replacement)
-        turns = turns.with_columns(pl.when(selected).then(text).otherwise(pl.col("__before")).alias("content"))
+        sub = sub.with_columns(text.alias("content"))
         checked = [t for t in types if t in CHECKED]
         if checked:
-            maybe = pl.any_horizontal([pl.col("content").str.contains(CHECKED[t]) for t in checked]) & selected
-            turns = turns.with_columns(
-                pl.when(maybe).then(pl.col("content").map_elements(
+            candidate = pl.any_horizontal([pl.col("content").str.contains(CHECKED[t]) for t in checked])
+            sub = sub.with_columns(
+                pl.when(candidate).then(pl.col("content").map_elements(
                     lambda s: redact_checked(s, tuple(checked)), return_dtype=pl.Utf8, skip_nulls=True))
                 .otherwise(pl.col("content")).alias("content"))
         counts = {t: (pl.col("content").str.count_matches(f"[{t}]", literal=True)
                       - pl.col("__before").str.count_matches(f"[{t}]", literal=True)).sum().alias(t) for t in types}
-        by_row = turns.group_by(ROW).agg(**counts)
+        by_row = sub.group_by(ROW).agg(**counts) if types else sub.select(ROW).unique()
         counted = per_row(table.height, by_row).fill_null(0)
         mask = counted.select(pl.sum_horizontal(list(types)) > 0).to_series() if types else pl.Series([False] * table.height, dtype=pl.Boolean)
         annotated = pl.concat([table, counted.select(types).rename({t: f"__{t}" for t in types})], how="horizontal")
         detail = json_counts({t: pl.col(f"__{t}") for t in types})
         ledger.extend(ledger_entries(annotated, mask, "changed", "pii redacted", detail))
+        turns = turns.with_columns(content.scatter(at, sub.get_column("content")) if len(at) else content)
         out = mark_origin(implode_turns(table, turns.select(ROW, "role", "content", "weight")), mask, self.name)
         stats = {"changed_rows": int(mask.sum()), "redacted_by_type": {t: int(counted[t].sum()) for t in types}}
         return StepResult(out, ledger.frame(), stats=stats)

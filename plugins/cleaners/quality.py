@@ -101,14 +101,14 @@ def _outliers(method: str, k: float) -> pl.Expr:
 def _spam_rows(answers: pl.DataFrame, o: QualityOptions) -> pl.Series:
     """Rows with an answer repeating one 3-word phrase ``max_phrase_repeats`` times or more."""
     words = pl.col("__text").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars().str.split(" ")
-    few_distinct = words.list.n_unique() < 0.6 * words.list.len()  # cheap pre-filter: spam reuses its words
-    suspects = answers.filter((pl.col("__tokens") >= o.spam_min_words)).filter(few_distinct)
+    long = answers.filter(pl.col("__tokens") >= o.spam_min_words).select(ROW, TURN, words.alias("w"))
+    suspects = long.filter(pl.col("w").list.n_unique() < 0.6 * pl.col("w").list.len())  # cheap: spam reuses its words
     if suspects.height == 0:
         return pl.Series(ROW, [], dtype=pl.UInt32)
-    grams = (suspects.select(ROW, TURN, words.alias("w")).explode("w")
-             .with_columns(pl.concat_str([pl.col("w"), pl.col("w").shift(-1).over(ROW, TURN),
-                                          pl.col("w").shift(-2).over(ROW, TURN)], separator=" ").alias("g"))
-             .drop_nulls("g"))
+    grams = (suspects.with_row_index("__answer").explode("w")
+             .with_columns(pl.concat_str([pl.col("w"), pl.col("w").shift(-1), pl.col("w").shift(-2)], separator=" ").alias("g"),
+                           (pl.col("__answer").shift(-2) == pl.col("__answer")).alias("__whole"))
+             .filter(pl.col("__whole")))
     counts = grams.group_by(ROW, TURN, "g").len()
     return counts.filter(pl.col("len") >= o.max_phrase_repeats).get_column(ROW).unique()
 
