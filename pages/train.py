@@ -15,6 +15,13 @@ st.title("Train")
 host = common.host()
 
 
+def preflight_tiles(figures: dict) -> None:
+    """Pre-flight figures as metric tiles (the trainer's own, or the rough ones when it could not run)."""
+    shown = training.preflight_figures(figures)
+    for col, (label, value) in zip(st.columns(len(shown)), shown.items()):
+        col.metric(label, value)
+
+
 @st.fragment(run_every=2)
 def monitor(run_dir: Path) -> None:
     """Live state of the background run; redraws itself every 2 s, whatever the page does."""
@@ -26,8 +33,7 @@ def monitor(run_dir: Path) -> None:
     elif s.alive:
         st.caption(f"{s.step or 'starting'}: {jobs.eta_text(s.progress)}")
     if s.preflight:
-        st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in s.preflight.items()
-                             if isinstance(v, (int, float, str))))
+        preflight_tiles(s.preflight)
     rows = jobs.chart_rows(s.history)
     if rows:
         chart = pl.DataFrame(rows, infer_schema_length=None).to_pandas().set_index("step")
@@ -81,12 +87,22 @@ if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
         try:
             table = pl.read_parquet(table_path)
             if secret_name:
-                st.info(training.openai_estimate(table, options))
+                st.session_state[keys.PREFLIGHT] = training.openai_estimate(table, options)
             else:
-                st.json(training.local_estimate(table, options))
-                st.caption("The trainer measures real step times when it starts and shows them above the charts.")
+                with st.spinner("Loading the model and timing a short warm-up (nothing is trained)…"):
+                    st.session_state[keys.PREFLIGHT] = training.local_preflight(table, options)
         except WorkbenchError as exc:
             common.show_error(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. a model that cannot load; shown, with the rough figures
+            common.show_error(WorkbenchError(f"the pre-flight could not run: {exc}",
+                                             hint="check the model option; the rough figures below need no model"))
+            st.session_state[keys.PREFLIGHT] = training.local_estimate(table, options)
+    estimate = st.session_state.get(keys.PREFLIGHT)
+    if isinstance(estimate, str) and secret_name:
+        st.info(estimate)
+    elif isinstance(estimate, dict) and not secret_name:
+        preflight_tiles(estimate)
+        st.caption("Expected time comes from a measured warm-up on this machine; shared CPUs may run slower.")
     running = job_dir is not None and jobs.status(Path(job_dir)).alive
     if st.button("Start training in the background", key="train_start", type="primary",
                  disabled=options is None or split_options is None or running):

@@ -24,7 +24,7 @@ def _root_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
 
 
-def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir):
+def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_model_dir):
     runs = tmp_path / "runs"
     opened = data.open_file(sample_dir / "support.jsonl", runs)
     at = AppTest.from_file(PAGE, default_timeout=120)
@@ -33,9 +33,13 @@ def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir):
     at.session_state[keys.PIPELINE] = Pipeline(steps=[{"kind": "load", "options": {"path": str(opened.source)}}])
     at.run()
     assert not at.exception
+    at.text_input(key="train_hf-causal-lm_model").input(str(tiny_model_dir))
     at.number_input(key="train_hf-causal-lm_max_steps").set_value(3)
     at.button(key="train_estimate").click().run()
-    assert at.json[0].value and json.loads(at.json[0].value)["optimizer_steps"] == 3
+    assert not at.exception
+    tiles = {m.label: m.value for m in at.metric}  # the trainer's own pre-flight: measured, not guessed
+    assert tiles["optimiser steps"] == "3" and tiles["tokens per epoch"] != "—"
+    assert tiles["memory"].endswith("GiB") and tiles["expected time"] != "not measured"
     at.radio(key="train_trainer").set_value("openai").run()
     at.text_input(key="train_api_key").input("sk-test-session-only").run()
     at.button(key="train_estimate").click().run()

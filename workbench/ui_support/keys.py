@@ -26,3 +26,5 @@ JOB_RUN_DIR = "wb_job_run_dir"
 COMPARE = "wb_compare"
 #: ledger of the last saved review (accepted, edited, rejected rows; polars frame)
 REVIEW_LEDGER = "wb_review_ledger"
+#: the Train page's last pre-flight estimate (local: figures dict; OpenAI: summary line)
+PREFLIGHT = "wb_preflight"

@@ -45,3 +45,39 @@ def local_estimate(table: pl.DataFrame, options: dict[str, Any]) -> dict[str, An
     steps = int(options.get("max_steps") or 0) or math.ceil(math.ceil(rows.height / per_step) * float(options.get("epochs", 1)))
     return {"examples": rows.height, "approx_tokens_per_epoch": tokens, "optimizer_steps": steps,
             "model": options.get("model"), "method": options.get("method")}
+
+
+def local_preflight(table: pl.DataFrame, options: dict[str, Any]) -> dict[str, Any]:
+    """The local trainer's own pre-flight (:func:`workbench.training.loop.estimate`): loads the model, plans the
+    batches and times a short warm-up, training nothing. Tokens per epoch, optimiser steps, memory, expected time."""
+    import tempfile
+    from pathlib import Path
+
+    from workbench.training.loop import TrainJob, estimate
+    from workbench.training.options import CausalLMOptions
+
+    rows = training_rows(table).select("id", "messages").to_dicts()
+    val = (table.filter(pl.col("split") == "validation").select("id", "messages").to_dicts()
+           if "split" in table.columns else [])
+    with tempfile.TemporaryDirectory(prefix="wb-preflight-") as out:
+        job = TrainJob(CausalLMOptions.model_validate(options), rows, val, Path(out), log=lambda _m: None)
+        return estimate(job)
+
+
+def preflight_figures(figures: dict[str, Any]) -> dict[str, str]:
+    """The pre-flight figures as labelled, readable values (for the page's metric tiles)."""
+    def n(key: str) -> str:
+        value = figures.get(key)
+        return f"{value:,}" if isinstance(value, (int, float)) else "—"
+
+    seconds = figures.get("expected_seconds")
+    memory = figures.get("memory_bytes")
+    out = {"examples": n("examples"), "tokens per epoch": n("tokens_per_epoch" if "tokens_per_epoch" in figures else "approx_tokens_per_epoch"),
+           "optimiser steps": n("optimizer_steps"),
+           "memory": f"{memory / 2**30:.2f} GiB" if isinstance(memory, (int, float)) else "—",
+           "expected time": (f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s") if seconds else "not measured"}
+    if figures.get("trainable_parameters") is not None:
+        out["trained weights"] = f"{n('trainable_parameters')} of {n('parameters')}"
+    if figures.get("padding_fraction") is not None:
+        out["padding"] = f"{figures['padding_fraction']:.0%}"
+    return out
