@@ -54,6 +54,44 @@ def test_default_chain_is_deterministic_and_accounts_for_every_row():
     assert not first.table["messages"].list.eval(pl.element().struct.field("content")).list.join(" ").str.contains("4111 1111").any()
 
 
+THIRD_PARTY = textwrap.dedent("""
+    import polars as pl
+    from workbench.components import Cleaner
+    from workbench.hookspecs import hookimpl
+    from workbench.ledger import Ledger, StepResult
+
+    class DropShouting(Cleaner):
+        name = "drop-shouting"
+        description = "Drop rows whose first turn is all capitals"
+        def run(self, table, ctx):
+            first = pl.col("messages").list.first().struct.field("content")
+            mask = table.select((first == first.str.to_uppercase()) & first.str.contains("[A-Z]")).to_series().fill_null(False)
+            ledger = Ledger(self.name)
+            for row in table.filter(mask).to_dicts():
+                ledger.drop(row["id"], "shouting", row=row)
+            return StepResult(table.filter(~mask), ledger.frame())
+
+    @hookimpl
+    def register_cleaners(register):
+        register(DropShouting)
+""")
+
+
+def test_build_chain_finds_a_third_party_cleaner_in_the_registry(tmp_path, monkeypatch):
+    from workbench.plugins import get_host
+
+    (tmp_path / "pl").mkdir()
+    (tmp_path / "pl" / "shouting.py").write_text(THIRD_PARTY)
+    get_host(tmp_path / "pl")
+    cleaners = build_chain([("whitespace", {}), ("drop-shouting", {}), ("exact-dedup", {})])
+    assert [c.name for c in cleaners] == ["whitespace", "drop-shouting", "exact-dedup"]
+    t = schema.from_rows([{"id": "a", "messages": [{"role": "user", "content": "WHERE  IS IT"}, {"role": "assistant", "content": "Here."}]},
+                          {"id": "b", "messages": [{"role": "user", "content": "where is it"}, {"role": "assistant", "content": "Here."}]}])
+    result = run_chain(t, cleaners, scratch_context())
+    assert result.table["id"].to_list() == ["b"]
+    assert result.ledger.filter(pl.col("action") == "dropped")["reason"].to_list() == ["shouting"]
+
+
 def test_preview_shows_word_diff_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     t, _ = synthetic_table(300, seed=1)

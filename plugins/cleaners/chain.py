@@ -37,19 +37,15 @@ DEFAULT_CHAIN: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 def build_chain(spec: ChainSpec = DEFAULT_CHAIN) -> list[Cleaner]:
-    """Cleaner instances for a chain spec: built-in names first, then the plugin registry."""
-    from . import CLEANERS
+    """Cleaner instances for a chain spec, looked up by name in the plugin registry.
 
-    builtin = {cls.name: cls for cls in CLEANERS}
-    out = []
-    for name, options in spec:
-        if name not in builtin:
-            from workbench.plugins import get_registry
+    Built-in and third-party cleaners are found the same way, so a cleaner
+    from an installed plugin or the plugins folder can be part of a chain.
+    """
+    from workbench.plugins import get_registry
 
-            out.append(get_registry().get("cleaner", name)(options))
-        else:
-            out.append(builtin[name](options))
-    return out
+    registry = get_registry()
+    return [registry.get("cleaner", name)(options) for name, options in spec]
 
 
 @dataclass
