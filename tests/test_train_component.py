@@ -90,7 +90,8 @@ def test_accelerate_launch_two_cpu_processes_agree_on_weights(tiny_model_dir, tm
     opts = json.dumps({"model": str(tiny_model_dir), "method": "full", "batch_size": 2, "max_steps": 3,
                        "warmup_probe_steps": 0, "checkpoint_every": 0})
     accelerate = Path(sys.executable).with_name("accelerate")
-    cmd = [str(accelerate), "launch", "--num_processes", "2", "--cpu", "--num_machines", "1", "--mixed_precision", "no",
+    # --multi_gpu makes accelerate start the processes through torchrun; without GPUs the loop runs DDP on gloo
+    cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
            "--dynamo_backend", "no", "-m", "workbench.training.launch", str(data), str(tmp_path / "out"),
            "--options", opts, "--validation", "0.25"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

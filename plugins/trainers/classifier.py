@@ -90,8 +90,8 @@ class ClassifierTrainer(Trainer):
                     loss.backward()
                     optimizer.step()
                     optimizer.zero_grad()
-                    history.append(float(loss))
-                    bar.update(1, loss=float(loss))
+                    history.append(float(loss.detach()))
+                    bar.update(1, loss=history[-1])
                     if ctx.cancelled():
                         raise KeyboardInterrupt("classifier training cancelled")
         accuracy = self._accuracy(model, tok, val_texts, [index.get(v, -1) for v in val_labels])

@@ -129,7 +129,7 @@ def train(job: TrainJob) -> TrainResult:
     """Train, write the model folder and logs into ``job.out_dir``; return stats and model."""
     import torch
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
 
     from workbench.device import pick_device
     from workbench.training.schedule import make_scheduler
@@ -139,7 +139,10 @@ def train(job: TrainJob) -> TrainResult:
     device, dtype = pick_device(opts.device)
     if device == "cpu":
         torch.set_num_threads(opts.threads or free_cores())
-    accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if dtype == torch.bfloat16 else "no")
+    # processes run different numbers of forward passes (chunks, validation shares): no per-forward buffer sync
+    ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision="bf16" if dtype == torch.bfloat16 else "no",
+                              kwargs_handlers=[ddp])
     set_seed(seed)
     main = accelerator.is_main_process
     out = job.out_dir
