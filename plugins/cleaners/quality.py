@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import polars as pl
 from pydantic import Field
 
@@ -42,17 +43,34 @@ class QualityFilter(Cleaner):
     description = "Drop rows with missing, empty, short or refusal answers, length outliers, repeated-phrase spam"
     Options = QualityOptions
 
+    def needs_first_pass(self) -> bool:
+        """Length outliers need the token counts of the whole input before any batch is judged."""
+        return self.options.outliers != "off"
+
+    def observe(self, table: pl.DataFrame) -> None:
+        """First pass of a batch-wise run: add this batch's token counts."""
+        self._stats = getattr(self, "_stats", None) or LengthStats()
+        self._stats.observe(_tokens(explode_turns(table)))
+
+    def freeze(self) -> None:
+        """End of the first pass: later ``run`` calls use the bounds of everything observed."""
+        stats = getattr(self, "_stats", None) or LengthStats()
+        self._bounds = stats.bounds(self.options.outliers, self.options.outlier_factor)
+
     def run(self, table: pl.DataFrame, ctx) -> StepResult:
         o = self.options
-        turns = explode_turns(table).with_columns(
-            pl.col("content").fill_null("").str.strip_chars().alias("__text"),
-            pl.col("content").fill_null("").str.count_matches(r"\S+").alias("__tokens"))
+        turns = _tokens(explode_turns(table)).with_columns(pl.col("content").fill_null("").str.strip_chars().alias("__text"))
+        bounds = getattr(self, "_bounds", None)
+        if bounds is None:  # in memory: the bounds of this table
+            stats = LengthStats()
+            stats.observe(turns)
+            bounds = stats.bounds(o.outliers, o.outlier_factor)
         answer = pl.col("role") == "assistant"
         turn_flags = [
             (answer & (pl.col("__text").str.len_chars() == 0)).alias("empty answer"),
             (answer & (pl.col("__text").str.len_chars() < o.min_answer_chars)).alias("short answer"),
             (answer & _refusal(o.refusal_patterns)).alias("refusal"),
-            _outliers(o.outliers, o.outlier_factor).alias("length outlier"),
+            _outliers(bounds).alias("length outlier"),
         ]
         turns = turns.with_columns(turn_flags).with_columns(
             (answer & pl.col(ROW).is_in(_spam_rows(turns.filter(answer), o).implode())).alias("repeated phrase"))
@@ -79,23 +97,62 @@ class QualityFilter(Cleaner):
         return StepResult(table.filter(~mask), ledger.frame(), stats=stats)
 
 
+def _tokens(turns: pl.DataFrame) -> pl.DataFrame:
+    return turns.with_columns(pl.col("content").fill_null("").str.count_matches(r"\S+").alias("__tokens"))
+
+
 def _refusal(patterns: list[str]) -> pl.Expr:
     if not patterns:
         return pl.lit(False)
     return pl.col("__text").str.to_lowercase().str.contains("|".join(f"(?:{p})" for p in patterns))
 
 
-def _outliers(method: str, k: float) -> pl.Expr:
-    """Token count outside the role's bounds (computed over the whole table)."""
-    tokens = pl.col("__tokens").cast(pl.Float64)
-    if method == "off":
+class LengthStats:
+    """Histograms of token counts per role: exact quartiles, mean and deviation over any number of batches."""
+
+    def __init__(self) -> None:
+        self.hist: dict[str, np.ndarray] = {}
+
+    def observe(self, turns: pl.DataFrame) -> None:
+        """Add the ``role``/``__tokens`` turns of a table or batch."""
+        for role, tokens in turns.group_by("role").agg(pl.col("__tokens")).iter_rows():
+            counts = np.bincount(np.asarray(tokens, dtype=np.int64))
+            old = self.hist.get(role, np.zeros(0, dtype=np.int64))
+            size = max(len(old), len(counts))
+            self.hist[role] = np.pad(old, (0, size - len(old))) + np.pad(counts, (0, size - len(counts)))
+
+    def bounds(self, method: str, k: float) -> dict[str, tuple[float, float]]:
+        """Role -> (low, high) token counts outside which a turn is an outlier (roles without spread: none).
+
+        Quartiles as polars' ``quantile(q)`` ("nearest": the value at
+        ``floor((n - 1) q + 0.5)``), the z-score with the sample deviation.
+        """
+        out = {}
+        for role, hist in self.hist.items():
+            n = int(hist.sum())
+            values = np.arange(len(hist), dtype=np.float64)
+            if method == "iqr":
+                cum = np.cumsum(hist)
+                q1, q3 = (float(np.searchsorted(cum, int(np.floor((n - 1) * q + 0.5)), side="right")) for q in (0.25, 0.75))
+                spread = q3 - q1
+                if spread > 0:
+                    out[role] = (q1 - k * spread, q3 + k * spread)
+            elif method == "zscore" and n > 1:
+                mean = float((hist * values).sum() / n)
+                std = float(np.sqrt((hist * (values - mean) ** 2).sum() / (n - 1)))
+                if std > 0:
+                    out[role] = (mean - k * std, mean + k * std)
+        return out
+
+
+def _outliers(bounds: dict[str, tuple[float, float]]) -> pl.Expr:
+    """Token count outside its role's bounds."""
+    if not bounds:
         return pl.lit(False)
-    if method == "zscore":
-        std = tokens.std().over("role")
-        return ((tokens - tokens.mean().over("role")).abs() > k * std).fill_null(False) & (std > 0)
-    q1, q3 = tokens.quantile(0.25).over("role"), tokens.quantile(0.75).over("role")
-    spread = q3 - q1
-    return ((tokens < q1 - k * spread) | (tokens > q3 + k * spread)) & (spread > 0)
+    tokens = pl.col("__tokens").cast(pl.Float64)
+    low = pl.col("role").replace_strict({r: b[0] for r, b in bounds.items()}, default=None, return_dtype=pl.Float64)
+    high = pl.col("role").replace_strict({r: b[1] for r, b in bounds.items()}, default=None, return_dtype=pl.Float64)
+    return ((tokens < low) | (tokens > high)).fill_null(False)
 
 
 def _spam_rows(answers: pl.DataFrame, o: QualityOptions) -> pl.Series:
