@@ -42,13 +42,16 @@ left, right = st.columns(2)
 sample_size = left.number_input("Source rows to try", min_value=1, value=20, key="aug_sample")
 if right.button("Generate for review", key="aug_generate", disabled=not chosen or not ready):
     frame = pl.read_parquet(table_path)
-    try:
-        with st.spinner("Generating on a sample (nothing is written)…"):
-            tried = [review.try_component(FAMILIES[k], n, o, frame, int(sample_size), seed=p.seed, host=host)
-                     for (k, n), o in chosen.items()]
-    except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
-        common.show_error(exc)
-    else:
+    tried, failed = [], False
+    with st.spinner("Generating on a sample (nothing is written)…"):
+        for (k, n), o in chosen.items():
+            try:
+                tried.append(review.try_component(FAMILIES[k], n, o, frame, int(sample_size), seed=p.seed, host=host))
+            except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
+                common.show_error(WorkbenchError(f"{FAMILIES[k]} {n} failed on the sample: {exc}",
+                                                 hint=getattr(exc, "hint", None)))
+                failed = True
+    if not failed:
         st.session_state[keys.PREVIEW] = tried
         st.session_state[keys.CANDIDATES] = review.candidates(tried)
         st.session_state[keys.DECISIONS] = {}

@@ -34,14 +34,17 @@ sample_size = left.number_input("Preview sample (rows)", min_value=1, value=50, 
 if right.button("Preview on sample", key="clean_preview", disabled=not picked or not ready):
     frame = pl.read_parquet(table_path)
     tried = []
-    try:
-        with st.spinner("Running the cleaners on the sample (nothing is written)…"):
-            for i, (name, options) in enumerate(chosen.items()):
+    with st.spinner("Running the cleaners on the sample (nothing is written)…"):
+        for i, (name, options) in enumerate(chosen.items()):
+            try:
                 tried.append(review.try_component("cleaner", name, options, frame, int(sample_size) if i == 0 else
                                                   frame.height, seed=p.seed, host=host))
-                frame = tried[-1].table
-    except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
-        common.show_error(exc)
+            except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
+                common.show_error(WorkbenchError(f"cleaner {name} failed on the sample: {exc}",
+                                                 hint=getattr(exc, "hint", None) or "the cleaners after it were not "
+                                                 "previewed; remove it or change its options"))
+                break
+            frame = tried[-1].table
     st.session_state[keys.PREVIEW] = tried
 
 for tried in st.session_state.get(keys.PREVIEW) or []:

@@ -12,6 +12,7 @@ from workbench.ui_support.diffs import text_markdown
 from workbench.ui_support.forms import changed_options
 from workbench.ui_support.pipeline import open_run
 
+EMPTY = "_(empty answer)_"
 st.title("Evaluate and compare")
 host = common.host()
 history = runs.history(common.runs_dir())
@@ -62,9 +63,11 @@ st.dataframe(evaluation.metric_table(results).to_pandas(), hide_index=True, key=
     c: st.column_config.NumberColumn(format="%.3g") for c in ("base", "score", "difference", "ci_low", "ci_high")
 } | {"p_value": st.column_config.NumberColumn("p-value", format="%.4f")})
 st.caption("difference = compared model minus base; ci_low/ci_high bound the difference; p < 0.05 is significant.")
-scores = evaluation.scores_long(results)
+scores, left_out = evaluation.chart_scores(results)
 if scores.height:
     st.bar_chart(scores.to_pandas(), x="metric", y="score", color="model", stack=False)
+if left_out:
+    st.caption(f"Not charted (another scale, see the table): {', '.join(left_out)}.")
 
 
 def downloads() -> None:
@@ -99,9 +102,9 @@ if compared:
                 st.caption(f"reference: {row['reference']}")
             base_col, other_col = st.columns(2)
             base_col.caption(f"{results['base']} (base)")
-            base_col.markdown(text_markdown(row["base_answer"] or ""))
+            base_col.markdown(text_markdown(row["base_answer"]) if (row["base_answer"] or "").strip() else EMPTY)
             other_col.caption(f"{model}: word diff from base")
-            other_col.markdown(row["diff"])
+            other_col.markdown(row["diff"] if (row["other_answer"] or "").strip() else EMPTY)
 
     st.subheader("Blind preference")
     index = st.session_state.setdefault("eval_vote_index", 0)

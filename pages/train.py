@@ -18,8 +18,12 @@ host = common.host()
 def preflight_tiles(figures: dict) -> None:
     """Pre-flight figures as metric tiles (the trainer's own, or the rough ones when it could not run)."""
     shown = training.preflight_figures(figures)
-    for col, (label, value) in zip(st.columns(len(shown)), shown.items()):
-        col.metric(label, value)
+    tiles = ("examples", "tokens per epoch", "optimiser steps", "memory", "expected time")
+    for col, label in zip(st.columns(len(tiles)), tiles):
+        col.metric(label, shown[label])
+    rest = [f"{k}: {v}" for k, v in shown.items() if k not in tiles]
+    if rest:
+        st.caption(" · ".join(rest))
 
 
 @st.fragment(run_every=2)

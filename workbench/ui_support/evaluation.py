@@ -56,6 +56,13 @@ def scores_long(results: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"model": pl.Utf8, "metric": pl.Utf8, "score": pl.Float64})
 
 
+def chart_scores(results: dict[str, Any], limit: float = 100.0) -> tuple[pl.DataFrame, list[str]]:
+    """Scores for one bar chart: metrics on a 0..``limit`` scale, and the names of those left out (perplexity...)."""
+    scores = scores_long(results)
+    wide = sorted(set(scores.filter(pl.col("score").abs() > limit)["metric"].to_list()))
+    return scores.filter(~pl.col("metric").is_in(wide)), wide
+
+
 def slices_table(results: dict[str, Any], model: str) -> pl.DataFrame:
     """The primary metric per slice (label, scenario, ...) for one compared model."""
     rows = [{"slice_by": by, **{k: v for k, v in entry.items() if not isinstance(v, (dict, list))}}
