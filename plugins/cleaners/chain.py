@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import polars as pl
 
@@ -73,11 +73,31 @@ def run_chain(table: pl.DataFrame, cleaners: list[Cleaner], ctx: StepContext) ->
     return ChainResult(table, ledger, seconds, stats)
 
 
+def segments(cleaners: list[Cleaner]) -> list[list[Cleaner]]:
+    """Split a chain before each cleaner that needs a first pass over its whole input (quality's length bounds)."""
+    out: list[list[Cleaner]] = [[]]
+    for cleaner in cleaners:
+        if out[-1] and getattr(cleaner, "needs_first_pass", lambda: False)():
+            out.append([])
+        out[-1].append(cleaner)
+    return out
+
+
 def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str | Path, *,
                       spec: ChainSpec = DEFAULT_CHAIN, batch_rows: int = 50_000,
-                      ctx: StepContext | None = None) -> dict[str, Any]:
-    """Clean a Parquet file batch by batch; dedup cleaners remember earlier batches."""
-    import pyarrow.parquet as pq
+                      ctx: StepContext | None = None, on_batch: Callable[[dict[str, Any]], None] | None = None
+                      ) -> dict[str, Any]:
+    """Clean a Parquet file batch by batch, never holding more than one batch of rows.
+
+    The chain is cut before each cleaner that needs statistics of its whole
+    input (quality's length bounds): the part before it writes its output to
+    a temporary Parquet file while that cleaner observes every batch, then
+    the rest of the chain reads the temporary file batch by batch, so the
+    result is what the chain gives in memory. Dedup cleaners remember compact
+    hashes of what they kept (``start_batches``) to find duplicates across
+    batches. ``on_batch`` gets per-batch figures (segment, rows, seconds).
+    """
+    import tempfile
 
     from workbench.context import scratch_context
 
@@ -86,21 +106,90 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
     for cleaner in cleaners:
         if hasattr(cleaner, "start_batches"):
             cleaner.start_batches()
-    rows_in = rows_out = dropped = batches = 0
-    out_writer = ledger_writer = None
-    try:
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows):
+    parts = segments(cleaners)
+    totals = {"rows_in": 0, "rows_out": 0, "dropped": 0, "batches": 0, "passes": len(parts)}
+    with tempfile.TemporaryDirectory(prefix="chain-", dir=Path(target).parent) as tmp, \
+            _ParquetAppender(ledger_path) as ledger_out:
+        current = Path(source)
+        first = parts[0][0] if parts and parts[0] else None
+        if first is not None and getattr(first, "needs_first_pass", lambda: False)():
+            for table in _batches(current, batch_rows):  # the chain starts with a first-pass cleaner
+                first.observe(table)
+            first.freeze()
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            following = None if last else parts[index + 1][0]
+            out_path = Path(target) if last else Path(tmp) / f"part-{index}.parquet"
+            with _ParquetAppender(out_path) as out:
+                for number, table in enumerate(_batches(current, batch_rows)):
+                    started = time.perf_counter()
+                    result = run_chain(table, part, ctx)
+                    if index == 0:
+                        totals["rows_in"] += table.height
+                        totals["batches"] += 1
+                    totals["dropped"] += int((result.ledger["action"] == "dropped").sum())
+                    if last:
+                        totals["rows_out"] += result.table.height
+                    if following is not None:
+                        following.observe(result.table)
+                    out.write(schema.conform(result.table))
+                    ledger_out.write(result.ledger)
+                    if on_batch is not None:
+                        on_batch({"pass": index, "batch": number, "rows": table.height,
+                                  "seconds": round(time.perf_counter() - started, 3)})
+                    del table, result
+                    _release_arrow_memory()
+            if following is not None:
+                following.freeze()
+            if index > 0:
+                current.unlink()  # the previous temporary part is no longer needed
+            current = out_path
+        if not Path(target).exists():  # an empty source: still write empty outputs
+            schema.empty_table().write_parquet(target)
+    if not Path(ledger_path).exists():
+        empty_ledger().write_parquet(ledger_path)
+    return totals
+
+
+def _release_arrow_memory() -> None:
+    """Give pyarrow's freed pool memory back to the system after each batch (it keeps it otherwise)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def _batches(path: Path, batch_rows: int):
+    """Conformed polars tables of at most ``batch_rows`` rows, read as Parquet record batches.
+
+    ``pre_buffer=False`` and a bounded read buffer: with pre-buffering, pyarrow
+    keeps read-ahead column chunks allocated and memory grows batch after batch.
+    """
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as file:
+        for batch in file.iter_batches(batch_size=batch_rows):
             table = schema.conform(pl.from_arrow(batch))
-            result = run_chain(table, cleaners, ctx)
-            rows_in, rows_out, batches = rows_in + table.height, rows_out + result.table.height, batches + 1
-            dropped += int((result.ledger["action"] == "dropped").sum())
-            out_arrow, ledger_arrow = schema.conform(result.table).to_arrow(), result.ledger.to_arrow()
-            out_writer = out_writer or pq.ParquetWriter(target, out_arrow.schema)
-            ledger_writer = ledger_writer or pq.ParquetWriter(ledger_path, ledger_arrow.schema)
-            out_writer.write_table(out_arrow)
-            ledger_writer.write_table(ledger_arrow)
-    finally:
-        for writer in (out_writer, ledger_writer):
-            if writer is not None:
-                writer.close()
-    return {"rows_in": rows_in, "rows_out": rows_out, "dropped": dropped, "batches": batches}
+            del batch
+            yield table
+
+
+class _ParquetAppender:
+    """Appends polars frames to one Parquet file (a row group per frame); creates it on the first write."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path, self.writer = Path(path), None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        arrow = frame.to_arrow()
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, arrow.schema)
+        self.writer.write_table(arrow)
+
+    def __enter__(self) -> "_ParquetAppender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.writer is not None:
+            self.writer.close()
