@@ -94,10 +94,16 @@ def run(args) -> dict[str, Any]:
     from workbench.training.loop import TrainJob, load_base, train
     from workbench.training.options import CausalLMOptions
 
+    import torch
+
+    from workbench.training.loop import free_cores
+
+    threads = free_cores()  # fixed for both recipes, so neither gets more cores
+    torch.set_num_threads(threads)
     rows, _ = read_chat_jsonl(args.data)
     train_rows, val_rows = split_rows(rows, args.validation / len(rows), seed=0)
     common = {"model": args.model, "checkpoint_every": 0, "warmup_steps": 0, "scheduler": "constant",
-              "warmup_probe_steps": 0, "max_grad_norm": 0.0, "max_steps": args.steps}
+              "warmup_probe_steps": 0, "max_grad_norm": 0.0, "max_steps": args.steps, "threads": threads}
     naive_opts = CausalLMOptions(**common, batch_size=args.naive_batch, max_length=args.naive_length)
     _, tok = load_base(naive_opts)
     train_ex, _ = build_examples(tok, train_rows, args.naive_length)
@@ -117,7 +123,7 @@ def run(args) -> dict[str, Any]:
     wb_tps = result.stats["tokens_per_second"]
     flops_per_token = 4 * params  # LoRA: forward 2N + backward through activations 2N (frozen weights get no grads)
     return {
-        "model": args.model, "steps": args.steps,
+        "model": args.model, "steps": args.steps, "threads": threads,
         "naive": {"batch_size": args.naive_batch, "padded_to": args.naive_length, "examples_seen": args.steps * args.naive_batch},
         "workbench": {"batch_size": args.batch_size, "batching": wb_opts.batching, "examples_seen": args.steps * args.batch_size},
         "naive_tokens_per_second": round(naive_tps, 1),
