@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-import numpy as np
 import polars as pl
 
 from workbench.components import Cleaner
@@ -49,6 +48,8 @@ class TextCleaner(Cleaner):
         return None
 
     def run(self, table: pl.DataFrame, ctx) -> StepResult:
+        import numpy as np
+
         stages = [Stage(*stage) for stage in self.stages()]
         ledger = Ledger(self.name)
         if not stages or table.height == 0:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
@@ -19,7 +18,6 @@ from workbench.components import Cleaner, Options
 from workbench.errors import WorkbenchError
 from workbench.ledger import Ledger, StepResult
 
-from . import minhash
 from .turns import ledger_entries
 
 DedupOn = Literal["conversation", "user", "assistant", "column"]
@@ -112,17 +110,23 @@ class NearDedup(Cleaner):
     Options = NearDedupOptions
 
     def start_batches(self) -> None:
+        from . import minhash  # numpy: imported when used
+
         self.memory = minhash.NearDupMemory.empty(self.options.num_perm)
 
     def layout(self) -> tuple[int, int]:
         o = self.options
         if o.bands:
             return o.bands, o.num_perm // o.bands
+        from . import minhash
+
         return minhash.band_layout(o.threshold, o.num_perm)
 
     def find(self, table: pl.DataFrame, memory: "minhash.NearDupMemory | None" = None) -> "minhash.Found":
         """Per row: representative row (-1 if it is a remembered row), memory index (-1 if none),
         similarity to the representative, signatures and band keys; and the verified pairs."""
+        from . import minhash
+
         o = self.options
         n = table.height
         sh = minhash.shingles(compared_text(table, o.on, o.column), o.shingle_size)
@@ -141,7 +145,9 @@ class NearDedup(Cleaner):
         ledger = Ledger(self.name)
         if table.height == 0:
             return StepResult(table, ledger.frame(), stats={"dropped": 0})
-        memory: minhash.NearDupMemory | None = getattr(self, "memory", None)
+        import numpy as np
+
+        memory: "minhash.NearDupMemory | None" = getattr(self, "memory", None)
         rep, mem, to_rep, sigs, keys, _ = self.find(table, memory)
         ids = table.get_column("id")
         remembered = mem >= 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import polars as pl
 from pydantic import Field
 
@@ -111,10 +110,12 @@ class LengthStats:
     """Histograms of token counts per role: exact quartiles, mean and deviation over any number of batches."""
 
     def __init__(self) -> None:
-        self.hist: dict[str, np.ndarray] = {}
+        self.hist: dict[str, "np.ndarray"] = {}
 
     def observe(self, turns: pl.DataFrame) -> None:
         """Add the ``role``/``__tokens`` turns of a table or batch."""
+        import numpy as np
+
         for role, tokens in turns.group_by("role").agg(pl.col("__tokens")).iter_rows():
             counts = np.bincount(np.asarray(tokens, dtype=np.int64))
             old = self.hist.get(role, np.zeros(0, dtype=np.int64))
@@ -127,6 +128,8 @@ class LengthStats:
         Quartiles as polars' ``quantile(q)`` ("nearest": the value at
         ``floor((n - 1) q + 0.5)``), the z-score with the sample deviation.
         """
+        import numpy as np
+
         out = {}
         for role, hist in self.hist.items():
             n = int(hist.sum())

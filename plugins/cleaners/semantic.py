@@ -8,7 +8,6 @@ whose cosine similarity to a kept row reaches the threshold is dropped.
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 from pydantic import Field
 
@@ -31,6 +30,8 @@ class SemanticDedup(Cleaner):
     Options = SemanticDedupOptions
 
     def run(self, table: pl.DataFrame, ctx) -> StepResult:
+        import numpy as np
+
         from workbench.embedded import sentence_encoder
 
         o = self.options
@@ -47,8 +48,10 @@ class SemanticDedup(Cleaner):
         return StepResult(table.filter(pl.Series(~drop)), ledger.frame(), stats={"dropped": int(drop.sum())})
 
 
-def greedy_duplicates(emb: np.ndarray, threshold: float, block: int) -> tuple[np.ndarray, np.ndarray]:
+def greedy_duplicates(emb: "np.ndarray", threshold: float, block: int) -> tuple["np.ndarray", "np.ndarray"]:
     """For each row, the earlier kept row it duplicates (-1 if none) and the cosine to it."""
+    import numpy as np
+
     n = emb.shape[0]
     dup_of = np.full(n, -1, dtype=np.int64)
     best = np.zeros(n, dtype=np.float32)
