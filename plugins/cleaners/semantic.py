@@ -40,7 +40,7 @@ class SemanticDedup(Cleaner):
         dup_of, sim = greedy_duplicates(emb, o.threshold, o.block)
         ids = table.get_column("id").to_numpy()
         drop = dup_of >= 0
-        annotated = table.with_columns(pl.Series("__of", np.where(drop, ids[np.maximum(dup_of, 0)], None), dtype=pl.Utf8),
+        annotated = table.with_columns(pl.Series("__of", np.where(drop, ids[np.maximum(dup_of, 0)], None).tolist(), dtype=pl.Utf8),
                                        pl.Series("__sim", np.round(sim, 3)))
         detail = pl.format('{{"duplicate_of":{},"cosine":{}}}', pl.col("__of").map_batches(_json_strings, return_dtype=pl.Utf8), pl.col("__sim"))
         ledger = Ledger(self.name)
