@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -287,6 +288,7 @@ def train(job: TrainJob) -> TrainResult:
     if main and job.save_model:
         stats["saved_as"] = methods.save_model(unwrapped, tokenizer, out / "model", merge=opts.merge)
         (out / "history.json").write_text(json.dumps(state.history, indent=1))
+        shutil.rmtree(ckpt_root, ignore_errors=True)  # the saved model supersedes them; full-model ones are large
     accelerator.wait_for_everyone()
     return TrainResult(stats, unwrapped)
 
