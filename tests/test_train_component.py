@@ -101,3 +101,24 @@ def test_accelerate_launch_two_cpu_processes_agree_on_weights(tiny_model_dir, tm
     assert [r["processes"] for r in results] == [2, 2] and [r["steps"] for r in results] == [3, 3]
     assert results[0]["weights_sha256"] == results[1]["weights_sha256"]
     assert (tmp_path / "out" / "model" / "config.json").exists()
+
+
+def test_train_step_in_a_run_gives_later_steps_the_model(tiny_model_dir, tmp_path):
+    from workbench.engine import execute
+    from workbench.runfile import parse_runfile
+
+    data = tmp_path / "chat.jsonl"
+    data.write_text("".join(json.dumps({"id": r["id"], "messages": r["messages"]}) + "\n"
+                            for r in split_table(16, 0).to_dicts()))
+    runfile = parse_runfile({"run": {"name": "train-demo", "seed": 3}, "steps": [
+        {"kind": "load", "options": {"path": str(data)}},
+        {"kind": "split", "options": {"train": 0.75, "validation": 0.25, "test": 0.0}},
+        {"kind": "train", "options": {"model": str(tiny_model_dir), "max_steps": 2, "warmup_probe_steps": 0}},
+    ]}, base_dir=tmp_path)
+    outcome = execute(runfile, runs_dir=tmp_path / "runs")
+    model_dir = Path(outcome.artifacts["train.model"])
+    assert (model_dir / "config.json").exists() and model_dir.parent.name == "03-train-hf-causal-lm"
+    manifest = outcome.steps[-1].manifest
+    assert manifest["stats"]["steps"] == 2 and manifest["options"]["method"] == "lora"
+    again = execute(runfile, runs_dir=tmp_path / "runs")
+    assert again.steps[-1].reused
