@@ -60,6 +60,28 @@ def compare_metric(metric: Any, base: MetricResult, other: MetricResult, base_fr
         c = _corpus_bootstrap(metric, base_frame, other_frame, min(resamples, CORPUS_RESAMPLES), seed)
     out = c.to_dict() | {"higher_is_better": base.higher_is_better, "n_paired": len(pairs) or base_frame.height}
     out["win_tie_loss"] = win_tie_loss(pairs, base.higher_is_better)
+    group_column = getattr(metric, "group_by", None)
+    if group_column and group_column in base_frame.columns and pairs:
+        out["by_group"] = {"column": group_column,
+                           "groups": group_comparisons(pairs, base_frame[group_column].to_list(), base.higher_is_better,
+                                                       getattr(metric, "paired_test", None), resamples, seed)}
+    return out
+
+
+def group_comparisons(pairs: list[tuple[int, float, float]], groups: list[Any], higher_is_better: bool | None,
+                      test: str | None, resamples: int, seed: int) -> dict[str, dict[str, Any]]:
+    """The comparison per value of a grouping column (e.g. per expected behaviour), paired on the same rows."""
+    by: dict[str, list[tuple[int, float, float]]] = {}
+    for t in pairs:
+        if groups[t[0]] is not None:
+            by.setdefault(str(groups[t[0]]), []).append(t)
+    out = {}
+    for value, ps in sorted(by.items()):
+        x, y = [p[1] for p in ps], [p[2] for p in ps]
+        c = (sig.mcnemar([v == 1.0 for v in x], [v == 1.0 for v in y], resamples, seed) if test == "mcnemar"
+             else sig.mean_bootstrap(x, y, resamples, seed))
+        out[value] = c.to_dict() | {"n_paired": len(ps), "higher_is_better": higher_is_better,
+                                    "win_tie_loss": win_tie_loss(ps, higher_is_better)}
     return out
 
 
