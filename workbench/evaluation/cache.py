@@ -2,7 +2,7 @@
 
 Re-running an evaluation or a report does not regenerate: each answer is
 stored under a hash of (model reference, model fingerprint, prompt, decoding
-settings except the batch size, which does not change greedy outputs). The
+settings except the batch size and token budget, which do not change greedy outputs). The
 fingerprint follows the model's weight files, so a retrained model at the same
 path is generated afresh.
 """
@@ -28,7 +28,7 @@ def model_fingerprint(ref: str) -> str:
 
 
 def generation_key(ref: str, prompt: Sequence[dict[str, Any]], settings: DecodeSettings) -> str:
-    decoding = settings.model_dump(exclude={"batch_size"})
+    decoding = settings.model_dump(exclude={"batch_size", "max_batch_tokens"})
     payload = json.dumps([ref, model_fingerprint(ref), list(prompt), decoding], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 

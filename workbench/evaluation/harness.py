@@ -53,7 +53,8 @@ def generate_all(config: EvalConfig, prompts: list[list[dict]], cache: Generatio
 
     answers, counts = {}, {}
     for name, ref in config.models.items():
-        model = chat_model(ref, base_url=config.base_url, api_key_env=config.api_key_env)
+        # local models: one torch thread per free core (oversubscribed threads stall each other)
+        model = chat_model(ref, base_url=config.base_url, api_key_env=config.api_key_env, threads=0)
         bar = progress(len(prompts), f"answers of {name}") if progress else None
         gens, fresh = generate_cached(model, prompts, config.settings, cache, on_batch=bar.update if bar else None)
         if bar:
