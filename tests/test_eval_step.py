@@ -39,12 +39,12 @@ def tuned_dir(tmp_path_factory):
     return tiny_causal_lm(tmp_path_factory.mktemp("tiny-tuned") / "tiny", seed=1)
 
 
-def runfile(tmp_path, base, tuned, *, against=None):
+def runfile(tmp_path, base, tuned, *, against=None, name="evalrun"):
     evaluate = {"base_model": str(base), "tuned_model": str(tuned), "decode": {"max_new_tokens": 6},
                 "metrics": ["chrf", "bleu", "accuracy", "rouge_l", "behavior", "perplexity"],
                 "bootstrap_resamples": 50, "ar_trials": 50}
     report = {"against": against} if against else {}
-    return parse_runfile({"run": {"name": "evalrun", "seed": 5}, "steps": [
+    return parse_runfile({"run": {"name": name, "seed": 5}, "steps": [
         {"kind": "load", "options": {"path": str(write_data(tmp_path))}},
         {"kind": "evaluate", "options": evaluate},
         {"kind": "report", "options": report},
@@ -64,6 +64,14 @@ def test_evaluate_and_report_in_a_real_run(tmp_path, tiny_model_dir, tuned_dir):
     assert set(comparison) == {"chrf", "bleu", "accuracy", "rouge_l", "behavior", "perplexity"}
     assert "p_value_ar" in comparison["chrf"]["extra"]
     assert comparison["accuracy"]["method"].startswith("McNemar")
+    assert comparison["behavior"]["method"].startswith("McNemar")  # pass / fail per example
+    per_behaviour = comparison["behavior"]["by_group"]
+    assert per_behaviour["column"] == "expected_behavior"
+    assert set(per_behaviour["groups"]) == {"ask_clarification"}
+    assert per_behaviour["groups"]["ask_clarification"]["n_paired"] == 1
+    assert "p_value" in per_behaviour["groups"]["ask_clarification"]
+    decision = results["scores"]["base"]["behavior"]["details"]["decisions"][0]
+    assert decision["rule_name"] == "ask_clarification" and "evidence" in decision
     assert results["slices"]["tuned"]["label"][0]["n"] == 3
     assert [s["value"] for s in results["slices"]["tuned"]["augmented"]] == ["False", "True"]
     assert results["forgetting"]["models"]["tuned"]["probes"]
@@ -79,12 +87,24 @@ def test_evaluate_and_report_in_a_real_run(tmp_path, tiny_model_dir, tuned_dir):
 
     # re-running regenerates nothing: every answer comes from the run's generation cache
     add_vote(outcome.run_dir, "r1", "tuned")
-    again = execute(runfile(tmp_path, tiny_model_dir, tuned_dir, against="evalrun"), force=True)
+    again = execute(runfile(tmp_path, tiny_model_dir, tuned_dir), force=True)
     results = store.read_json(again.steps[1].folder / "results.json")
     assert results["generation"] == {"base": {"generated": 0, "cached": 7}, "tuned": {"generated": 0, "cached": 7}}
     report = json.loads((again.steps[2].folder / "report.json").read_text())
     assert report["votes"]["tally"] == {"base": 0, "tuned": 1, "tie": 0}
-    assert report["against"]["run"] == "evalrun"
+
+    # a second run's models join the first run's in one table, tested on the shared examples
+    other = execute(runfile(tmp_path, tiny_model_dir, tuned_dir, against="evalrun", name="evalrun2"))
+    report = json.loads((other.steps[2].folder / "report.json").read_text())
+    table = report["runs_table"]
+    assert report["against"] == ["evalrun"]
+    assert table["columns"] == ["evalrun2:base", "evalrun2:tuned", "evalrun:base", "evalrun:tuned"]
+    assert table["shared_examples"] == 7
+    chrf = next(r for r in table["rows"] if r["metric"] == "chrf")["cells"]
+    same = chrf["evalrun:base"]["vs_reference"]  # the same model and prompts in both runs: no difference
+    assert same["difference"] == 0 and same["p_value"] == 1.0 and same["n_paired"] == 7
+    assert chrf["evalrun2:base"]["ci"][0] <= chrf["evalrun2:base"]["score"] <= chrf["evalrun2:base"]["ci"][1]
+    assert "Models and runs compared" in (other.steps[2].folder / "report.html").read_text()
 
 
 def test_report_command_needs_an_evaluate_step(tmp_path, capsys):

@@ -19,7 +19,8 @@ class EvaluateOptions(Options):
     base_model: str = Field(default="smollm2", description="Base model: smollm2, a local folder or openai:<model>")
     tuned_model: str | None = Field(default=None, description="Tuned model (default: the train step's model artifact)")
     extra_models: list[str] = Field(default_factory=list, description="More models compared with the base in the same table")
-    splits: list[str] = Field(default=["test"], description="Splits whose rows are evaluated")
+    grid_trials: bool = Field(default=False, description="Also evaluate every grid-search trial of the train step (trials/*/model)")
+    splits: list[str] = Field(default=["test"], description="Splits whose rows are evaluated (\"*\": every row, any split)")
     include_scenarios: bool = Field(default=True, description="Also evaluate scenario rows (expected_behavior) not used for training")
     max_examples: int | None = Field(default=None, ge=1, description="Evaluate at most this many rows (first ones by id)")
     decode: DecodeSettings = Field(default_factory=DecodeSettings, description="Decoding settings, the same for every model")
@@ -36,14 +37,26 @@ class EvaluateOptions(Options):
 
 
 def model_names(base: str, tuned: str | None, extra: list[str]) -> dict[str, str]:
-    """Display name -> reference, base first; extra models are named by their reference."""
+    """Display name -> reference, base first; extra models are named by their reference.
+
+    A grid-search trial (``.../trials/NN-values/model``) is named ``trial:NN-values``.
+    """
     models = {"base": base}
     if tuned:
         models["tuned"] = tuned
     for ref in extra:
-        name = Path(ref).name or ref
+        p = Path(ref)
+        name = f"trial:{p.parent.name}" if p.name == "model" and p.parent.parent.name == "trials" else (p.name or ref)
         models[name if name not in models else f"{name}-{len(models)}"] = ref
     return models
+
+
+def grid_trial_models(tuned: str | None) -> list[str]:
+    """Model folders of the grid-search trials next to the train step's model (``<step>/trials/*/model``)."""
+    if not tuned or not Path(tuned).is_dir():
+        return []
+    trials = Path(tuned).parent / "trials"
+    return [str(p) for p in sorted(trials.glob("*/model")) if p.is_dir()] if trials.is_dir() else []
 
 
 class Evaluate(Step):
@@ -68,7 +81,14 @@ class Evaluate(Step):
             raise WorkbenchError(f"metric_options names metrics not in metrics: {', '.join(unknown)}")
         metrics = [registry.get("metric", m)(o.metric_options.get(m, {})) for m in o.metrics]
         tuned = o.tuned_model or ctx.artifacts.get("train.model")
-        config = EvalConfig(model_names(o.base_model, tuned, o.extra_models), metrics, o.decode,
+        extra = list(o.extra_models)
+        if o.grid_trials:
+            trials = grid_trial_models(tuned)
+            if not trials:
+                raise WorkbenchError("grid_trials is on but the tuned model has no trials/*/model next to it",
+                                     hint="train with a grid (options.grid) or turn grid_trials off")
+            extra += [t for t in trials if t not in extra]
+        config = EvalConfig(model_names(o.base_model, tuned, extra), metrics, o.decode,
                             o.bootstrap_resamples, o.ar_trials, ctx.seed if o.seed is None else o.seed,
                             o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env)
         cache_dir = (ctx.run_dir or ctx.step_dir) / "cache" / "generations"

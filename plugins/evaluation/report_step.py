@@ -14,7 +14,8 @@ from workbench.ledger import StepResult
 class ReportOptions(Options):
     formats: list[str] = Field(default=["html", "md", "json"], description="Formats to write: html, md, json")
     title: str | None = Field(default=None, description="Report title (default: the run name)")
-    against: str | None = Field(default=None, description="Another run (name or folder) to compare with")
+    against: str | list[str] | None = Field(default=None, description="Other runs (names or folders) whose models join one table")
+    reference: str | None = Field(default=None, description="Column the others are tested against (run:model; default: this run's base)")
 
 
 class Report(Step):
@@ -30,7 +31,8 @@ class Report(Step):
         o = self.options
         results = store.read_json(Path(ctx.artifact("evaluate.results")))
         run_dir = ctx.run_dir or ctx.step_dir
-        against = store.find_run(o.against, run_dir.parent) if o.against else None
-        report = build_report(run_dir, results=results, against=against, title=o.title)
+        names = [o.against] if isinstance(o.against, str) else (o.against or [])
+        against = [store.find_run(a, run_dir.parent) for a in names]
+        report = build_report(run_dir, results=results, against=against, title=o.title, reference=o.reference)
         paths = write_report(report, ctx.step_dir, o.formats)
         return StepResult(table, artifacts={fmt: path.name for fmt, path in paths.items()})

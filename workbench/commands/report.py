@@ -1,4 +1,8 @@
-"""``workbench report RUN [--against RUN] [--out DIR]``: write the evaluation report."""
+"""``workbench report RUN [--against RUN ...] [--out DIR]``: write the evaluation report.
+
+With ``--against`` (repeatable) every model of every run joins one table with
+95% intervals and paired tests on the examples the runs share.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ import json
 def register(sub) -> None:
     p = sub.add_parser("report", help="write the HTML, Markdown and JSON evaluation report of a run")
     p.add_argument("run", help="run name or folder (with a finished evaluate step)")
-    p.add_argument("--against", help="another run to compare with")
+    p.add_argument("--against", action="append", metavar="RUN",
+                   help="another run to compare with (repeatable: all runs' models in one table)")
+    p.add_argument("--reference", metavar="RUN:MODEL",
+                   help="column the others are tested against in that table (default: RUN:base)")
     p.add_argument("--out", help="output folder (default: <run>/report)")
     p.add_argument("--format", action="append", choices=["html", "md", "json"],
                    help="format to write (repeatable; default: all three)")
@@ -27,8 +34,8 @@ def run(args) -> int:
 
     root = store.runs_root(args.runs_dir)
     run_dir = store.find_run(args.run, root)
-    against = store.find_run(args.against, root) if args.against else None
-    report = build_report(run_dir, against=against, title=args.title)
+    against = [store.find_run(a, root) for a in args.against or []]
+    report = build_report(run_dir, against=against, title=args.title, reference=args.reference)
     paths = write_report(report, Path(args.out) if args.out else run_dir / "report", args.format or FORMATS)
     if args.json:
         print(json.dumps({k: str(v) for k, v in paths.items()}))

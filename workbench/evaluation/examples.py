@@ -33,7 +33,9 @@ def is_augmented(row: dict[str, Any]) -> bool:
 
 
 def select_rows(table: pl.DataFrame, splits: Iterable[str], include_scenarios: bool) -> pl.DataFrame:
-    """Rows of the chosen splits, plus scenario rows (expected_behavior) not used for training."""
+    """Rows of the chosen splits (``*``: every row), plus scenario rows (expected_behavior) not used for training."""
+    if "*" in splits:
+        return table
     wanted = pl.col("split").is_in(list(splits))
     if include_scenarios and "expected_behavior" in table.columns:
         wanted = wanted | (pl.col("expected_behavior").is_not_null() & (pl.col("split").is_null() | (pl.col("split") != "train")))

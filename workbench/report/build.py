@@ -19,38 +19,46 @@ from workbench.report.lineage import lineage
 
 def results_path(run_dir: Path) -> Path:
     """``results.json`` of the run's latest finished evaluate step."""
-    for step in reversed(store.step_dirs(run_dir)):
-        manifest = store.read_json(step / "manifest.json")
-        if manifest.get("kind") == "evaluate" and "results" in manifest.get("artifacts", {}):
-            return step / manifest["artifacts"]["results"]
-    raise WorkbenchError(f"run {run_dir.name} has no finished evaluate step",
-                         hint='add [[steps]] kind = "evaluate" to the run file and run it')
+    from workbench.evaluation.runs_table import evaluate_dirs
+
+    return evaluate_dirs(run_dir)[0]
 
 
-def build_report(run_dir: Path, *, results: dict[str, Any] | None = None, against: Path | None = None,
-                 title: str | None = None) -> dict[str, Any]:
+def build_report(run_dir: Path, *, results: dict[str, Any] | None = None,
+                 against: Path | list[Path] | tuple[Path, ...] | None = None, title: str | None = None,
+                 reference: str | None = None) -> dict[str, Any]:
+    """Everything the report shows; ``against`` runs (one or several) join this run's models in one table.
+
+    The table of every model (with intervals and paired tests against the
+    ``reference`` column, default this run's base) is built when other runs
+    are given or when this run evaluated more than two models (e.g. grid trials).
+    """
     results = results if results is not None else store.read_json(results_path(run_dir))
     votes = load_votes(run_dir)
+    others = [] if against is None else [against] if isinstance(against, Path) else list(against)
     report = {
         "title": title or f"Evaluation report: {run_dir.name}",
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run": run_dir.name, "results": results, "lineage": lineage(run_dir),
         "votes": {"tally": tally(votes), "n": len(votes)} if votes else None,
-        "against": None,
+        "against": [p.name for p in others] or None,
+        "runs_table": None,
     }
-    if against is not None:
-        report["against"] = compare_runs(results, store.read_json(results_path(against)), against.name)
+    if others or len(results["scores"]) > 2:
+        report["runs_table"] = compare_runs(run_dir, results, others, reference=reference,
+                                            resamples=results.get("bootstrap_resamples", 1000),
+                                            trials=results.get("ar_trials", 1000), seed=results.get("seed") or 1)
     return report
 
 
-def compare_runs(mine: dict[str, Any], theirs: dict[str, Any], their_name: str) -> dict[str, Any]:
-    """Scores of both runs' models side by side, per metric (models prefixed by run)."""
-    metrics = sorted(set(mine["scores"][mine["base"]]) | set(theirs["scores"][theirs["base"]]))
-    columns = [f"this:{m}" for m in mine["scores"]] + [f"{their_name}:{m}" for m in theirs["scores"]]
-    rows = []
-    for metric in metrics:
-        cells = [mine["scores"][m].get(metric, {}).get("score") for m in mine["scores"]]
-        cells += [theirs["scores"][m].get(metric, {}).get("score") for m in theirs["scores"]]
-        rows.append({"metric": metric, "scores": dict(zip(columns, cells))})
-    return {"run": their_name, "columns": columns, "rows": rows,
-            "same_examples": mine["n_examples"] == theirs["n_examples"], "n_examples": theirs["n_examples"]}
+def compare_runs(run_dir: Path, results: dict[str, Any], others: list[Path], *, reference: str | None = None,
+                 resamples: int = 1000, trials: int = 1000, seed: int = 1) -> dict[str, Any]:
+    """Every model of this run and of ``others`` in one metric x model table (see ``runs_table``)."""
+    from workbench.evaluation.runs_table import run_columns, runs_table
+
+    if any(p.resolve() == run_dir.resolve() for p in others):
+        raise WorkbenchError(f"--against names the report's own run {run_dir.name}")
+    columns = run_columns(run_dir, results)
+    for other in others:
+        columns += run_columns(other)
+    return runs_table(columns, reference=reference, resamples=resamples, trials=trials, seed=seed)

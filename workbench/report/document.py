@@ -51,7 +51,7 @@ def build_document(report: dict[str, Any]) -> list[Section]:
     if r.get("samples"):
         sections.append(_samples(r["samples"]))
     sections += [s for s in (_behaviour(r), _labels(r), _forgetting(r.get("forgetting")), _votes(report.get("votes")),
-                             _against(report.get("against"))) if s]
+                             _runs_table(report.get("runs_table"))) if s]
     sections += [_lineage(report["lineage"]), _method(r)]
     return sections
 
@@ -137,14 +137,26 @@ def _behaviour(r: dict[str, Any]) -> Section | None:
     if not any(d.get("by_behavior") for d in per_model.values()):
         return None
     behaviours = sorted({b for d in per_model.values() for b in d.get("by_behavior", {})})
-    blocks: list[Any] = [Table(["expected behaviour", *per_model],
-                               [[b, *[d.get("by_behavior", {}).get(b, {}).get("pass_rate") for d in per_model.values()]]
-                                for b in behaviours])]
+    blocks: list[Any] = [
+        P("Pass rate per expected behaviour; each example was decided by the rule named below, with its evidence."),
+        Table(["expected behaviour", "n", *per_model],
+              [[b, next((d["by_behavior"][b]["n"] for d in per_model.values() if b in d.get("by_behavior", {})), None),
+                *[d.get("by_behavior", {}).get(b, {}).get("pass_rate") for d in per_model.values()]]
+               for b in behaviours])]
+    for other, comparisons in r["comparisons"].items():
+        groups = (comparisons.get("behavior") or {}).get("by_group", {}).get("groups", {})
+        if groups:
+            blocks.append(P(f"{other} vs {r['base']} per behaviour: McNemar's exact test on pass / fail of the same "
+                            f"examples; 95% paired bootstrap interval of the pass-rate difference."))
+            blocks.append(Table(["expected behaviour", "paired", r["base"], other, "difference", "95% CI", "p-value",
+                                 "wins / ties / losses", "verdict"],
+                                [[b, c.get("n_paired"), c.get("base"), c.get("other"), c.get("difference"), fmt.ci(c),
+                                  c.get("p_value"), fmt.wtl(c), fmt.verdict(c)] for b, c in groups.items()]))
     decisions = {n: {x["id"]: x for x in d.get("decisions", [])} for n, d in per_model.items()}
     ids = list(decisions[r["base"]])
-    blocks.append(Table(["id", "behaviour", *[f"{n}: passed" for n in decisions], *[f"{n}: rule" for n in decisions]],
-                        [[i, decisions[r["base"]][i]["behavior"], *[decisions[n][i]["passed"] for n in decisions],
-                          *[decisions[n][i]["rule"] for n in decisions]] for i in ids]))
+    blocks.append(Table(["id", "behaviour", *[f"{n}: passed" for n in decisions], *[f"{n}: rule and evidence" for n in decisions]],
+                        [[i, decisions[r["base"]][i]["behavior"], *[decisions[n].get(i, {}).get("passed") for n in decisions],
+                          *[decisions[n].get(i, {}).get("rule") for n in decisions]] for i in ids]))
     return Section("Scenario behaviour", blocks)
 
 
@@ -185,13 +197,32 @@ def _votes(votes: dict[str, Any] | None) -> Section | None:
     return Section("Human preference votes", [Table(["base", "tuned", "tie", "votes"], [[t["base"], t["tuned"], t["tie"], votes["n"]]])])
 
 
-def _against(a: dict[str, Any] | None) -> Section | None:
-    if not a:
+def _runs_table(t: dict[str, Any] | None) -> Section | None:
+    if not t:
         return None
-    note = "" if a["same_examples"] else f" The runs evaluated different numbers of examples ({a['n_examples']} there)."
-    return Section(f"Compared with run {a['run']}", [
-        P("Scores of both runs' models side by side." + note),
-        Table(["metric", *a["columns"]], [[row["metric"], *[row["scores"][c] for c in a["columns"]]] for row in a["rows"]])])
+    cols = t["columns"]
+    counts = ", ".join(f"{c}: {n}" for c, n in t["examples"].items())
+    blocks: list[Any] = [
+        P(f"Every model of run(s) {', '.join(t['runs'])} in one table. Scores with 95% bootstrap intervals "
+          f"({t['bootstrap_resamples']} resamples). Examples per column: {counts}; {t['shared_examples']} evaluated "
+          f"by all."),
+        Table(["metric", *cols], [[row["metric"], *[fmt.score_ci(row["cells"].get(c)) for c in cols]]
+                                  for row in t["rows"]]),
+        P(f"Differences from {t['reference']} on the examples both evaluated (paired on example id): 95% interval, "
+          f"p-value (sacrebleu paired bootstrap for BLEU, chrF and TER; McNemar for pass/fail metrics; paired "
+          f"bootstrap otherwise) and verdict at p < {fmt.ALPHA}."),
+    ]
+    others = [c for c in cols if c != t["reference"]]
+    rows = []
+    for row in t["rows"]:
+        for c in others:
+            cell = row["cells"].get(c) or {}
+            d = cell.get("vs_reference")
+            if d:
+                rows.append([row["metric"], c, d.get("n_paired"), d.get("difference"), fmt.ci(d), d.get("p_value"),
+                             fmt.verdict(d)])
+    blocks.append(Table(["metric", "model", "paired examples", "difference", "95% CI", "p-value", "verdict"], rows))
+    return Section("Models and runs compared", blocks)
 
 
 def _lineage(lin: dict[str, Any]) -> Section:

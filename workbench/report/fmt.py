@@ -26,6 +26,14 @@ def ci(c: dict[str, Any]) -> str:
     return f"[{num(c['ci_low'])}, {num(c['ci_high'])}]"
 
 
+def score_ci(cell: dict[str, Any] | None) -> str:
+    """``score [low, high]`` of a runs-table cell; an em dash when the model has no score."""
+    if not cell:
+        return "—"
+    ci_ = cell.get("ci")
+    return num(cell.get("score")) + (f" [{num(ci_[0])}, {num(ci_[1])}]" if ci_ else "")
+
+
 def wtl(c: dict[str, Any]) -> str:
     w = c.get("win_tie_loss")
     return f"{w['wins']} / {w['ties']} / {w['losses']}" if w else "—"
