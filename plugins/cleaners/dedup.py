@@ -129,8 +129,7 @@ class NearDedup(Cleaner):
 
         o = self.options
         n = table.height
-        sh = minhash.shingles(compared_text(table, o.on, o.column), o.shingle_size)
-        sigs = minhash.signatures(sh, n, o.num_perm)
+        sh, sigs = minhash.blocked_signatures(compared_text(table, o.on, o.column), o.shingle_size, o.num_perm)
         bands, rows = self.layout()
         keys = minhash.band_keys(sigs, bands, rows)
         live = sigs[:, 0] != minhash.EMPTY
