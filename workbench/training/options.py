@@ -31,7 +31,7 @@ class CausalLMOptions(Options):
         default=None, gt=0, description="Learning rate of the output head (discriminative rates; default: learning_rate)")
     layer_lr_decay: float = Field(default=1.0, gt=0, le=1,
                                   description="Each layer below the top gets its rate multiplied by this (1 = same rate)")
-    epochs: float = Field(default=2.0, gt=0, description="Passes over the training split (ignored when max_steps > 0)")
+    epochs: float = Field(default=1.0, gt=0, description="Passes over the training split (ignored when max_steps > 0)")
     max_steps: int = Field(default=0, ge=0, description="Optimiser steps to train; 0 = use epochs")
     batch_size: int = Field(default=8, ge=1, description="Examples per micro-batch (per process)")
     grad_accum: int = Field(default=1, ge=1, description="Micro-batches per optimiser step")
