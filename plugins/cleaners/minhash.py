@@ -261,16 +261,23 @@ def exact_jaccard(sh: pl.DataFrame, pairs: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 
+def bbit_estimate(equal_fraction: np.ndarray, bits: int = 8) -> np.ndarray:
+    """Jaccard from the fraction of equal ``bits``-bit bin values (corrects chance equality, Li & König 2010)."""
+    chance = 1.0 / (1 << bits)
+    return np.clip((equal_fraction - chance) / (1 - chance), 0.0, 1.0)
+
+
 def verify(sh: pl.DataFrame, sigs: np.ndarray, pairs: np.ndarray, threshold: float, margin: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs at or above ``threshold`` and their similarity.
 
-    The estimate over all bins decides pairs that are clearly in or out;
+    The 8-bit estimate over all bins decides pairs that are clearly in or out;
     those within ``margin`` of the threshold get their exact Jaccard
     (``margin=None``: the estimate decides everything).
     """
-    est = estimated_pairs(sigs, pairs, bins=max(16, sigs.shape[1] // 4))  # a quarter of the bins narrows first
+    low_bits = (sigs & np.uint32(0xFF)).astype(np.uint8)  # b-bit MinHash: a quarter of the memory traffic
+    est = bbit_estimate(estimated_pairs(low_bits, pairs, bins=max(16, sigs.shape[1] // 4)))  # a quarter of the bins narrows
     near = est >= threshold - 0.3
-    pairs, est = pairs[near], estimated_pairs(sigs, pairs[near])
+    pairs, est = pairs[near], bbit_estimate(estimated_pairs(low_bits, pairs[near]))
     if margin is not None:
         unsure = np.abs(est - threshold) < margin
         est[unsure] = exact_jaccard(sh, pairs[unsure])
@@ -364,8 +371,7 @@ class NearDupMemory:
 
     def estimate(self, sigs: np.ndarray, mem: np.ndarray) -> np.ndarray:
         """b-bit estimate of the Jaccard between new signatures and remembered rows."""
-        equal = ((sigs & np.uint32(0xFF)).astype(np.uint8) == self.bits[mem]).mean(axis=1)
-        return np.clip((equal - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
+        return bbit_estimate(((sigs & np.uint32(0xFF)).astype(np.uint8) == self.bits[mem]).mean(axis=1))
 
     def matches(self, keys: np.ndarray, sigs: np.ndarray, live: np.ndarray, threshold: float) -> dict[int, tuple[int, float]]:
         """New row -> (memory index, estimated Jaccard) for rows that duplicate a remembered one."""
