@@ -186,7 +186,7 @@ def test_server_fails_a_job_on_an_invalid_file(server):
 def test_invalid_rows_are_refused_before_any_upload(server, tmp_path):
     from plugins.openai.trainer import OpenAITrainer
 
-    with pytest.raises(WorkbenchError, match=r"train.jsonl line 2 \(row r1\): no assistant message"):
+    with pytest.raises(WorkbenchError, match=r"train.jsonl line 2 \(row r1\): no assistant turn \(messages: no_assistant_message\)"):
         OpenAITrainer({**FAST, "base_url": server.url}).run(rows(bad=True), make_ctx(tmp_path, []))
     assert counts(server) == (0, 0)
 

@@ -1,10 +1,11 @@
 """Export the canonical table's splits to OpenAI chat fine-tuning JSONL, refusing invalid rows.
 
-The checks are those of OpenAI's chat data-preparation guide (a ``messages``
-list, each turn a role OpenAI knows with text content, an assistant turn) plus
-``weight`` being 0 or 1 and only on assistant turns, as the API requires. The
-shared validator (``workbench.validate``) should replace ``problems_of`` once
-it is part of the core.
+Every row is checked by the shared validator (:func:`workbench.validate.check_messages`,
+the checks of OpenAI's chat data-preparation guide plus ``weight`` being 0
+or 1), so the trainer refuses exactly what ``workbench validate`` and
+``load_table`` would quarantine. A problem is named by the line the row
+would have in the exported file and by its row id; warnings (such as two
+user turns in a row) do not stop the upload.
 """
 
 from __future__ import annotations
@@ -18,37 +19,12 @@ from typing import Any
 import polars as pl
 
 from workbench.errors import WorkbenchError
+from workbench.io.problems import ERROR
+from workbench.io.records import Record, turns_of
+from workbench.validate import check_messages
 
-ROLES = ("system", "user", "assistant")
-
-
-def problems_of(messages: Any) -> list[str]:
-    """What OpenAI would reject in one example's ``messages`` (empty: fine)."""
-    if not isinstance(messages, list) or not messages:
-        return ["missing messages list"]
-    problems = []
-    for i, m in enumerate(messages):
-        role, content, weight = m.get("role"), m.get("content"), m.get("weight")
-        if role not in ROLES:
-            problems.append(f"turn {i}: unrecognized role {role!r}")
-        if not isinstance(content, str) or not content.strip():
-            problems.append(f"turn {i}: missing or empty content")
-        if weight is not None and (weight not in (0, 1) or role != "assistant"):
-            problems.append(f"turn {i}: weight must be 0 or 1 and only on assistant turns")
-    if not any(m.get("role") == "assistant" for m in messages):
-        problems.append("no assistant message")
-    return problems
-
-
-def openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Turns as OpenAI expects them: ``weight`` only where it is set."""
-    out = []
-    for m in messages:
-        turn = {"role": m["role"], "content": m["content"]}
-        if m.get("weight") is not None:
-            turn["weight"] = int(m["weight"])
-        out.append(turn)
-    return out
+#: problems named in the error message; the rest are counted
+SHOWN = 10
 
 
 @dataclass
@@ -66,14 +42,17 @@ def export_split(table: pl.DataFrame, split: str, folder: Path) -> Export | None
         return None
     conversations, problems = [], []
     for lineno, row in enumerate(rows.select("id", "messages").iter_rows(named=True), start=1):
-        found = problems_of(row["messages"])
-        problems += [f"{split}.jsonl line {lineno} (row {row['id']}): {p}" for p in found]
-        if not found:
-            conversations.append(openai_messages(row["messages"]))
+        rec = Record(lineno, row, fields={"messages": row["messages"]})
+        turns = check_messages(rec)
+        problems += [f"{split}.jsonl line {p.line} (row {row['id']}): {p.message} ({p.field}: {p.code})"
+                     for p in rec.problems if p.severity == ERROR]
+        if turns is not None:
+            conversations.append(turns_of({"messages": turns}))
     if problems:
-        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise WorkbenchError(f"refusing to upload invalid {split} examples: {shown}",
-                             hint="fix or drop these rows with a cleaning step before the OpenAI trainer")
+        more = f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
+        raise WorkbenchError(f"refusing to upload invalid {split} examples: {'; '.join(problems[:SHOWN])}{more}",
+                             hint="fix or drop these rows with a cleaning step before the OpenAI trainer "
+                                  "(`workbench validate` explains each code)")
     text = "".join(json.dumps({"messages": c}, ensure_ascii=False) + "\n" for c in conversations)
     path = folder / f"{split}.jsonl"
     path.write_text(text, encoding="utf-8")
