@@ -152,6 +152,18 @@ def test_interleaved_intents_must_come_in_order():
     assert len(d["evidence"]["requests"]) == 2
 
 
+def test_requests_are_split_on_markers_and_sign_offs_dropped():
+    from plugins.metrics.behavior_rules import split_requests
+
+    assert split_requests("Thanks. Different topic now: Could you check on order NW-31364 for me? "
+                          "It was supposed to arrive by 2024-06-05. Thanks, James") == [
+        "Could you check on order NW-31364 for me? It was supposed to arrive by 2024-06-05"]
+    assert split_requests("Two things. First, refund my order. Second, reset my password.") == [
+        "refund my order", "reset my password"]
+    assert split_requests("Where is my parcel? And can I change the address?") == [
+        "Where is my parcel?", "And can I change the address?"]
+
+
 def test_multi_turn_without_earlier_turns_is_not_judged():
     r = decide([{"id": "x", "behavior": "refer_to_context", "prompt": [user("What did you say?")], "answer": "Hi"}])
     assert r.details["decisions"][0]["passed"] is None and r.per_example == [None]

@@ -73,7 +73,7 @@ PERSONAS: dict[str, list[str]] = {
                "i would be grateful", "would you be so kind"],
 }
 #: interleaving markers that start another request inside one user turn
-SPLIT_MARKERS = re.compile(r"(?:\b(?:also|second(?:ly)?|another thing|one more thing|different topic(?: now)?|"
+SPLIT_MARKERS = re.compile(r"(?:\bfirst(?:ly)?(?=,)[,]?|\b(?:also|second(?:ly)?|another thing|one more thing|different topic(?: now)?|"
                            r"unrelated|besides|on another note|and then|by the way|btw)\b[,:]?)", re.IGNORECASE)
 _WORD = re.compile(r"[\w'$€£#.-]*\w", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -154,13 +154,17 @@ def first_match(words: list[str], answer_words: list[str]) -> tuple[str, int] | 
     return None
 
 
+_SIGN_OFF = re.compile(r"[\s,.!]*\b(?:thanks|thank you|regards|best|cheers|kind regards)[,!.]?\s+[A-Z][\w'-]*[.!]?\s*$",
+                       re.IGNORECASE)
+
+
 def split_requests(text: str) -> list[str]:
-    """The requests of one user turn: split on interleaving markers, else on sentences."""
-    parts = [p.strip(" ,.;:") for p in SPLIT_MARKERS.split(text or "")]
-    parts = [p for p in parts if keywords(p)]
-    if len(parts) < 2:
-        parts = [p.strip() for p in _SENTENCE.split(text or "") if keywords(p)]
-    return parts
+    """The requests of one user turn: split on interleaving markers, else on sentences; sign-offs dropped."""
+    text = _SIGN_OFF.sub("", text or "")
+    raw = SPLIT_MARKERS.split(text)
+    if len(raw) >= 2:  # a marker: the parts around it ("Thanks. Different topic now: X" is one request, X)
+        return [p.strip(" ,.;:") for p in raw if keywords(p)]
+    return [p.strip() for p in _SENTENCE.split(text) if keywords(p)]
 
 
 def _cue_verdict(rule: str, answer: str, cues: list[str], what: str) -> Verdict:
