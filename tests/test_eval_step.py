@@ -83,6 +83,7 @@ def test_evaluate_and_report_in_a_real_run(tmp_path, tiny_model_dir, tuned_dir):
     html = (report_dir / "report.html").read_text()
     assert "<script>window.pwned" not in html and "&lt;script&gt;window.pwned" in html
     assert "Data lineage" in html and "Forgetting check" in html
+    assert "per behaviour: McNemar" in html and "ask_clarification: no clarification cue" in html  # rule + evidence
     assert json.loads((report_dir / "report.json").read_text())["results"]["n_examples"] == 7
 
     # re-running regenerates nothing: every answer comes from the run's generation cache
