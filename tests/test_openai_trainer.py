@@ -89,17 +89,20 @@ def assert_no_key(tmp_path: Path, *texts: str) -> None:
 def test_full_path_upload_job_events_model_chat_and_reuse(server, tmp_path, capfd):
     logs: list[str] = []
     result = train(server, make_ctx(tmp_path, logs))
-    model = result.artifacts["model"]
-    assert model.startswith("ft:tiny:workbench:")
+    model = result.stats["fine_tuned_model"]
+    assert model.startswith("ft:tiny:workbench:") and result.artifacts["model"] == f"openai:{model}"
     step = tmp_path / "runs" / "demo" / "steps" / "01-train-openai.partial"
     job = json.loads((step / "job.json").read_text())
     assert job["status"] == "succeeded" and job["fine_tuned_model"] == model
     assert job["hyperparameters"]["n_epochs"] == 2 and job["validation_file"]
-    assert json.loads((step / "checkpoints.json").read_text())[0]["fine_tuned_model_checkpoint"] == model
+    checkpoints = json.loads((step / "checkpoints.json").read_text())  # newest first: final model, epoch 1
+    assert [c["fine_tuned_model_checkpoint"] for c in checkpoints] == [model, f"{model}:ckpt-step-2"]
+    assert [c["step_number"] for c in checkpoints] == [4, 2] and "valid_loss" in checkpoints[1]["metrics"]
     assert json.loads((step / "estimate.json").read_text())["examples"] == 4
     assert any("New fine-tuned model created" in line for line in logs)
     progress = json.loads((step / "progress.json").read_text())
     assert progress["n"] == progress["info"]["total_steps"] == 4 and "train_loss" in progress["info"]
+    assert "valid_loss" in progress["info"]  # validation file -> validation loss at each epoch's end
     assert counts(server) == (2, 1)
 
     from workbench.generation import DecodeSettings, chat_model
@@ -107,10 +110,13 @@ def test_full_path_upload_job_events_model_chat_and_reuse(server, tmp_path, capf
     answer = chat_model(f"openai:{model}", base_url=server.url).chat(
         [[{"role": "user", "content": "Order 1 status?"}]], DecodeSettings(max_new_tokens=5))[0]
     assert 0 < answer.new_tokens <= 5
+    epoch_one = chat_model(f"openai:{model}:ckpt-step-2", base_url=server.url).chat(
+        [[{"role": "user", "content": "Order 1 status?"}]], DecodeSettings(max_new_tokens=3))[0]
+    assert 0 < epoch_one.new_tokens <= 3  # a checkpoint is a servable model too
 
     # a second step with the same data: both uploads re-used, no second job
     again = train(server, make_ctx(tmp_path, logs))
-    assert again.artifacts["model"] == model and counts(server) == (2, 1)
+    assert again.stats["fine_tuned_model"] == model and counts(server) == (2, 1)
     # a different step name: same uploads, a new job
     train(server, make_ctx(tmp_path, logs, name="02-train-openai"), n_epochs=1)
     assert counts(server) == (2, 2)
@@ -125,7 +131,7 @@ def test_429_500_drop_and_slow_are_retried_without_duplicates(server, tmp_path):
     server.faults.add("slow", path="/fine_tuning/jobs/", method="GET", count=1, seconds=3.0)
     started = time.monotonic()
     result = train(server, make_ctx(tmp_path, []), timeout=1.0)
-    assert result.artifacts["model"].startswith("ft:tiny")
+    assert result.artifacts["model"].startswith("openai:ft:tiny")
     assert time.monotonic() - started >= 1.0  # two Retry-After: 0.5 honoured
     assert counts(server) == (2, 1)
     statuses = [e["status"] for e in server.exchanges]
@@ -164,7 +170,7 @@ def test_failed_job_shows_code_message_and_param(server, tmp_path):
     text = str(info.value)
     assert "failed: invalid_training_file: line 3: too many tokens (param: training_file)" in text
     # the re-run starts a new job instead of re-attaching to the failed one
-    assert train(server, ctx).artifacts["model"].startswith("ft:tiny") and counts(server) == (2, 2)
+    assert train(server, ctx).artifacts["model"].startswith("openai:ft:tiny") and counts(server) == (2, 2)
 
 
 def test_server_fails_a_job_on_an_invalid_file(server):
@@ -180,7 +186,7 @@ def test_server_fails_a_job_on_an_invalid_file(server):
             break
         time.sleep(0.1)
     assert (job.error.code, job.error.param) == ("invalid_training_file", "training_file")
-    assert "line 1: example has no assistant message" in job.error.message
+    assert "line 1: no assistant turn (messages: no_assistant_message)" in job.error.message
 
 
 def test_invalid_rows_are_refused_before_any_upload(server, tmp_path):
@@ -235,3 +241,45 @@ def test_spec_checker_reports_a_missing_required_field(spec):
     exchange = {"method": "GET", "template": "/files/{file_id}", "path": "/files/f1", "status": 200, "request": None,
                 "response": {"id": "f1", "object": "file", "bytes": 3, "created_at": 1, "filename": "a", "status": "processed"}}
     assert any("'purpose' is a required property" in p for p in spec.check(exchange))
+
+
+def test_run_file_load_split_train_openai_evaluate_through_the_server(tmp_path, tiny_model_dir, spec, monkeypatch,
+                                                                        capfd):
+    """load -> split -> train (openai, LoRA server) -> evaluate the tuned model through chat completions."""
+    from workbench import store
+    from workbench.engine import execute
+    from workbench.openai_server import OpenAIServer
+    from workbench.runfile import parse_runfile
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    srv = OpenAIServer(tmp_path / "server", {"tiny": tiny_model_dir}, record=True, training={"method": "lora"}).start()
+    try:
+        data = tmp_path / "chat.jsonl"
+        data.write_text("".join(json.dumps({"id": r["id"], "messages": r["messages"]}) + "\n"
+                                for r in rows(8, 4).to_dicts()))
+        runfile = parse_runfile({"run": {"name": "openai-e2e", "seed": 3}, "steps": [
+            {"kind": "load", "options": {"path": str(data)}},
+            {"kind": "split", "options": {"train": 0.5, "validation": 0.25, "test": 0.25, "stratify_by": None}},
+            {"kind": "train", "component": "openai", "options": {**FAST, "base_url": srv.url, "n_epochs": 1}},
+            {"kind": "evaluate", "options": {
+                "base_model": "openai:tiny", "base_url": srv.url, "decode": {"max_new_tokens": 4},
+                "metrics": ["chrf", "exact_match", "answer_length"], "forgetting_probe": False,
+                "include_scenarios": False, "bootstrap_resamples": 20, "ar_trials": 20}},
+        ]}, base_dir=tmp_path)
+        outcome = execute(runfile, runs_dir=tmp_path / "runs")
+    finally:
+        srv.stop()
+    tuned = outcome.artifacts["train.model"]
+    assert tuned.startswith("openai:ft:tiny:workbench:")
+    results = store.read_json(outcome.steps[-1].folder / "results.json")
+    n_test = outcome.table.filter(outcome.table["split"] == "test").height
+    assert n_test and results["n_examples"] == n_test
+    assert results["generation"]["tuned"] == {"generated": n_test, "cached": 0}
+    assert "chrf" in results["scores"]["tuned"] and "chrf" in results["comparisons"]["tuned"]
+    chats = [e["request"]["model"] for e in srv.exchanges if e["template"] == "/chat/completions" and e["status"] == 200]
+    assert chats.count(tuned.split(":", 1)[1]) == n_test and chats.count("tiny") == n_test
+    problems = [p for exchange in srv.exchanges for p in spec.check(exchange)]
+    assert not problems, "\n".join(problems[:20])
+    captured = capfd.readouterr()
+    assert_no_key(tmp_path / "runs" / "openai-e2e", captured.out, captured.err)
+    assert_no_key(tmp_path)

@@ -3,7 +3,7 @@
 Steps: export train/validation to chat JSONL (refusing invalid rows), estimate
 tokens and cost, upload each file once, create one job per step (recorded in
 the step folder at once), follow it to the end, and hand the tuned model id on
-as the ``model`` artifact, which evaluation calls through chat completions.
+as the ``model`` artifact (``openai:<id>``), which evaluation calls through chat completions.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ class OpenAITrainer(Trainer):
             checkpoints = [c.model_dump(mode="json") for c in client.fine_tuning.jobs.checkpoints.list(job_id)]
         (ctx.step_dir / remote.JOB_FILE).write_text(json.dumps(job.model_dump(mode="json"), indent=2))
         (ctx.step_dir / "checkpoints.json").write_text(json.dumps(checkpoints, indent=2))
-        artifacts = {"model": job.fine_tuned_model, "job": remote.JOB_FILE, "train_file": train.path.name,
+        # a chat-model reference (workbench.generation.chat_model): evaluation calls it through chat completions
+        artifacts = {"model": f"openai:{job.fine_tuned_model}", "job": remote.JOB_FILE, "train_file": train.path.name,
                      "estimate": "estimate.json", "checkpoints": "checkpoints.json"}
         if validation is not None:
             artifacts["validation_file"] = validation.path.name

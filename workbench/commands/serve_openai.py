@@ -14,11 +14,17 @@ def register(sub) -> None:
                         "name; repeatable; 'smollm2' is the embedded model")
     p.add_argument("--data-dir", default="openai-server-data", help="where uploaded files and tuned models are kept")
     p.add_argument("--api-key-env", help="accept only the key in this environment variable (default: any key)")
+    p.add_argument("--method", choices=("full", "lora"), default="full",
+                   help="how jobs train: full fine-tuning or LoRA (merged into the served model); default full")
+    p.add_argument("--train-options", default="{}", metavar="JSON",
+                   help="more options of the local trainer for every job, e.g. '{\"max_length\": 1024}' "
+                        "(see docs/training.md; epochs, batch size, seed and model come from each job)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import json
     import os
     from pathlib import Path
 
@@ -33,13 +39,17 @@ def run(args) -> int:
         if not (path / "config.json").exists():
             raise WorkbenchError(f"--model-dir {folder}: no transformers model (config.json) in {path}")
         models[name or Path(folder).name] = path
+    try:
+        training = {**json.loads(args.train_options), "method": args.method}
+    except json.JSONDecodeError as exc:
+        raise WorkbenchError(f"--train-options is not JSON: {exc}") from None
     key = None
     if args.api_key_env:
         key = os.environ.get(args.api_key_env)
         if not key:
             raise WorkbenchError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
     server = OpenAIServer(Path(args.data_dir), models, host=args.host, port=args.port, api_key=key,
-                          verbose=not args.quiet)
+                          verbose=not args.quiet, training=training)
     print(f"OpenAI-compatible server on {server.url} (models: {', '.join(models)}); Ctrl-C stops it",
           file=sys.stderr, flush=True)
     try:

@@ -50,9 +50,9 @@ def _list(data: list[dict[str, Any]], has_more: bool, *, ids: bool) -> dict[str,
 class Api:
     """The operations, independent of HTTP plumbing: (method, template) -> handler."""
 
-    def __init__(self, state: ServerState, faults: Faults) -> None:
+    def __init__(self, state: ServerState, faults: Faults, training: dict[str, Any] | None = None) -> None:
         self.state, self.faults = state, faults
-        self.jobs = JobRunner(state, faults)
+        self.jobs = JobRunner(state, faults, training)
         self.chat = ChatService()
         R = Callable[[dict[str, str], dict[str, str], Any], Any]
         self.routes: dict[tuple[str, str], R] = {
@@ -239,10 +239,13 @@ class OpenAIServer:
     """An OpenAI-compatible server over local models, runnable in a thread or in the foreground."""
 
     def __init__(self, data_dir: Path, base_models: dict[str, Path], *, host: str = "127.0.0.1", port: int = 0,
-                 api_key: str | None = None, record: bool = False, verbose: bool = False) -> None:
+                 api_key: str | None = None, record: bool = False, verbose: bool = False,
+                 training: dict[str, Any] | None = None) -> None:
+        """``training``: options of the shared local trainer for every job (e.g. ``{"method": "lora"}``),
+        on top of :data:`workbench.openai_server.tuning.SERVER_DEFAULTS`."""
         self.faults = Faults()
         self.state = ServerState(Path(data_dir), base_models)
-        self.api = Api(self.state, self.faults)
+        self.api = Api(self.state, self.faults, training)
         self.api_key, self.verbose = api_key, verbose
         #: with ``record``: every exchange as (method, template, path, status, request, response)
         self.exchanges: list[dict[str, Any]] | None = [] if record else None

@@ -4,6 +4,9 @@ One worker thread trains one job at a time (others stay ``queued``), so the
 lifecycle the API reports is the real one: ``validating_files`` -> ``queued``
 -> ``running`` -> ``succeeded`` / ``failed`` / ``cancelled``, with message and
 metrics events, a checkpoint per epoch and the final ``fine_tuned_model``.
+Uploaded files are checked by the shared validator
+(:func:`workbench.validate.check_messages`); training is the shared local
+trainer (:mod:`workbench.openai_server.tuning`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ import traceback
 from typing import Any
 
 from workbench.estimate import default_epochs
+from workbench.io.problems import ERROR
+from workbench.io.records import Record
+from workbench.openai_server import tuning
 from workbench.openai_server.faults import Faults
 from workbench.openai_server.state import ORGANIZATION, ApiError, ServerState, new_id
-from workbench.openai_server.train import TrainConfig, finetune
+from workbench.training.loop import TrainingCancelled
+from workbench.validate import check_messages
 
 KEEP_CHECKPOINTS = 3
 
@@ -32,36 +39,37 @@ class JobError(Exception):
         self.code, self.param = code, param
 
 
-def read_examples(content: bytes, param: str) -> list[list[dict[str, Any]]]:
-    """Parse chat JSONL the way the service checks it; raise JobError naming the line."""
+def read_examples(content: bytes, param: str) -> list[dict[str, Any]]:
+    """Rows ``{id, messages}`` of a chat JSONL file; JobError naming the first invalid line."""
     code = "invalid_training_file" if param == "training_file" else "invalid_validation_file"
-    examples = []
+    rows = []
     for lineno, line in enumerate(content.decode("utf-8", errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            messages = json.loads(line)["messages"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise JobError(code, f"line {lineno}: expected a JSON object with a 'messages' list", param) from None
-        if not isinstance(messages, list) or not any(isinstance(m, dict) and m.get("role") == "assistant"
-                                                     for m in messages):
-            raise JobError(code, f"line {lineno}: example has no assistant message", param)
-        for m in messages:
-            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") \
-                    or not isinstance(m.get("content"), str):
-                raise JobError(code, f"line {lineno}: every message needs a role (system/user/assistant) and a text "
-                                  "content", param)
-        examples.append(messages)
-    if not examples:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            raise JobError(code, f"line {lineno}: expected a JSON object with a 'messages' list", param)
+        rec = Record(lineno, obj, fields={"messages": obj.get("messages")})
+        turns = check_messages(rec)
+        errors = [p for p in rec.problems if p.severity == ERROR]
+        if errors:
+            raise JobError(code, f"line {lineno}: {errors[0].message} ({errors[0].field}: {errors[0].code})", param)
+        rows.append({"id": f"line-{lineno}", "messages": turns})
+    if not rows:
         raise JobError(code, "file has no examples", param)
-    return examples
+    return rows
 
 
 class JobRunner:
     """Creates jobs and trains them one at a time in a background thread."""
 
-    def __init__(self, state: ServerState, faults: Faults) -> None:
+    def __init__(self, state: ServerState, faults: Faults, training: dict[str, Any] | None = None) -> None:
         self.state, self.faults = state, faults
+        #: options of the shared trainer for every job (method, max_length, ...); checked now
+        self.training = tuning.trainer_settings(training)
         self._queue: queue.Queue[str] = queue.Queue()
         self._cancel: set[str] = set()
         self._thread = threading.Thread(target=self._work, name="fine-tuning-worker", daemon=True)
@@ -112,6 +120,8 @@ class JobRunner:
                 continue
             try:
                 self._run(job_id)
+            except TrainingCancelled:
+                shutil.rmtree(self.state.data_dir / "models" / job_id, ignore_errors=True)
             except JobError as exc:
                 self._fail(job_id, exc.code, str(exc), exc.param)
             except Exception as exc:  # noqa: BLE001 - any training fault becomes the job's error
@@ -127,57 +137,39 @@ class JobRunner:
         state = self.state
         job = state.job(job_id)
         state.add_event(job_id, "Validating training file: " + job["training_file"])
-        examples = read_examples(state.file_content(job["training_file"]), "training_file")
-        if job["validation_file"]:
-            read_examples(state.file_content(job["validation_file"]), "validation_file")
+        train_rows = read_examples(state.file_content(job["training_file"]), "training_file")
+        val_rows = read_examples(state.file_content(job["validation_file"]), "validation_file") \
+            if job["validation_file"] else []
         injected = self.faults.take("POST", "/fine_tuning/jobs", kinds=("job_failure",))
         if injected:
             raise JobError(injected.code, injected.message, injected.param)
         hp = job["hyperparameters"]
-        config = TrainConfig(
-            n_epochs=default_epochs(len(examples)) if hp["n_epochs"] == "auto" else int(hp["n_epochs"]),
-            batch_size=min(8, len(examples)) if hp["batch_size"] == "auto" else int(hp["batch_size"]),
+        hyper = tuning.Hyper(
+            n_epochs=default_epochs(len(train_rows)) if hp["n_epochs"] == "auto" else int(hp["n_epochs"]),
+            batch_size=min(8, len(train_rows)) if hp["batch_size"] == "auto" else int(hp["batch_size"]),
             learning_rate_multiplier=1.0 if hp["learning_rate_multiplier"] == "auto" else float(hp["learning_rate_multiplier"]),
             seed=int(job["seed"]))
-        resolved = {"n_epochs": config.n_epochs, "batch_size": config.batch_size,
-                    "learning_rate_multiplier": config.learning_rate_multiplier}
+        resolved = {"n_epochs": hyper.n_epochs, "batch_size": hyper.batch_size,
+                    "learning_rate_multiplier": hyper.learning_rate_multiplier}
         state.update_job(job_id, status="running", hyperparameters=resolved,
                          method={"type": "supervised", "supervised": {"hyperparameters": dict(resolved)}})
         state.add_event(job_id, "Fine-tuning job started")
         _, base_dir = state.model(job["model"])
         model_id = f"ft:{job['model']}:workbench:{job['user_provided_suffix'] or 'local'}:{job_id[-8:]}"
-        out_dir = state.data_dir / "models" / job_id
-        last: dict[str, float] = {}
 
-        def on_step(step: int, total: int, loss: float, tokens: int) -> None:
-            last.update(step=step, train_loss=loss)
-            state.add_event(job_id, f"Step {step}/{total}: training loss={loss:.4f}",
-                            data={"step": step, "total_steps": total, "train_loss": loss, "tokens": tokens})
+        def on_metrics(data: dict[str, Any]) -> None:
+            state.add_event(job_id, f"Step {data['step']}/{data['total_steps']}: training loss={data['train_loss']:.4f}",
+                            data=data)
 
-        def on_epoch(epoch: int, model: Any, tokenizer: Any) -> None:
-            if epoch == config.n_epochs:
-                return
-            folder = out_dir.with_name(f"{job_id}-epoch{epoch}")
-            model.save_pretrained(folder)
-            tokenizer.save_pretrained(folder)
-            state.add_checkpoint(job_id, f"{model_id}:ckpt-step-{int(last['step'])}", folder, int(last["step"]),
-                                 dict(last))
-            self._prune_checkpoints(job_id)
-
-        trained = finetune(str(base_dir), examples, out_dir, config, on_step=on_step, on_epoch=on_epoch,
-                           cancelled=lambda: job_id in self._cancel)
+        done = tuning.finetune(base_dir, train_rows, val_rows, state.data_dir / "models" / job_id, hyper, self.training,
+                               on_metrics=on_metrics, cancelled=lambda: job_id in self._cancel,
+                               log=lambda line: None, keep_checkpoints=KEEP_CHECKPOINTS)
         if job_id in self._cancel:
             return
-        state.add_checkpoint(job_id, model_id, out_dir, int(last.get("step", 0)), dict(last))
+        for point in done.checkpoints:
+            state.add_checkpoint(job_id, f"{model_id}:ckpt-step-{point.step}", point.folder, point.step, point.metrics)
+        state.add_checkpoint(job_id, model_id, done.model_dir, done.steps, done.metrics)
         state.update_job(job_id, status="succeeded", finished_at=int(time.time()), fine_tuned_model=model_id,
-                         trained_tokens=trained)
+                         trained_tokens=done.trained_tokens)
         state.add_event(job_id, f"New fine-tuned model created: {model_id}")
         state.add_event(job_id, "The job has successfully completed")
-
-    def _prune_checkpoints(self, job_id: str) -> None:
-        with self.state.lock:
-            points = self.state.checkpoints.get(job_id, [])
-            while len(points) > KEEP_CHECKPOINTS - 1:
-                old = points.pop(0)
-                _, folder = self.state.models.pop(old["fine_tuned_model_checkpoint"])
-                shutil.rmtree(folder, ignore_errors=True)
