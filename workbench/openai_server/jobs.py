@@ -163,7 +163,8 @@ class JobRunner:
 
         done = tuning.finetune(base_dir, train_rows, val_rows, state.data_dir / "models" / job_id, hyper, self.training,
                                on_metrics=on_metrics, cancelled=lambda: job_id in self._cancel,
-                               log=lambda line: None, keep_checkpoints=KEEP_CHECKPOINTS)
+                               log=lambda line: state.add_event(job_id, line),
+                               keep_checkpoints=KEEP_CHECKPOINTS)
         if job_id in self._cancel:
             return
         for point in done.checkpoints:
