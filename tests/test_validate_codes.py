@@ -42,6 +42,8 @@ CASES: list[tuple[bytes, set[tuple[str | None, str]]]] = [
      {("messages[1].content", "content_not_string")}),
     (json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 2}]}).encode(),
      {("messages[1].weight", "invalid_weight")}),
+    (json.dumps({"messages": [{"role": "user", "content": "q", "weight": 1}, {"role": "assistant", "content": "a"}]}).encode(),
+     {("messages[0].weight", "weight_not_assistant")}),
     (json.dumps(turns(("system", "s"), ("user", "q"))).encode(), {("messages", "no_assistant_message")}),
     (json.dumps(turns(("user", "q"), ("assistant", "  "))).encode(), {("messages[1].content", "empty_content")}),
     (json.dumps(turns(*QA, id="ok1")).encode(), {("id", "duplicate_id")}),
@@ -57,7 +59,7 @@ CASES: list[tuple[bytes, set[tuple[str | None, str]]]] = [
     (json.dumps(turns(("user", "word " * 100), ("assistant", "a"))).encode(), set()),
 ]
 LONG_LINE = len(CASES)
-KEPT_LINES = {1, 16, 17, 18, 19, LONG_LINE}
+KEPT_LINES = {1, 17, 18, 19, 20, LONG_LINE}
 
 
 @pytest.fixture
@@ -88,8 +90,8 @@ def test_quarantine_file_holds_raw_record_and_reasons(problems_file, tmp_path):
     result = load_table(problems_file, quarantine_path=tmp_path / "q.jsonl")
     lines = [json.loads(x) for x in (tmp_path / "q.jsonl").read_text().splitlines()]
     assert len(lines) == len(result.quarantined)
-    dup = next(q for q in lines if q["line"] == 15)
-    assert dup["codes"] == "duplicate_id" and dup["row_id"] == "ok1~line15"
+    dup = next(q for q in lines if q["line"] == 16)
+    assert dup["codes"] == "duplicate_id" and dup["row_id"] == "ok1~line16"
     assert json.loads(dup["raw"])["id"] == "ok1"
     bad_json = next(q for q in lines if q["line"] == 3)
     assert bad_json["raw"] == '{"id": "x"' and bad_json["problems"][0]["code"] == "invalid_json"

@@ -58,6 +58,10 @@ def check_messages(rec: Record) -> list[dict[str, Any]] | None:
         if weight is not None and (isinstance(weight, bool) or weight not in (0, 1)):
             add(problem(line, rec.path(i, "weight"), "invalid_weight", f"weight {weight!r} is not 0 or 1"))
             weight = None
+        elif weight is not None and role in ROLES and role != "assistant":
+            add(problem(line, rec.path(i, "weight"), "weight_not_assistant",
+                        f"turn {i} ({role}) has a weight; only assistant turns are weighted"))
+            weight = None
         turns.append({"role": role, "content": content, "weight": weight if weight is None else int(weight)})
     _check_order(rec, turns)
     return None if is_error(rec.problems) else turns

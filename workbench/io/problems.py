@@ -31,6 +31,7 @@ CODES: dict[str, tuple[str, str]] = {
     "unknown_role": (ERROR, "use one of the roles system, user, assistant"),
     "content_not_string": (ERROR, "turn text must be a string"),
     "invalid_weight": (ERROR, "weight is 0 (do not train on this turn) or 1"),
+    "weight_not_assistant": (ERROR, "remove the weight: OpenAI accepts it on assistant turns only"),
     "no_assistant_message": (ERROR, "add the assistant's answer; it is what the model learns"),
     "empty_content": (ERROR, "fill in the text or remove the turn"),
     "too_long": (ERROR, "shorten the conversation or raise the token limit"),
