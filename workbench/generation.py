@@ -104,7 +104,10 @@ class LocalChatModel:
         if self._loaded is None:
             from workbench.models import load_causal_lm
 
-            self._loaded = load_causal_lm(self.ref, device=self.device, padding_side="left")
+            model, tok = load_causal_lm(self.ref, device=self.device, padding_side="left")
+            if next(model.parameters()).device.type == "cpu":
+                transpose_linear_weights(model)
+            self._loaded = (model, tok)
         return self._loaded
 
     def prompt_ids(self, conversation: Messages) -> list[int]:
@@ -153,6 +156,22 @@ class LocalChatModel:
             if on_batch:
                 on_batch(len(idx))
         return [r for r in results if r is not None]
+
+
+def transpose_linear_weights(model: Any) -> None:
+    """Store each Linear weight column-major (same values, same shape).
+
+    On CPU, MKL multiplies a small batch of rows (a decode step of a batch of
+    prompts) by a weight kept in that layout several times faster than by the
+    default row-major weight; measured 130 us against 630 us for 16 x 576 by
+    576 x 1536. Inference only: the values and the module API are unchanged.
+    """
+    import torch
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.data = module.weight.data.t().contiguous().t()
 
 
 @dataclass
