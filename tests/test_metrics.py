@@ -153,3 +153,13 @@ def test_judge_reports_position_bias(monkeypatch):
     r = metric("judge").compute(frame())
     assert r.per_example == [0.5, 0.5, 0.5]  # A/B picks base, B/A picks other: they cancel out
     assert r.details["position_disagreement"] == 1.0
+
+
+def test_label_metrics_skip_free_text_answers_that_name_no_label():
+    from plugins.metrics.labels import F1, Accuracy
+
+    frame = pl.DataFrame({"label": ["refund_request", "order_status"],
+                          "prediction": ["Thanks for contacting us!", "It ships tomorrow."]})
+    for metric in (Accuracy(), F1()):
+        result = metric.compute(frame)
+        assert result.score is None and "names a label" in result.skipped

@@ -42,6 +42,15 @@ def label_pairs(frame: pl.DataFrame) -> tuple[list[str], list[str], list[int]]:
     return truth, predicted, labelled
 
 
+def not_applicable(truth: list[str], predicted: list[str]) -> str | None:
+    """Why label metrics say nothing here: no labels, or no answer names one."""
+    if not truth:
+        return "no row has a label"
+    if all(p == NO_LABEL for p in predicted):
+        return "no answer names a label (free-text answers); use a classifier or a prompt that asks for the label"
+    return None
+
+
 class Accuracy(Metric):
     name = "accuracy"
     description = "Share of labelled rows whose predicted label equals the label"
@@ -53,8 +62,8 @@ class Accuracy(Metric):
         from sklearn.metrics import accuracy_score
 
         truth, predicted, rows = label_pairs(frame)
-        if not truth:
-            return skipped(self.name, "no row has a label")
+        if (reason := not_applicable(truth, predicted)):
+            return skipped(self.name, reason)
         per_example: list[float | None] = [None] * frame.height
         for i, t, p in zip(rows, truth, predicted):
             per_example[i] = float(t == p)
@@ -71,8 +80,8 @@ class F1(Metric):
         from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
         truth, predicted, _ = label_pairs(frame)
-        if not truth:
-            return skipped(self.name, "no row has a label")
+        if (reason := not_applicable(truth, predicted)):
+            return skipped(self.name, reason)
         classes = sorted(set(truth))
         details: dict = {"classes": classes}
         for average in ("macro", "micro"):
