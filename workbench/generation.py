@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from pydantic import BaseModel, Field
 
+from workbench.device import free_cores
+
 Messages = list[dict[str, Any]]
 
 
@@ -51,20 +53,6 @@ class Generation:
     text: str
     latency_s: float
     new_tokens: int = 0
-
-
-def free_cores() -> int:
-    """Cores not kept busy by other processes (cores minus the 1-minute load average), at least one.
-
-    On a shared CPU, torch threads beyond the free cores wait on each other at
-    every parallel region: measured here under load, one thread decoded
-    SmolLM2 about 7x faster than two.
-    """
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, cores - busy)
 
 
 @contextmanager

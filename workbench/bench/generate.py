@@ -47,7 +47,8 @@ def load_prompts(path: str, n: int) -> list[list[dict]]:
 def run(args) -> dict:
     import torch
 
-    from workbench.generation import DecodeSettings, LocalChatModel, free_cores
+    from workbench.device import free_cores
+    from workbench.generation import DecodeSettings, LocalChatModel
 
     threads = args.threads or free_cores()
     torch.set_num_threads(threads)

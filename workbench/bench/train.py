@@ -98,7 +98,7 @@ def run(args) -> dict[str, Any]:
 
     import torch
 
-    from workbench.training.loop import free_cores
+    from workbench.device import free_cores
 
     threads = free_cores()  # fixed for both recipes, so neither gets more cores
     torch.set_num_threads(threads)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from workbench.device import free_cores
 from workbench.errors import WorkbenchError
 from workbench.training import checkpoint, methods, preflight
 from workbench.training.batching import collate, plan_batches, split_by_tokens
@@ -291,20 +292,6 @@ def train(job: TrainJob) -> TrainResult:
         shutil.rmtree(ckpt_root, ignore_errors=True)  # the saved model supersedes them; full-model ones are large
     accelerator.wait_for_everyone()
     return TrainResult(stats, unwrapped)
-
-
-def free_cores() -> int:
-    """Cores not already kept busy by other processes (1-minute load average), at least one.
-
-    On a shared CPU, torch threads beyond the free cores wait on each other at
-    every parallel region; measured here, one thread beat two by 3x while the
-    machine was busy.
-    """
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, cores - busy)
 
 
 def estimate(job: TrainJob) -> dict[str, Any]:
