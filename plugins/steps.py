@@ -47,16 +47,15 @@ class Load(Step):
         if o.split:
             loaded = loaded.with_columns(pl.lit(o.split).alias("split"))
         ledger = Ledger(self.name)
-        for q in result.quarantined:
-            ledger.drop(q.row_id, f"invalid: {q.codes}", row=q.raw, detail=q.problems)
-        kept_in = table.height if o.append else 0
         # a fresh load replaces the previous table: those rows count as dropped
         if not o.append and table.height:
             ledger.extend(pl.DataFrame({"row_id": table["id"], "action": "dropped", "reason": "replaced by load"}))
+        # every record read is added; quarantined ones are dropped again with their reasons
         ledger.extend(pl.DataFrame({"row_id": loaded["id"], "action": "added", "reason": f"loaded from {o.path}"}))
         for q in result.quarantined:
             ledger.add(q.row_id, f"read from {o.path}")
-        out = pl.concat([schema.conform(table), schema.conform(loaded)]) if kept_in else schema.conform(loaded)
+            ledger.drop(q.row_id, f"invalid: {q.codes}", row=q.raw, detail=q.problems)
+        out = pl.concat([schema.conform(table), schema.conform(loaded)]) if o.append else schema.conform(loaded)
         stats = {"rows_read": result.rows_read, "rows_kept": loaded.height, "rows_quarantined": len(result.quarantined),
                  "format": result.format, "problems": {code: n for (code, _), n in result.problem_counts.items()}}
         artifacts = {"quarantine": "quarantine.jsonl"} if result.quarantined else {}

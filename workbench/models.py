@@ -54,7 +54,7 @@ def load_causal_lm(name_or_path: str = "smollm2", *, device: str = "auto", paddi
     p = Path(path)
     dev, auto_dtype = pick_device(device)
     dtype = dtype or auto_dtype
-    if p.exists() is False and "/" in path and not path.count("/") == 1:
+    if not p.exists() and path.count("/") > 1:  # a hub id has one slash; more is a missing local path
         raise WorkbenchError(f"model {name_or_path!r} not found", hint="give a local folder, a .gguf file or 'smollm2'")
     try:
         if p.suffix == ".gguf":
