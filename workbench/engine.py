@@ -88,11 +88,10 @@ def execute(
     input_hash = "start"
     try:
         for index, spec in enumerate(runfile.steps, start=1):
-            step = _run_step(index, spec, table, input_hash, runfile, run_dir, host, outcome.artifacts,
-                             show_progress=show_progress, force=force, log=log)
+            step, table = _run_step(index, spec, table, input_hash, runfile, run_dir, host, outcome.artifacts,
+                                    show_progress=show_progress, force=force, log=log)
             outcome.steps.append(step)
             m = step.manifest
-            table = store.load_output(step.folder)
             input_hash = m["output_hash"]
             outcome.artifacts.update(_absolute_artifacts(step.folder, spec.kind, m.get("artifacts", {})))
             status["steps"].append({k: m[k] for k in ("index", "name", "rows_in", "rows_out", "added", "dropped",
@@ -114,7 +113,7 @@ def execute(
 
 def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, runfile: RunFile, run_dir: Path,
               host: Host, artifacts: dict[str, str], *, show_progress: bool, force: bool,
-              log: Callable[[str], None] | None) -> StepOutcome:
+              log: Callable[[str], None] | None) -> tuple[StepOutcome, pl.DataFrame]:
     entry = host.registry.entry(spec.family, spec.component_name)
     cls = entry.component
     step_name = f"{index:02d}-{spec.kind}-{cls.name}"
@@ -136,7 +135,7 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
     if not force and manifest_path.exists():
         manifest = store.read_json(manifest_path)
         if manifest.get("key") == key and (folder / "output.parquet").exists():
-            return StepOutcome(index, folder, manifest, reused=True)
+            return StepOutcome(index, folder, manifest, reused=True), store.load_output(folder)
 
     if partial.exists() and (force or not (partial / ".key").exists() or (partial / ".key").read_text() != key):
         shutil.rmtree(partial)
@@ -186,4 +185,4 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
     store.write_json(partial / "manifest.json", manifest)
     (partial / ".key").unlink(missing_ok=True)
     store.replace_dir(partial, folder)
-    return StepOutcome(index, folder, manifest, reused=False)
+    return StepOutcome(index, folder, manifest, reused=False), out
