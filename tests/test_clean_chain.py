@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -126,6 +127,10 @@ BATCHED = textwrap.dedent("""
 """)
 
 
+# polars' jemalloc keeps freed pages for seconds by default, so peak RSS would depend on timing; return them at once
+QUIET_ALLOCATOR = {**os.environ, "_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
+
+
 def run_batched_child(tmp_path: Path, source: Path, batch_rows: int) -> dict:
     """Run the default chain batch-wise in a fresh process; its peak RSS is the process's high-water mark."""
     script = tmp_path / "batched.py"
@@ -133,7 +138,7 @@ def run_batched_child(tmp_path: Path, source: Path, batch_rows: int) -> dict:
     root = str(Path(schema.__file__).resolve().parent.parent)
     out, ledger = source.with_suffix(".out.parquet"), source.with_suffix(".ledger.parquet")
     child = subprocess.run([sys.executable, str(script), str(source), str(out), str(ledger), str(batch_rows)],
-                           capture_output=True, text=True, cwd=root, timeout=300)
+                           capture_output=True, text=True, cwd=root, timeout=300, env=QUIET_ALLOCATOR)
     assert child.returncode == 0, child.stderr[-2000:]
     return {**json.loads(child.stdout.strip().splitlines()[-1]), "out": out, "ledger": ledger}
 
@@ -170,13 +175,16 @@ LOAD_ONLY = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_chain_runs_batch_wise_in_flat_memory_far_below_the_file(tmp_path):
-    """Twice the rows, the same peak, and far less than just loading the file: one batch plus compact dedup hashes."""
+    """Four times the rows, the same peak, and far less than just loading the file: one batch plus compact dedup hashes.
+
+    4x rather than 2x so that the growth checked (the table grows by about 380 MB) stands well clear of the
+    allocator's run-to-run noise in peak RSS (+-25 MB measured)."""
     t, _ = synthetic_table(4000, seed=5)
     rng = np.random.default_rng(0)
     parts = [t.with_columns(pl.col("id") + f"-{k}", meta=pl.Series([r.tobytes().hex() for r in rng.integers(0, 256, size=(t.height, 8192), dtype=np.uint8)]))
-             for k in range(6)]  # each part repeats the first: cross-batch duplicates; 16 KB of meta per row
+             for k in range(8)]  # each part repeats the first: cross-batch duplicates; 16 KB of meta per row
     runs = {}
-    for name, k in (("small", 3), ("large", 6)):
+    for name, k in (("small", 2), ("large", 8)):
         big = pl.concat(parts[:k])
         source = tmp_path / f"{name}.parquet"
         big.write_parquet(source, row_group_size=1000)
@@ -190,10 +198,11 @@ def test_chain_runs_batch_wise_in_flat_memory_far_below_the_file(tmp_path):
     small, large = runs["small"], runs["large"]
     print({"small_peak_mb": small["peak_rss_mb"], "large_peak_mb": large["peak_rss_mb"], "large_table_mb": large["table_mb"],
            "load_only_peak_mb": load_peak, "baseline_mb": large["baseline_mb"], "first_batch_mb": large["first_batch_mb"]})
-    assert large["peak_rss_mb"] < 1.2 * small["peak_rss_mb"], runs  # 2x rows: peak grows less than 20%
+    assert large["peak_rss_mb"] < 1.2 * small["peak_rss_mb"], runs  # 4x rows: peak grows less than 20%
     assert large["peak_rss_mb"] < load_peak, (runs, load_peak)  # below merely loading the file, before cleaning it
-    # the second half of the rows adds almost nothing to the peak (only compact dedup hashes)
-    assert large["peak_rss_mb"] - small["peak_rss_mb"] < 0.1 * (large["table_mb"] - small["table_mb"]), runs
+    # the last three quarters of the rows add little to the peak: only compact per-row state (dedup hashes, token
+    # lengths) outlives its batch; measured 1-2 KB per row against 16 KB of row data (holding the rows: >= 100%)
+    assert large["peak_rss_mb"] - small["peak_rss_mb"] < 0.15 * (large["table_mb"] - small["table_mb"]), runs
     out = pl.read_parquet(large["out"])
     ledger = pl.read_parquet(large["ledger"])
     assert large["rows_in"] == large["rows"] == out.height + large["dropped"]
