@@ -6,7 +6,6 @@ import polars as pl
 import streamlit as st
 
 from pages import common
-from workbench.context import SESSION_SECRETS
 from workbench.errors import WorkbenchError
 from workbench.ui_support import jobs, keys, training
 from workbench.ui_support.forms import changed_options
@@ -83,10 +82,8 @@ if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
         split_options = common.options_form(host.registry.get("step", "split"), "train_split_", split_step.get("options"))
     secret_name = (options or {}).get("api_key_env")
     if secret_name:
-        key = st.text_input(f"API key ({secret_name}), kept for this session only", type="password",
-                            key="train_api_key")
-        if key:
-            SESSION_SECRETS[secret_name] = key
+        st.text_input(f"API key ({secret_name}), kept for this browser session only", type="password",
+                      key="train_api_key")
     if options is not None and st.button("Pre-flight estimate", key="train_estimate"):
         try:
             table = pl.read_parquet(table_path)
@@ -112,7 +109,8 @@ if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
                  disabled=options is None or split_options is None or running):
         p.set_stage("split", [{"kind": "split", "options": changed_options(host.registry.get("step", "split"), split_options)}])
         p.set_stage("train", [{"kind": "train", "component": name, "options": changed_options(trainer, options)}])
-        secrets = {secret_name: SESSION_SECRETS.get(secret_name, "")} if secret_name else {}
+        # the key lives in this session's widget state only and reaches the job through its environment
+        secrets = {secret_name: st.session_state.get("train_api_key", "")} if secret_name else {}
         try:
             job_dir = str(jobs.start(p.upto("evaluate"), common.runs_dir(), secrets))
         except (WorkbenchError, RuntimeError, OSError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from workbench import store
-from workbench.context import SESSION_SECRETS
 from workbench.ui_support import data, jobs, keys
 from workbench.ui_support.pipeline import Pipeline
 
@@ -24,7 +24,8 @@ def _root_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
 
 
-def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_model_dir):
+def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_model_dir, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     runs = tmp_path / "runs"
     opened = data.open_file(sample_dir / "support.jsonl", runs)
     at = AppTest.from_file(PAGE, default_timeout=120)
@@ -44,7 +45,8 @@ def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_mode
     at.text_input(key="train_api_key").input("sk-test-session-only").run()
     at.button(key="train_estimate").click().run()
     assert not at.exception and "billed tokens" in at.info[0].value
-    assert SESSION_SECRETS.pop("OPENAI_API_KEY") == "sk-test-session-only"
+    assert at.session_state["train_api_key"] == "sk-test-session-only"  # this session's state, no process global
+    assert "OPENAI_API_KEY" not in os.environ  # not put where other sessions of this server would find it
     assert "sk-test" not in json.dumps(at.session_state[keys.PIPELINE].steps)
 
 

@@ -19,8 +19,6 @@ from typing import Any, Callable
 
 from workbench.errors import WorkbenchError
 
-#: secrets entered in a UI session (never persisted); environment is the fallback
-SESSION_SECRETS: dict[str, str] = {}
 
 
 class Progress:
@@ -114,8 +112,8 @@ class StepContext:
 
     @staticmethod
     def secret(name: str) -> str | None:
-        """A secret from the UI session or the environment; never stored."""
-        return SESSION_SECRETS.get(name) or os.environ.get(name)
+        """A secret from the environment (the UI passes a session's key to its job process that way); never stored."""
+        return os.environ.get(name)
 
 
 def scratch_context(folder: str | os.PathLike[str] | None = None, seed: int = 0) -> StepContext:
