@@ -4,7 +4,8 @@ Everything that asks a model to answer (paraphrasing, model-written
 scenarios, evaluation) uses :func:`chat_model`, so base and tuned models see
 the same prompts, chat template and decoding settings. Local generation is
 batched: prompts are sorted by length, left-padded and decoded together with
-the KV cache; outputs come back in the caller's order.
+the KV cache (on a CPU with the prefill and cache of
+:mod:`workbench.batched_decoding`); outputs come back in the caller's order.
 
 Model references: ``smollm2``, a local folder (full model or peft adapter), a
 ``.gguf`` file, or ``openai:<model>`` for an OpenAI-compatible endpoint
@@ -92,9 +93,12 @@ class LocalChatModel:
         if self._loaded is None:
             from workbench.models import load_causal_lm
 
+            from workbench.batched_decoding import use_grouped_attention
+
             model, tok = load_causal_lm(self.ref, device=self.device, padding_side="left")
             if next(model.parameters()).device.type == "cpu":
                 transpose_linear_weights(model)
+            use_grouped_attention(model)
             self._loaded = (model, tok)
         return self._loaded
 
@@ -116,20 +120,26 @@ class LocalChatModel:
               on_batch: Callable[[int], None] | None) -> list[Generation]:
         import torch
 
+        from workbench.batched_decoding import prefilled_cache
+
         model, tok = self._model()
         prompts = [self.prompt_ids(c) for c in conversations]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
         results: list[Generation | None] = [None] * len(prompts)
         device = next(model.parameters()).device
         for idx in batches(order, [len(p) for p in prompts], settings.batch_size, settings.max_batch_tokens):
-            batch = tok.pad({"input_ids": [prompts[i] for i in idx]}, padding=True, return_tensors="pt").to(device)
+            rows = [prompts[i] for i in idx]
+            batch = tok.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(device)
             sample = settings.temperature > 0
             if sample:
                 torch.manual_seed(settings.seed)
             t0 = time.perf_counter()
             with torch.inference_mode():
+                # on a CPU, prefilling each prompt unpadded beats computing the padding (a GPU does it in parallel)
+                unpadded = len(rows) > 1 and device.type == "cpu"
+                cache = prefilled_cache(model, rows, settings.max_new_tokens) if unpadded else None
                 out = model.generate(
-                    **batch, max_new_tokens=settings.max_new_tokens, do_sample=sample,
+                    **batch, past_key_values=cache, max_new_tokens=settings.max_new_tokens, do_sample=sample,
                     temperature=settings.temperature if sample else None, top_p=settings.top_p if sample else None,
                     top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
                 )

@@ -1,0 +1,77 @@
+"""Unpadded prefill, preallocated cache and grouped attention give what the plain paths give."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workbench import batched_decoding
+from workbench.batched_decoding import grouped_sdpa, prefilled_cache
+from workbench.generation import DecodeSettings, LocalChatModel
+from workbench.tiny import tiny_causal_lm
+
+
+@pytest.fixture(scope="module")
+def gqa_model_dir(tmp_path_factory):
+    """Four query heads sharing two key/value heads, as SmolLM2 shares three among nine."""
+    return tiny_causal_lm(tmp_path_factory.mktemp("gqa") / "tiny-gqa", layers=2, hidden=64, heads=4, kv_heads=2, seed=3)
+
+
+class Attention(torch.nn.Module):
+    num_key_value_groups = 3
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_grouped_sdpa_equals_repeating_the_key_value_heads(rows):
+    from transformers.integrations.sdpa_attention import repeat_kv
+
+    torch.manual_seed(0)
+    query, key, value = torch.randn(2, 6, rows, 8), torch.randn(2, 2, 7, 8), torch.randn(2, 2, 7, 8)
+    mask = torch.ones(2, 1, rows, 7, dtype=torch.bool)
+    mask[0, :, :, :3] = False  # left padding of the first row
+    mask[:, :, :, -rows:] &= torch.ones(rows, rows, dtype=torch.bool).tril()  # causal among the new rows
+    expected = torch.nn.functional.scaled_dot_product_attention(query, repeat_kv(key, 3), repeat_kv(value, 3),
+                                                                attn_mask=mask).transpose(1, 2)
+    got, _ = grouped_sdpa(Attention().eval(), query, key, value, mask)
+    assert got.shape == expected.shape == (2, rows, 6, 8)
+    torch.testing.assert_close(got, expected)
+
+
+def test_preallocated_layer_grows_past_its_reserve():
+    layer = batched_decoding._preallocated_layer_class()(torch.zeros(1, 2, 4, 3), torch.zeros(1, 2, 4, 3), 1)
+    steps = [torch.full((1, 2, 1, 3), float(i)) for i in range(1, 7)]  # 1 + 6 tokens into room for 4
+    for step in steps:
+        keys, values = layer.update(step, -step)
+    assert layer.get_seq_length() == 7 and keys.shape == (1, 2, 7, 3)
+    assert keys[0, 0, :, 0].tolist() == [0, 1, 2, 3, 4, 5, 6] and values[0, 1, 6, 2] == -6
+
+
+def test_prefilled_cache_decodes_the_logits_of_each_prompt_alone(gqa_model_dir):
+    model = LocalChatModel(str(gqa_model_dir), device="cpu")
+    lm, tok = model._model()
+    prompts = [list(range(100, 100 + n)) for n in (9, 5, 2, 7)]
+    greedy = {"max_new_tokens": 3, "do_sample": False, "top_k": None, "top_p": None, "temperature": None,
+              "output_logits": True, "return_dict_in_generate": True, "pad_token_id": tok.pad_token_id}
+    with torch.inference_mode():
+        batch = tok.pad({"input_ids": prompts}, padding=True, return_tensors="pt")
+        merged = lm.generate(**batch, past_key_values=prefilled_cache(lm, prompts, 3), **greedy)
+        for row, prompt in enumerate(prompts):
+            alone = lm.generate(input_ids=torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                                **greedy)
+            for step, logits in enumerate(alone.logits):
+                torch.testing.assert_close(merged.logits[step][row], logits[0], atol=1e-4, rtol=1e-4)
+
+
+def test_batched_chat_answers_as_one_at_a_time_does(gqa_model_dir, monkeypatch):
+    model = LocalChatModel(str(gqa_model_dir), device="cpu")
+    conversations = [[{"role": "user", "content": "word " * n}] for n in (1, 12, 3, 30, 7)]
+    conversations[1] = [{"role": "system", "content": "Be brief."}, *conversations[1]]
+    settings = {"max_new_tokens": 12}
+    alone = model.chat(conversations, DecodeSettings(**settings, batch_size=1))
+    used = []
+    monkeypatch.setattr("workbench.batched_decoding.prefilled_cache",
+                        lambda *a, **k: used.append(1) or prefilled_cache(*a, **k))
+    together = model.chat(conversations, DecodeSettings(**settings, batch_size=4))
+    assert used == [1]  # batches of 4 and 1: the four share the prefilled cache, the one left takes the plain path
+    assert [g.text for g in together] == [g.text for g in alone]
+    assert all(g.new_tokens == 12 for g in alone)  # random weights: full-length answers, no early stop to hide behind
