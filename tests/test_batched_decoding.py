@@ -75,3 +75,18 @@ def test_batched_chat_answers_as_one_at_a_time_does(gqa_model_dir, monkeypatch):
     assert used == [1]  # batches of 4 and 1: the four share the prefilled cache, the one left takes the plain path
     assert [g.text for g in together] == [g.text for g in alone]
     assert all(g.new_tokens == 12 for g in alone)  # random weights: full-length answers, no early stop to hide behind
+
+
+def test_generate_bench_reports_both_modes(gqa_model_dir, sample_dir):
+    import argparse
+
+    from workbench.bench import generate as bench
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    report = bench.run(parser.parse_args(["--model", str(gqa_model_dir), "--data", str(sample_dir / "heldout.jsonl"),
+                                          "--prompts", "6", "--batch-size", "4", "--max-new-tokens", "5"]))
+    assert report["outputs_identical"] is True and report["mismatched_prompts"] == []
+    assert report["sequential_tokens"] == report["batched_tokens"] == 30  # random weights never stop early
+    assert report["speedup"] == pytest.approx(report["sequential_seconds"] / report["batched_seconds"], rel=0.02)  # both rounded
+    assert report["sequential_tokens_per_second"] > 0 and report["batched_tokens_per_second"] > 0
