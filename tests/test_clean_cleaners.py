@@ -127,6 +127,20 @@ def test_quality_filters_each_reason():
     assert r.ledger["reason"].to_list() == ["empty answer", "short answer", "refusal", "repeated phrase", "length outlier", "no answer"]
 
 
+def test_quality_outliers_are_long_turns_by_default_and_say_why():
+    rows = [[("user", "where is my order"), ("assistant", "It ships in two days. " * (2 + i % 4))] for i in range(40)]
+    rows += [[("user", "and?"), ("assistant", "Tomorrow.")],  # short but a fine answer
+             [("user", "long"), ("assistant", "Word " * 300)]]
+    r = run(QualityFilter({"max_phrase_repeats": 1000}), table(*rows))
+    assert r.table.height == 41 and r.ledger["reason"].to_list() == ["length outlier"]
+    detail = json.loads(r.ledger["detail"][0])
+    assert detail["role"] == "assistant" and detail["tokens"] == 300 and detail["allowed_tokens"][0] == 0
+    assert detail["allowed_tokens"][1] < 300
+    # answers of 10-25 words: quartiles 10 and 20; half an IQR below the first quartile is 5 words
+    both = run(QualityFilter({"max_phrase_repeats": 1000, "outlier_tails": "both", "outlier_factor": 0.5}), table(*rows))
+    assert both.table.height == 40 and sorted(json.loads(d)["tokens"] for d in both.ledger["detail"]) == [1, 300]
+
+
 def test_structure_repairs_are_each_recorded():
     t = table([("user", "hi"), ("user", "there"), ("system", "be brief"), ("assistant", "hello"), ("user", "bye?")],
               [("user", "q"), ("assistant", "a")])

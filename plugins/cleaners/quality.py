@@ -32,6 +32,7 @@ class QualityOptions(Options):
     refusal_patterns: list[str] = Field(default=DEFAULT_REFUSALS, description="Case-insensitive regexes of boilerplate refusals in answers (empty list: off)")
     outliers: Literal["iqr", "zscore", "off"] = Field(default="iqr", description="How to find length outliers among turns of the same role (token counts)")
     outlier_factor: float = Field(default=3.0, gt=0, description="IQR multiple beyond the quartiles, or z-score, that makes an outlier")
+    outlier_tails: Literal["long", "both"] = Field(default="long", description="Outliers are only turns too long (short answers have min_answer_chars), or too short as well")
     max_phrase_repeats: int = Field(default=4, ge=2, description="Drop answers in which one 3-word phrase occurs this many times or more")
     spam_min_words: int = Field(default=12, ge=3, description="Only answers with at least this many words are checked for repeated phrases")
     language: str | None = Field(default=None, description="Keep only rows in this language (ISO 639-1, e.g. 'en'; uses langdetect; slow)")
@@ -54,7 +55,7 @@ class QualityFilter(Cleaner):
     def freeze(self) -> None:
         """End of the first pass: later ``run`` calls use the bounds of everything observed."""
         stats = getattr(self, "_stats", None) or LengthStats()
-        self._bounds = stats.bounds(self.options.outliers, self.options.outlier_factor)
+        self._bounds = stats.bounds(self.options.outliers, self.options.outlier_factor, self.options.outlier_tails)
 
     def run(self, table: pl.DataFrame, ctx) -> StepResult:
         o = self.options
@@ -63,7 +64,7 @@ class QualityFilter(Cleaner):
         if bounds is None:  # in memory: the bounds of this table
             stats = LengthStats()
             stats.observe(turns)
-            bounds = stats.bounds(o.outliers, o.outlier_factor)
+            bounds = stats.bounds(o.outliers, o.outlier_factor, o.outlier_tails)
         answer = pl.col("role") == "assistant"
         turn_flags = [
             (answer & (pl.col("__text").str.len_chars() == 0)).alias("empty answer"),
@@ -76,7 +77,9 @@ class QualityFilter(Cleaner):
         by_row = turns.group_by(ROW).agg(
             (~answer).all().alias("no answer"),
             *[pl.col(c).any() for c in ("empty answer", "short answer", "refusal", "length outlier", "repeated phrase")],
-            pl.col("__tokens").max().alias("__max_tokens"))
+            pl.col("__tokens").max().alias("__max_tokens"),
+            pl.col("role").filter(pl.col("length outlier")).first().alias("__outlier_role"),
+            pl.col("__tokens").filter(pl.col("length outlier")).first().alias("__outlier_tokens"))
         flags = (per_row(table.height, by_row)
                  .with_columns(pl.col("no answer").fill_null(True)).fill_null(False))
         if not o.require_answer:
@@ -85,10 +88,12 @@ class QualityFilter(Cleaner):
             flags = flags.with_columns(pl.lit(False).alias("empty answer"))
         flags = flags.with_columns(_language_flag(table, o.language).alias("language"))
         reason = pl.coalesce([pl.when(pl.col(c)).then(pl.lit(c)) for c in CHECK_ORDER])
-        annotated = pl.concat([table, flags.select(*CHECK_ORDER, "__max_tokens")], how="horizontal")
+        annotated = pl.concat([table, flags.select(*CHECK_ORDER, "__max_tokens", "__outlier_role", "__outlier_tokens")],
+                              how="horizontal")
         annotated = annotated.with_columns(reason.alias("__reason"))
         mask = annotated.get_column("__reason").is_not_null()
-        detail = pl.format('{{"max_tokens":{}}}', pl.col("__max_tokens").fill_null(0))
+        detail = pl.when(pl.col("__reason") == "length outlier").then(_outlier_detail(bounds)).otherwise(
+            pl.format('{{"max_tokens":{}}}', pl.col("__max_tokens").fill_null(0)))
         ledger = Ledger(self.name)
         ledger.extend(ledger_entries(annotated, mask, "dropped", pl.col("__reason"), detail))
         stats = {"dropped": int(mask.sum()),
@@ -122,8 +127,10 @@ class LengthStats:
             size = max(len(old), len(counts))
             self.hist[role] = np.pad(old, (0, size - len(old))) + np.pad(counts, (0, size - len(counts)))
 
-    def bounds(self, method: str, k: float) -> dict[str, tuple[float, float]]:
+    def bounds(self, method: str, k: float, tails: str = "both") -> dict[str, tuple[float, float]]:
         """Role -> (low, high) token counts outside which a turn is an outlier (roles without spread: none).
+
+        ``tails="long"``: no lower bound (low is 0), only long turns are outliers.
 
         Quartiles as polars' ``quantile(q)`` ("nearest": the value at
         ``floor((n - 1) q + 0.5)``), the z-score with the sample deviation.
@@ -145,7 +152,17 @@ class LengthStats:
                 std = float(np.sqrt((hist * (values - mean) ** 2).sum() / (n - 1)))
                 if std > 0:
                     out[role] = (mean - k * std, mean + k * std)
+        if tails == "long":
+            out = {role: (0.0, high) for role, (_, high) in out.items()}
         return out
+
+
+def _outlier_detail(bounds: dict[str, tuple[float, float]]) -> pl.Expr:
+    """Which turn was out of bounds and what the bounds were, so a user can judge the drop."""
+    allowed = {role: f"[{low:g}, {high:g}]" for role, (low, high) in bounds.items()}
+    return pl.format('{{"role":"{}","tokens":{},"allowed_tokens":{}}}', pl.col("__outlier_role"),
+                     pl.col("__outlier_tokens"),
+                     pl.col("__outlier_role").replace_strict(allowed, default="null", return_dtype=pl.String))
 
 
 def _outliers(bounds: dict[str, tuple[float, float]]) -> pl.Expr:
