@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from train_helpers import cancel_on_check, kill_when_exists
 
 from workbench.training.loop import TrainingCancelled, TrainJob, train
 from workbench.training.options import CausalLMOptions
@@ -102,14 +101,8 @@ def test_early_stopping_stops_after_patience(tiny_model_dir, tmp_path):
 
 
 def test_cancel_saves_a_checkpoint_and_the_next_run_resumes(tiny_model_dir, tmp_path):
-    calls = {"n": 0}
-
-    def cancel_on_third_check() -> bool:
-        calls["n"] += 1
-        return calls["n"] == 3
-
     job = TrainJob(options(tiny_model_dir, max_steps=6, checkpoint_every=1, keep_checkpoints=2), qa_rows(16), [],
-                   tmp_path / "out", log=lambda _m: None, cancelled=cancel_on_third_check)
+                   tmp_path / "out", log=lambda _m: None, cancelled=cancel_on_check(3))
     with pytest.raises(TrainingCancelled):
         train(job)
     kept = sorted(p.name for p in (tmp_path / "out" / "checkpoints").glob("step-*"))
@@ -127,12 +120,7 @@ def test_resume_after_sigkill_finishes_with_the_same_steps(tiny_model_dir, tmp_p
     cmd = [sys.executable, "-m", "workbench.training.launch", str(data), str(out), "--options", opts]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out / "checkpoints" / "step-000004").exists():
-        assert proc.poll() is None, "training finished or failed before it could be killed"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_when_exists(proc, out / "checkpoints" / "step-000004")
     assert not (out / "result-rank0.json").exists()
     subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
     stats = json.loads((out / "result-rank0.json").read_text())

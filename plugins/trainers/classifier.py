@@ -3,34 +3,37 @@
 For label tasks (intent, sentiment) a small encoder is faster and better than
 prompting a chat model. The default encoder is the embedded MiniLM; the head
 is new, so it gets its own, larger learning rate (discriminative rates), and
-the lower encoder layers can be frozen.
+the lower encoder layers can be frozen. The step loop is the chat trainer's
+(:class:`workbench.training.runner.Runner`): checkpoints, resume after a kill,
+early stopping on validation loss, progress, cancellation and ``accelerate``.
 """
 
 from __future__ import annotations
 
-import json
-import random
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
 
 import polars as pl
 from pydantic import Field
 
-from workbench.components import Options, Trainer
+from workbench.components import Trainer
 from workbench.errors import WorkbenchError
 from workbench.ledger import StepResult
+from workbench.training.options import LoopOptions
+from workbench.training.runner import Runner, loss_module
 
 
-class ClassifierOptions(Options):
+class ClassifierOptions(LoopOptions):
     model: str = Field(default="minilm", description="Encoder: 'minilm' (embedded) or a local transformers folder")
     text_roles: list[str] = Field(default=["user"], description="Turns whose text is classified")
-    epochs: int = Field(default=4, ge=1, description="Passes over the training split")
-    batch_size: int = Field(default=32, ge=1, description="Examples per batch")
+    epochs: int = Field(default=4, ge=1, description="Passes over the training split (ignored when max_steps > 0)")
+    batch_size: int = Field(default=32, ge=1, description="Examples per micro-batch (per process)")
     learning_rate: float = Field(default=5e-5, gt=0, description="Learning rate of the pretrained encoder")
     head_learning_rate: float = Field(default=2e-3, gt=0, description="Learning rate of the new head")
     freeze_layers: int = Field(default=0, ge=0, description="Freeze the embeddings and the lowest N encoder layers")
     max_length: int = Field(default=128, ge=8, description="Longest input in tokens")
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay")
-    seed: int | None = Field(default=None, description="Seed (default: the run's seed)")
 
 
 def texts_and_labels(table: pl.DataFrame, split: str, roles: list[str]) -> tuple[list[str], list[str]]:
@@ -40,79 +43,112 @@ def texts_and_labels(table: pl.DataFrame, split: str, roles: list[str]) -> tuple
     return [message_text(r["messages"], roles) for r in rows], [r["label"] for r in rows]
 
 
-class ClassifierTrainer(Trainer):
-    name = "hf-classifier"
-    description = "Train an encoder with a new classification head on the label column"
-    version = "1"
-    Options = ClassifierOptions
+@dataclass
+class Labelled:
+    input_ids: list[int]
+    label: int
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
-        import torch
+
+def label_loss(model: Any, input_ids: Any, attention_mask: Any, labels: Any) -> tuple[Any, Any]:
+    """Summed cross-entropy over the batch and its number of examples (the runner's loss contract)."""
+    import torch
+
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+    return torch.nn.functional.cross_entropy(logits, labels, reduction="sum"), labels.new_tensor(len(labels))
+
+
+def trainable_groups(model: Any, opts: ClassifierOptions) -> list[dict[str, Any]]:
+    """Freeze the embeddings and lowest layers; the encoder and the new head get their own rates."""
+    from workbench.training.methods import layer_index
+
+    head, body = [], []
+    for name, param in model.named_parameters():
+        layer = layer_index(name)
+        frozen = opts.freeze_layers and ("embeddings" in name or (layer is not None and layer < opts.freeze_layers))
+        param.requires_grad = not frozen
+        if not frozen:
+            (body if name.startswith(model.base_model_prefix) else head).append(param)
+    return [{"params": body, "lr": opts.learning_rate, "weight_decay": opts.weight_decay},
+            {"params": head, "lr": opts.head_learning_rate, "weight_decay": opts.weight_decay}]
+
+
+class EncoderRun(Runner):
+    """Sequence classification: one loss term per example, shuffled batches padded to their longest."""
+
+    desc = "train classifier"
+
+    def __init__(self, opts: ClassifierOptions, ctx: Any, train: tuple[list[str], list[str]],
+                 validation: tuple[list[str], list[str]]) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         from workbench.embedded import resolve_model_path
-        from workbench.training.methods import layer_index
 
-        o = self.options
-        torch.manual_seed(ctx.seed if o.seed is None else o.seed)
-        texts, labels = texts_and_labels(table, "train", o.text_roles)
-        val_texts, val_labels = texts_and_labels(table, "validation", o.text_roles)
-        if not texts:
-            raise WorkbenchError("no training rows with a label", hint="the classifier needs split = 'train' rows with a label")
-        names = sorted(set(labels))
-        index = {n: i for i, n in enumerate(names)}
-        path = resolve_model_path(o.model)
-        tok = AutoTokenizer.from_pretrained(path)
+        super().__init__(opts, ctx.step_dir, seed=ctx.seed if opts.seed is None else opts.seed, progress=ctx.progress,
+                         cancelled=ctx.cancelled, log=ctx.log)
+        self.names = sorted(set(train[1]))
+        index = {n: i for i, n in enumerate(self.names)}
+        path = resolve_model_path(opts.model)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=len(names), id2label=dict(enumerate(names)), label2id=index)
-        head, body = [], []
-        for name, param in model.named_parameters():
-            layer = layer_index(name)
-            frozen = o.freeze_layers and ("embeddings" in name or (layer is not None and layer < o.freeze_layers))
-            param.requires_grad = not frozen
-            if not frozen:
-                (body if name.startswith(model.base_model_prefix) else head).append(param)
-        optimizer = torch.optim.AdamW([{"params": body, "lr": o.learning_rate}, {"params": head, "lr": o.head_learning_rate}],
-                                      weight_decay=o.weight_decay)
-        rng = random.Random(ctx.seed)
-        order = list(range(len(texts)))
-        steps = o.epochs * -(-len(texts) // o.batch_size)
-        history = []
-        model.train()
-        with ctx.progress(steps, "train classifier") as bar:
-            for epoch in range(o.epochs):
-                rng.shuffle(order)
-                for start in range(0, len(order), o.batch_size):
-                    idx = order[start:start + o.batch_size]
-                    batch = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=o.max_length,
-                                return_tensors="pt")
-                    loss = model(**batch, labels=torch.tensor([index[labels[i]] for i in idx])).loss
-                    loss.backward()
-                    optimizer.step()
-                    optimizer.zero_grad()
-                    history.append(float(loss.detach()))
-                    bar.update(1, loss=history[-1])
-                    if ctx.cancelled():
-                        raise KeyboardInterrupt("classifier training cancelled")
-        accuracy = self._accuracy(model, tok, val_texts, [index.get(v, -1) for v in val_labels])
-        model.save_pretrained(ctx.step_dir / "model")
-        tok.save_pretrained(ctx.step_dir / "model")
-        (ctx.step_dir / "history.json").write_text(json.dumps(history))
-        stats: dict[str, Any] = {"labels": names, "train_examples": len(texts), "validation_examples": len(val_texts),
-                                 "steps": steps, "final_train_loss": history[-1], "validation_accuracy": accuracy}
-        return StepResult(table, stats=stats, artifacts={"model": "model"})
+            path, num_labels=len(self.names), id2label=dict(enumerate(self.names)), label2id=index)
+        self.train_ex = self.encode(*train, index)
+        self.val_ex = self.encode(*validation, index)
+        self.validation_rows = len(validation[0])  # rows whose label never occurs in train count as wrong
+        self.setup(model.train(), loss_module(model, label_loss), trainable_groups(model, opts), "random")
 
-    def _accuracy(self, model: Any, tok: Any, texts: list[str], targets: list[int]) -> float | None:
+    def encode(self, texts: list[str], labels: list[str], index: dict[str, int]) -> list[Labelled]:
+        known = [(t, index[label]) for t, label in zip(texts, labels) if label in index]
+        ids = self.tokenizer([t for t, _ in known], truncation=True, max_length=self.opts.max_length)["input_ids"]
+        return [Labelled(i, label) for i, (_, label) in zip(ids, known)]
+
+    def collate(self, examples: Sequence[Labelled]) -> dict[str, Any]:
         import torch
 
-        if not texts:
+        width = max(len(e.input_ids) for e in examples)
+        ids = torch.full((len(examples), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(examples), width), dtype=torch.long)
+        for row, e in enumerate(examples):
+            ids[row, :len(e.input_ids)] = torch.tensor(e.input_ids)
+            mask[row, :len(e.input_ids)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e.label for e in examples])}
+
+    def accuracy(self) -> float | None:
+        import torch
+
+        if not self.validation_rows:
             return None
-        model.eval()
+        self.model.eval()
         right = 0
         with torch.no_grad():
-            for start in range(0, len(texts), 64):
-                batch = tok(texts[start:start + 64], padding=True, truncation=True, max_length=self.options.max_length,
-                            return_tensors="pt")
-                predicted = model(**batch).logits.argmax(-1).tolist()
-                right += sum(p == t for p, t in zip(predicted, targets[start:start + 64]))
-        return right / len(texts)
+            for start in range(0, len(self.val_ex), 64):
+                batch = self.batch(self.val_ex, range(start, min(start + 64, len(self.val_ex))))
+                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                right += int((logits.argmax(-1) == batch["labels"]).sum())
+        return right / self.validation_rows
+
+    def stats(self) -> dict[str, Any]:
+        return {**super().stats(), "labels": self.names, "validation_examples": self.validation_rows}
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        return {}
+
+
+class ClassifierTrainer(Trainer):
+    name = "hf-classifier"
+    description = "Train an encoder with a new classification head on the label column"
+    version = "2"
+    Options = ClassifierOptions
+
+    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+        o = self.options
+        train = texts_and_labels(table, "train", o.text_roles)
+        if not train[0]:
+            raise WorkbenchError("no training rows with a label", hint="the classifier needs split = 'train' rows with a label")
+        run = EncoderRun(o, ctx, train, texts_and_labels(table, "validation", o.text_roles))
+        run.resume()
+        run.fit()
+        stats = run.finish(save=True)
+        stats["validation_accuracy"] = run.accuracy()
+        return StepResult(table, stats=stats, artifacts={"model": "model", "tensorboard": "tensorboard"})

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench.errors import WorkbenchError
-from workbench.training import methods, preflight
+from workbench.training import methods, preflight, runner
 from workbench.training.batching import collate, split_by_tokens
 from workbench.training.chat import IGNORE, Example, build_examples
 from workbench.training.options import CausalLMOptions
@@ -41,25 +41,22 @@ class TrainJob:
     preflight_only: bool = False  # measure and estimate, then stop before the first step
 
 
-def loss_module(model: Any) -> Any:
-    """Wrap ``model`` so forward returns (summed loss, trained-token count) on assistant tokens only."""
+def assistant_loss(lm: Any, input_ids: Any, attention_mask: Any, labels: Any) -> tuple[Any, Any]:
+    """Summed cross-entropy on assistant tokens only, and their count; the head runs only at those positions."""
     import torch
 
-    class AssistantLoss(torch.nn.Module):
-        def __init__(self, lm: Any) -> None:
-            super().__init__()
-            self.lm = lm
+    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+    hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != IGNORE
+    logits = base.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+    return loss, keep.sum()
 
-        def forward(self, input_ids: Any, attention_mask: Any, labels: Any) -> tuple[Any, Any]:
-            base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
-            hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            targets = labels[:, 1:]
-            keep = targets != IGNORE
-            logits = base.get_output_embeddings()(hidden[:, :-1][keep]).float()
-            loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
-            return loss, keep.sum()
 
-    return AssistantLoss(model)
+def loss_module(model: Any) -> Any:
+    """Wrap ``model`` so forward returns (summed loss, trained-token count) on assistant tokens only."""
+    return runner.loss_module(model, assistant_loss)
 
 
 def load_base(opts: CausalLMOptions) -> tuple[Any, Any]:

@@ -1,4 +1,7 @@
-"""Options of the causal-LM trainer: every hyperparameter, with quick, good defaults.
+"""Options of the local trainers: every hyperparameter, with quick, good defaults.
+
+:class:`LoopOptions` holds what the shared step loop reads (schedule,
+checkpoints, early stopping, device), so both trainers accept the same names.
 
 The defaults train SmolLM2-135M with LoRA on a few hundred support
 conversations in a few minutes on a 2-core CPU (see docs/training.md for the
@@ -14,7 +17,39 @@ from pydantic import Field, model_validator
 from workbench.components import Options
 
 
-class CausalLMOptions(Options):
+class LoopOptions(Options):
+    """Options of the shared step loop (:mod:`workbench.training.runner`), common to every local trainer."""
+
+    max_steps: int = Field(default=0, ge=0, description="Optimiser steps to train; 0 = use epochs")
+    grad_accum: int = Field(default=1, ge=1, description="Micro-batches per optimiser step")
+    warmup_steps: int = Field(default=5, ge=0, description="Linear warm-up steps")
+    scheduler: Literal["linear", "cosine", "step", "constant"] = Field(
+        default="cosine", description="Learning-rate schedule after warm-up")
+    step_every: int = Field(default=50, ge=1, description="step scheduler: multiply the rate by step_gamma every N steps")
+    step_gamma: float = Field(default=0.5, gt=0, le=1, description="step scheduler: factor applied every step_every steps")
+    max_grad_norm: float = Field(default=1.0, ge=0, description="Gradient clipping norm (0 = off)")
+    seed: int | None = Field(default=None, description="Seed for data order and initialisation (default: the run's seed)")
+    eval_every: int = Field(default=0, ge=0, description="Validate every N optimiser steps (0 = at the end of each epoch)")
+    early_stopping_patience: int = Field(
+        default=0, ge=0, description="Stop after this many validations without improvement (0 = off)")
+    early_stopping_min_delta: float = Field(default=0.0, ge=0, description="Smallest validation-loss drop that counts")
+    restore_best: bool = Field(default=True, description="Save the weights of the best validation loss, not the last")
+    checkpoint_every: int = Field(default=25, ge=0, description="Checkpoint every N optimiser steps (0 = never)")
+    keep_checkpoints: int = Field(default=2, ge=1, description="How many checkpoints to keep")
+    threads: int = Field(default=0, ge=0, description="CPU threads for torch (0 = the cores not already busy, "
+                                                         "from the load average: oversubscribed threads stall each other)")
+    device: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="auto = CUDA with bf16 when present")
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Forms show a trainer's own options (model, method, ...) before these shared ones."""
+        schema = super().model_json_schema(*args, **kwargs)
+        shared = set(LoopOptions.model_fields)
+        schema["properties"] = dict(sorted(schema["properties"].items(), key=lambda kv: kv[0] in shared))
+        return schema
+
+
+class CausalLMOptions(LoopOptions):
     model: str = Field(default="smollm2", description="Base model: 'smollm2', a local folder, a .gguf file or a hub id")
     method: Literal["lora", "full", "head"] = Field(
         default="lora", description="lora: low-rank adapters; full: all weights; head: only the output head")
@@ -32,16 +67,8 @@ class CausalLMOptions(Options):
     layer_lr_decay: float = Field(default=1.0, gt=0, le=1,
                                   description="Each layer below the top gets its rate multiplied by this (1 = same rate)")
     epochs: float = Field(default=1.0, gt=0, description="Passes over the training split (ignored when max_steps > 0)")
-    max_steps: int = Field(default=0, ge=0, description="Optimiser steps to train; 0 = use epochs")
     batch_size: int = Field(default=8, ge=1, description="Examples per micro-batch (per process)")
-    grad_accum: int = Field(default=1, ge=1, description="Micro-batches per optimiser step")
-    warmup_steps: int = Field(default=5, ge=0, description="Linear warm-up steps")
     weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay")
-    scheduler: Literal["linear", "cosine", "step", "constant"] = Field(
-        default="cosine", description="Learning-rate schedule after warm-up")
-    step_every: int = Field(default=50, ge=1, description="step scheduler: multiply the rate by step_gamma every N steps")
-    step_gamma: float = Field(default=0.5, gt=0, le=1, description="step scheduler: factor applied every step_every steps")
-    max_grad_norm: float = Field(default=1.0, ge=0, description="Gradient clipping norm (0 = off)")
     max_batch_tokens: int = Field(
         default=1024, ge=8, description="Memory cap: a micro-batch over this many padded tokens runs in chunks "
                                         "(same result, less memory)")
@@ -51,19 +78,8 @@ class CausalLMOptions(Options):
         description="length-grouped: similar lengths together, padded to the batch's longest; random: shuffled, "
                     "padded to the batch's longest; padded: every example padded to max_length (the naive recipe)")
     dropout: float | None = Field(default=None, ge=0, lt=1, description="Override the model's attention/hidden dropout")
-    seed: int | None = Field(default=None, description="Seed for data order and initialisation (default: the run's seed)")
-    eval_every: int = Field(default=0, ge=0, description="Validate every N optimiser steps (0 = at the end of each epoch)")
-    early_stopping_patience: int = Field(
-        default=0, ge=0, description="Stop after this many validations without improvement (0 = off)")
-    early_stopping_min_delta: float = Field(default=0.0, ge=0, description="Smallest validation-loss drop that counts")
-    restore_best: bool = Field(default=True, description="Save the weights of the best validation loss, not the last")
-    checkpoint_every: int = Field(default=25, ge=0, description="Checkpoint every N optimiser steps (0 = never)")
-    keep_checkpoints: int = Field(default=2, ge=1, description="How many checkpoints to keep")
     warmup_probe_steps: int = Field(default=2, ge=0,
                                     description="Pre-flight: measured steps used to estimate time (0 = skip)")
-    threads: int = Field(default=0, ge=0, description="CPU threads for torch (0 = the cores not already busy, "
-                                                         "from the load average: oversubscribed threads stall each other)")
-    device: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="auto = CUDA with bf16 when present")
     grid: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="Grid search: option -> values, e.g. {learning_rate = [5e-4, 1e-3], lora_r = [8, 16]}; "

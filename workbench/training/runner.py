@@ -312,6 +312,26 @@ class Runner:
         }
 
 
+def loss_module(model: Any, loss: Callable[..., tuple[Any, Any]]) -> Any:
+    """``model`` in a module whose forward is ``loss(model, **batch)`` -> ``(summed loss, number of terms)``.
+
+    The accelerator wraps this module, not the model, so DDP and FSDP see the
+    whole loss computation as one forward (FSDP gathers the root's weights
+    there, whichever submodules the loss calls).
+    """
+    import torch
+
+    class Loss(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.model = inner
+
+        def forward(self, **batch: Any) -> tuple[Any, Any]:
+            return loss(self.model, **batch)
+
+    return Loss(model)
+
+
 def make_accelerator(opts: Any) -> Any:
     """CUDA with bf16 autocast when present, else CPU with threads for the free cores."""
     import torch
