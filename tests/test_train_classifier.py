@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from test_train_component import split_table
-from train_helpers import cancel_on_check, kill_when_exists
+from train_helpers import cancel_on_check, kill_after_checkpoint
 
 from workbench.context import scratch_context
 from workbench.training.runner import TrainingCancelled
@@ -95,10 +95,10 @@ def test_resume_after_sigkill_finishes_with_the_same_steps(tiny_encoder_dir, tmp
     step = tmp_path / "runs" / "clf" / "steps" / "03-train-hf-classifier"
     partial = step.with_name(step.name + ".partial")
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kill_when_exists(proc, partial / "checkpoints" / "step-000004")
+    killed_after = kill_after_checkpoint(proc, partial / "checkpoints", 4)
     assert not step.exists()
     subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
     stats = json.loads((step / "manifest.json").read_text())["stats"]
-    assert stats["resumed_from_step"] >= 4
+    assert killed_after <= stats["resumed_from_step"] < stats["steps"]  # the newest checkpoint, not step 0
     assert stats["steps"] == 8 * math.ceil(stats["train_examples"] / 2)
     assert not (step / "checkpoints").exists()  # removed once the model is saved

@@ -1,4 +1,4 @@
-"""Helpers the trainer tests share: a cancel that arrives at a chosen check, a kill at a chosen checkpoint."""
+"""Helpers the trainer tests share: a cancel that arrives at a chosen check, a kill after a chosen checkpoint."""
 
 from __future__ import annotations
 
@@ -20,11 +20,25 @@ def cancel_on_check(n: int) -> Callable[[], bool]:
     return cancelled
 
 
-def kill_when_exists(proc: subprocess.Popen, path: Path, timeout: float = 120) -> None:
-    """SIGKILL ``proc`` as soon as ``path`` (a checkpoint) exists; fail if it ends first."""
-    deadline = time.time() + timeout
-    while time.time() < deadline and not path.exists():
-        assert proc.poll() is None, "training finished or failed before it could be killed"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+def kill_after_checkpoint(proc: subprocess.Popen, root: Path, step: int, timeout: float = 300) -> int:
+    """SIGKILL ``proc`` once its newest complete checkpoint under ``root`` is at or past ``step``; that step.
+
+    Any checkpoint from ``step`` on will do, not only ``step`` itself: with a keep limit a single checkpoint
+    lives a few steps (~0.1 s on the tiny models) and a slow poll would miss it. Fails if the process ends first."""
+    from workbench.training.checkpoint import latest
+
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "training finished or failed before it could be killed"
+            try:
+                found = latest(root)
+            except FileNotFoundError:  # the folder went away while listed: the run is ending
+                found = None
+            if found is not None and int(found.name.split("-")[1]) >= step:
+                return int(found.name.split("-")[1])
+            time.sleep(0.02)
+        raise AssertionError(f"no checkpoint at or past step {step} under {root} within {timeout:g} s")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
