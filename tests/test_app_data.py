@@ -62,12 +62,17 @@ def test_a_missing_file_is_a_readable_error(tmp_path):
     assert "nope.jsonl" in at.error[0].value
 
 
-def test_first_page_of_100k_rows_under_two_seconds(tmp_path):
+def _table_file(tmp_path: Path, n: int) -> Path:
     rows = [{"id": f"r{i}", "label": ("refund", "shipping")[i % 2], "split": "train",
              "messages": [{"role": "user", "content": f"where is order {i}?"},
-                          {"role": "assistant", "content": "It ships tomorrow."}]} for i in range(100_000)]
-    path = tmp_path / "big.parquet"
+                          {"role": "assistant", "content": "It ships tomorrow."}]} for i in range(n)]
+    path = tmp_path / f"rows-{n}.parquet"
     schema.from_rows(rows).write_parquet(path)
+    return path
+
+
+def _page_seconds(tmp_path: Path, path: Path, rows: int) -> float:
+    """One full run of the Data page on ``path`` (a fresh session: nothing carried over), in seconds."""
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
     at.session_state[keys.TABLE_PATH] = str(path)
@@ -76,6 +81,27 @@ def test_first_page_of_100k_rows_under_two_seconds(tmp_path):
     at.run()
     seconds = time.perf_counter() - started
     assert not at.exception
-    assert "**100,000** rows match" in at.markdown[0].value
-    print(f"AppTest: Data page with 100,000 rows (first page, statistics and charts) in {seconds:.2f} s")
-    assert seconds < 2.0, f"the Data page took {seconds:.2f} s"
+    assert f"**{rows:,}** rows match" in at.markdown[0].value
+    return seconds
+
+
+def test_first_page_of_100k_rows_under_two_seconds(tmp_path):
+    """The page stays lazy: 100,000 rows open in under 2 s and cost little more than 1,000 rows.
+
+    The first run of a page in a process pays one-time imports (over a second, more on a cold or busy
+    machine, and none at all if an earlier test ran the page), so it is a warm-up and not timed. The
+    two sizes then run interleaved, three times each, and the best of each counts: a busy machine
+    slows single runs more than the best of three, and slows both sizes."""
+    small, big = _table_file(tmp_path, 1_000), _table_file(tmp_path, 100_000)
+    _page_seconds(tmp_path, small, 1_000)  # warm-up
+    times: dict[int, list[float]] = {1_000: [], 100_000: []}
+    for _ in range(3):
+        for rows, path in ((100_000, big), (1_000, small)):
+            times[rows].append(_page_seconds(tmp_path, path, rows))
+    best_big, best_small = min(times[100_000]), min(times[1_000])
+    print(f"AppTest: Data page (first page, statistics and charts), best of 3: 100,000 rows in {best_big:.2f} s, "
+          f"1,000 rows in {best_small:.2f} s")
+    assert best_big < 2.0, f"the Data page took {best_big:.2f} s with 100,000 rows: {times}"
+    # measured 0.4 s against 0.3 s (1.3-1.6x, more on a busy machine: polars' threads lose more than the page's
+    # own Python); a page that rendered every row timed out, one that merely walked every row in Python took 2.8x
+    assert best_big < 3 * best_small, f"100x the rows made the Data page {best_big / best_small:.1f}x slower: {times}"
