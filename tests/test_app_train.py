@@ -55,7 +55,8 @@ def test_reattaches_to_a_running_job_and_cancels_it(tmp_path):
     run_dir = runs / "live"
     step = run_dir / "steps" / "02-train-hf-causal-lm.partial"
     step.mkdir(parents=True)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # stands in for the job process; it must outlive the test however slow the machine (killed below)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
     try:
         store.write_json(run_dir / "run.json", {"name": "live", "state": "running", "steps": []})
         store.write_json(run_dir / jobs.JOB_FILE, {"pid": sleeper.pid})

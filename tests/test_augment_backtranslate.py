@@ -16,6 +16,7 @@ USERS = ["Where is my order NW-12345?", "My tent arrived with a broken pole.", "
 @pytest.fixture(scope="module")
 def marian_dir(tmp_path_factory):
     """A tiny MarianMT (random weights) with SmolLM2's real tokenizer, saved like a downloaded model."""
+    import torch
     from transformers import AutoTokenizer, MarianConfig, MarianMTModel
 
     from workbench.embedded import smollm2_dir
@@ -26,7 +27,10 @@ def marian_dir(tmp_path_factory):
                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
                           max_position_embeddings=128, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
                           decoder_start_token_id=tok.pad_token_id)
-    MarianMTModel(config).save_pretrained(folder)
+    with torch.random.fork_rng():  # the same weights whatever ran before in this process
+        torch.manual_seed(0)
+        model = MarianMTModel(config)
+    model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
 

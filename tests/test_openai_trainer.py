@@ -180,11 +180,11 @@ def test_server_fails_a_job_on_an_invalid_file(server):
     bad = b'{"messages": [{"role": "user", "content": "hi"}]}\n'
     file_id = client.files.create(file=("bad.jsonl", bad), purpose="fine-tune").id
     job = client.fine_tuning.jobs.create(model="tiny", training_file=file_id)
-    for _ in range(100):
-        job = client.fine_tuning.jobs.retrieve(job.id)
-        if job.status == "failed":
-            break
+    deadline = time.monotonic() + 60
+    while job.status != "failed" and time.monotonic() < deadline:
         time.sleep(0.1)
+        job = client.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "failed", job.status
     assert (job.error.code, job.error.param) == ("invalid_training_file", "training_file")
     assert "line 1: no assistant turn (messages: no_assistant_message)" in job.error.message
 

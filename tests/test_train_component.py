@@ -90,9 +90,11 @@ def test_accelerate_launch_two_cpu_processes_agree_on_weights(tiny_model_dir, tm
     opts = json.dumps({"model": str(tiny_model_dir), "method": "full", "batch_size": 2, "max_steps": 3,
                        "warmup_probe_steps": 0, "checkpoint_every": 0})
     accelerate = Path(sys.executable).with_name("accelerate")
-    # --multi_gpu makes accelerate start the processes through torchrun; without GPUs the loop runs DDP on gloo
+    # --multi_gpu makes accelerate start the processes through torchrun; without GPUs the loop runs DDP on gloo.
+    # --main_process_port 0: a free port from the OS, not the fixed default 29500 another run may hold
     cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-           "--dynamo_backend", "no", "-m", "workbench.training.launch", str(data), str(tmp_path / "out"),
+           "--dynamo_backend", "no", "--main_process_port", "0", "-m", "workbench.training.launch", str(data),
+           str(tmp_path / "out"),
            "--options", opts, "--validation", "0.25"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)

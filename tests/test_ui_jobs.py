@@ -30,7 +30,8 @@ def test_status_follows_progress_history_and_cancel(tmp_path):
     run_dir = tmp_path / "run"
     step = run_dir / "steps" / "03-train-hf-causal-lm.partial"
     step.mkdir(parents=True)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # stands in for the job process; it must outlive the test however slow the machine (killed below)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
     try:
         store.write_json(run_dir / "run.json", {"name": "run", "state": "running", "steps": []})
         store.write_json(run_dir / jobs.JOB_FILE, {"pid": sleeper.pid})

@@ -32,22 +32,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "WORKBENCH_RUNS": str(tmp_path / "runs")}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
+def _start_app(port: int, env: dict, log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                 "--server.port", str(port), "--server.address", "127.0.0.1",
+                                 "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def _healthy(proc: subprocess.Popen, url: str, seconds: float) -> bool:
+    """Wait for the server's health check; False as soon as the server exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=5)
+            return True
         except OSError:
             time.sleep(0.5)
+    return False
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    env = {**os.environ, "WORKBENCH_RUNS": str(tmp_path / "runs")}
+    log = tmp_path / "streamlit.log"
+    # the free port is closed again before Streamlit binds it, so another process may take it in between:
+    # a server that exits at once is started again on a new port
+    for _attempt in range(3):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = _start_app(port, env, log)
+        if _healthy(proc, url, 120):
+            break
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"Streamlit did not answer its health check within 120 s:\n{log.read_text()[-3000:]}")
+    else:
+        pytest.fail(f"Streamlit exited at start three times:\n{log.read_text()[-3000:]}")
     yield url
     proc.terminate()
     proc.wait(timeout=20)
