@@ -49,6 +49,18 @@ def test_prompts_are_editable_per_type_and_validated():
         ModelScenarios({"prompts": {"small_talk": "{request}"}})
 
 
+def test_language_complexity_alternates_plain_and_nuanced(tmp_path, tiny_model_dir):
+    _, rows = generate(tmp_path, str(tiny_model_dir), types=["language_complexity"], count=4, modes=["suite"],
+                       write_references=False, max_new_tokens=8, max_chars=10_000, temperature=1.0,
+                       plain_prompt="Say simply: {request}\nRewrite:")
+    metas = [json.loads(r["meta"]) for r in rows]
+    assert {m["complexity"] for m in metas} == {"plain", "nuanced"}
+    for m in metas:
+        assert m["prompt"].startswith("Say simply:") == (m["complexity"] == "plain")
+    with pytest.raises(ValueError, match="unknown placeholder"):
+        ModelScenarios({"plain_prompt": "{nope}"})
+
+
 def test_clean_keeps_the_first_line_without_echoed_labels():
     assert clean('Rewrite: "Where is my parcel?"\nMessage: more') == "Where is my parcel?"
     assert clean("\n\nCan I pay later?") == "Can I pay later?"

@@ -16,7 +16,7 @@ import string
 
 from pydantic import Field, field_validator
 
-from plugins.scenarios.prompts import DEFAULT_PERSONAS, DEFAULT_PROMPTS
+from plugins.scenarios.prompts import DEFAULT_PERSONAS, DEFAULT_PROMPTS, PLAIN_COMPLEXITY_PROMPT
 from workbench.ledger import Ledger
 from workbench.scenarios import check_types
 from workbench.scenarios.domain import Domain
@@ -36,6 +36,9 @@ class ModelOptions(ScenarioOptions):
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key")
     prompts: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PROMPTS),
                                     description="Few-shot prompt per scenario type (missing types use the default)")
+    plain_prompt: str = Field(default=PLAIN_COMPLEXITY_PROMPT,
+                              description="language_complexity scenarios alternate: the plain rewrite uses this prompt, "
+                                          "the nuanced one the language_complexity entry of prompts")
     personas: list[str] = Field(default_factory=lambda: list(DEFAULT_PERSONAS),
                                 description="Personas drawn for {persona} in persona_tone prompts")
     write_references: bool = Field(default=True, description="Ask the model to answer each scenario (reference marked generated)")
@@ -49,14 +52,30 @@ class ModelOptions(ScenarioOptions):
     def _complete_prompts(cls, value: dict[str, str]) -> dict[str, str]:
         check_types(list(value))
         for scenario, text in value.items():
-            try:
-                unknown = {n for _, n, _, _ in string.Formatter().parse(text) if n} - PROMPT_FIELDS
-            except ValueError as exc:
-                raise ValueError(f"prompt for {scenario}: malformed placeholder: {exc}") from exc
-            if unknown:
-                raise ValueError(f"prompt for {scenario} uses unknown placeholder(s) {sorted(unknown)}; "
-                                 f"known: {sorted(PROMPT_FIELDS)}")
+            _check_placeholders(scenario, text)
         return {**DEFAULT_PROMPTS, **value}
+
+    @field_validator("plain_prompt")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        _check_placeholders("plain language_complexity", value)
+        return value
+
+
+def _check_placeholders(name: str, text: str) -> None:
+    try:
+        unknown = {n for _, n, _, _ in string.Formatter().parse(text) if n} - PROMPT_FIELDS
+    except ValueError as exc:
+        raise ValueError(f"prompt for {name}: malformed placeholder: {exc}") from exc
+    if unknown:
+        raise ValueError(f"prompt for {name} uses unknown placeholder(s) {sorted(unknown)}; known: {sorted(PROMPT_FIELDS)}")
+
+
+def complexity(slot: Slot) -> str | None:
+    """language_complexity slots alternate nuanced (even index) and plain (odd) phrasing; None for other types."""
+    if slot.scenario != "language_complexity":
+        return None
+    return "plain" if slot.index % 2 else "nuanced"
 
 
 class ModelScenarios(ScenarioEngine):
@@ -84,7 +103,7 @@ class ModelScenarios(ScenarioEngine):
         ready: list[tuple[Slot, str]] = []
         for slot in slots:
             values = {**slot.values(), "persona": random.Random(slot.seed).choice(o.personas) if o.personas else None}
-            prompt = o.prompts[slot.scenario]
+            prompt = o.plain_prompt if complexity(slot) == "plain" else o.prompts[slot.scenario]
             missing = sorted(n for _, n, _, _ in string.Formatter().parse(prompt) if n and values.get(n) is None)
             if missing:
                 ledger.reject(slot.source.id, "prompt needs missing values",
@@ -114,8 +133,10 @@ class ModelScenarios(ScenarioEngine):
 
 def _candidate(slot: Slot, prompt: str, text: str, system: str | None, model: str) -> Candidate:
     messages = conversation(system, slot.source, text, history=slot.scenario in NEEDS_ANSWER)
-    return Candidate(slot.scenario, slot.mode, slot.source, messages, None,
-                     {"engine": "model", "model": model, "prompt": prompt, "seed": slot.seed, "reference_by": None})
+    meta = {"engine": "model", "model": model, "prompt": prompt, "seed": slot.seed, "reference_by": None}
+    if complexity(slot):
+        meta["complexity"] = complexity(slot)
+    return Candidate(slot.scenario, slot.mode, slot.source, messages, None, meta)
 
 
 def clean(text: str) -> str:

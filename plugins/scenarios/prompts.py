@@ -53,3 +53,10 @@ DEFAULT_PROMPTS: dict[str, str] = {
 }
 
 DEFAULT_PERSONAS = ["an angry customer", "a terse expert", "a non-native English speaker", "a ten-year-old child"]
+
+#: language_complexity alternates: even slots use the nuanced prompt above, odd slots this plain one
+PLAIN_COMPLEXITY_PROMPT = (
+    "Rewrite the customer's message in short, plain words a child could read. Keep the same request.\n\n"
+    "Message: I was wondering whether it might be possible to change the address on my account.\n"
+    "Rewrite: Can I change my address?\n\n"
+    "Message: {request}\nRewrite:")
