@@ -167,14 +167,16 @@ class _Handler(BaseHTTPRequestHandler):
                                type="requests" if code == 429 else "server_error",
                                code="rate_limit_exceeded" if code == 429 else None)
             self._authorise()
+            route = owner.api.routes[(method, template)]
             key = self.headers.get("Idempotency-Key")
-            cached = owner.state.idempotent.get(f"{template}|{key}") if key and method == "POST" else None
-            if cached:
-                status, body = cached
+            if key and method == "POST":
+                slot = f"{template}|{key}"
+                with owner.state.idempotency_lock(slot):
+                    if slot not in owner.state.idempotent:
+                        owner.state.idempotent[slot] = (status, route(params, query, request))
+                    status, body = owner.state.idempotent[slot]
             else:
-                body = owner.api.routes[(method, template)](params, query, request)
-                if key and method == "POST":
-                    owner.state.idempotent[f"{template}|{key}"] = (status, body)
+                body = route(params, query, request)
         except ApiError as exc:
             status, body = exc.status, exc.body()
         owner.record(method, template, path, status, request, body)

@@ -53,10 +53,16 @@ class ServerState:
         self.models: dict[str, tuple[dict[str, Any], Path]] = {}
         #: Idempotency-Key -> (status, body) of the first answer
         self.idempotent: dict[str, tuple[int, Any]] = {}
+        self._idempotency_locks: dict[str, threading.Lock] = {}
         for name, folder in base_models.items():
             self.add_model(name, folder, owned_by="workbench")
 
     # -- models ------------------------------------------------------------
+    def idempotency_lock(self, slot: str) -> threading.Lock:
+        """One lock per idempotency key: a retry arriving while the first request runs waits for its answer."""
+        with self.lock:
+            return self._idempotency_locks.setdefault(slot, threading.Lock())
+
     def add_model(self, model_id: str, folder: Path, *, owned_by: str) -> None:
         with self.lock:
             self.models[model_id] = ({"id": model_id, "object": "model", "created": int(time.time()),
