@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import signal
+import contextlib
 import subprocess
 import time
 from pathlib import Path
@@ -40,5 +40,21 @@ def kill_after_checkpoint(proc: subprocess.Popen, root: Path, step: int, timeout
             time.sleep(0.02)
         raise AssertionError(f"no checkpoint at or past step {step} under {root} within {timeout:g} s")
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_tree(proc)
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` and every process it started: ``accelerate launch`` workers run in sessions of their own
+    and would otherwise go on training (or wait forever for the killed launcher)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(proc.pid)
+        procs = [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:  # it ended already, and poll() reaped it
+        procs = []
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    proc.wait()
+    psutil.wait_procs(procs[1:], timeout=30)

@@ -79,7 +79,7 @@ class EncoderRun(Runner):
 
     def __init__(self, opts: ClassifierOptions, ctx: Any, train: tuple[list[str], list[str]],
                  validation: tuple[list[str], list[str]]) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         from workbench.embedded import resolve_model_path
 
@@ -87,14 +87,20 @@ class EncoderRun(Runner):
                          cancelled=ctx.cancelled, log=ctx.log)
         self.names = sorted(set(train[1]))
         index = {n: i for i, n in enumerate(self.names)}
-        path = resolve_model_path(opts.model)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=len(self.names), id2label=dict(enumerate(self.names)), label2id=index)
+        self.path = resolve_model_path(opts.model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        model = self.fresh_model()
         self.train_ex = self.encode(*train, index)
         self.val_ex = self.encode(*validation, index)
         self.validation_rows = len(validation[0])  # rows whose label never occurs in train count as wrong
         self.setup(model.train(), loss_module(model, label_loss), trainable_groups(model, opts), "random")
+
+    def fresh_model(self) -> Any:
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification.from_pretrained(
+            self.path, num_labels=len(self.names), id2label=dict(enumerate(self.names)),
+            label2id={n: i for i, n in enumerate(self.names)})
 
     def encode(self, texts: list[str], labels: list[str], index: dict[str, int]) -> list[Labelled]:
         known = [(t, index[label]) for t, label in zip(texts, labels) if label in index]
@@ -112,27 +118,27 @@ class EncoderRun(Runner):
             mask[row, :len(e.input_ids)] = 1
         return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e.label for e in examples])}
 
-    def accuracy(self) -> float | None:
+    def accuracy(self, model: Any) -> float | None:
         import torch
 
         if not self.validation_rows:
             return None
-        self.model.eval()
+        model.eval()
         right = 0
         with torch.no_grad():
             for start in range(0, len(self.val_ex), 64):
                 batch = self.batch(self.val_ex, range(start, min(start + 64, len(self.val_ex))))
-                logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 right += int((logits.argmax(-1) == batch["labels"]).sum())
         return right / self.validation_rows
 
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "labels": self.names, "validation_examples": self.validation_rows}
 
-    def save(self, folder: Path) -> dict[str, Any]:
-        self.model.save_pretrained(folder)
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        return {}
+        return {"validation_accuracy": self.accuracy(model)}
 
 
 class ClassifierTrainer(Trainer):
@@ -150,5 +156,4 @@ class ClassifierTrainer(Trainer):
         run.resume()
         run.fit()
         stats = run.finish(save=True)
-        stats["validation_accuracy"] = run.accuracy()
         return StepResult(table, stats=stats, artifacts={"model": "model", "tensorboard": "tensorboard"})

@@ -30,8 +30,9 @@ def latest(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save(root: Path, step: int, *, weights: dict[str, Any], optimizer: Any, scheduler: Any, state: dict[str, Any],
-         keep: int) -> Path:
+def save(root: Path, step: int, *, weights: dict[str, Any], optimizer: dict[str, Any], scheduler: dict[str, Any],
+         state: dict[str, Any], keep: int) -> Path:
+    """Write one checkpoint (state dicts of weights, optimiser and scheduler) and prune old ones."""
     import torch
 
     target = root / f"step-{step:06d}"
@@ -39,7 +40,7 @@ def save(root: Path, step: int, *, weights: dict[str, Any], optimizer: Any, sche
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     torch.save(weights, tmp / "weights.pt")
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt")
+    torch.save({"optimizer": optimizer, "scheduler": scheduler}, tmp / "optimizer.pt")
     (tmp / STATE).write_text(json.dumps(state, indent=1))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 
-def weights_digest(model: Any) -> str:
+def weights_digest(state: dict[str, Any]) -> str:
     h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
+    for name, tensor in sorted(state.items()):
         h.update(name.encode())
         h.update(tensor.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rank = PartialState().process_index
     stats = {k: v for k, v in result.stats.items()}
-    stats["weights_sha256"] = weights_digest(result.model)
+    stats["weights_sha256"] = weights_digest(result.state_dict())
     out.mkdir(parents=True, exist_ok=True)
     (out / f"result-rank{rank}.json").write_text(json.dumps(stats, indent=1))
     return 0

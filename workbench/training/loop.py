@@ -82,7 +82,8 @@ def tokenise(tokenizer: Any, rows: Sequence[dict[str, Any]], max_length: int, sp
 @dataclass
 class TrainResult:
     stats: dict[str, Any]
-    model: Any  # the trained model in memory (adapters not merged)
+    model: Any  # the trained model in memory (adapters not merged; under FSDP, this process's shard)
+    state_dict: Callable[[], dict[str, Any]]  # its whole weights (under FSDP every process must call it: a gather)
 
 
 
@@ -138,8 +139,11 @@ class ChatRun(Runner):
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "skipped_examples": self.skipped}
 
-    def save(self, folder: Path) -> dict[str, Any]:
-        return {"saved_as": methods.save_model(self.model, self.tokenizer, folder, merge=self.opts.merge)}
+    def fresh_model(self) -> Any:
+        return methods.prepare_model(load_base(self.opts)[0], self.opts)
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        return {"saved_as": methods.save_model(model, self.tokenizer, folder, merge=self.opts.merge)}
 
 
 def train(job: TrainJob) -> TrainResult:
@@ -148,9 +152,9 @@ def train(job: TrainJob) -> TrainResult:
     if job.preflight_only or not run.resume():
         figures = run.preflight()
         if job.preflight_only:
-            return TrainResult(figures, run.model)
+            return TrainResult(figures, run.model, run.state_dict)
     run.fit()
-    return TrainResult(run.finish(job.save_model), run.model)
+    return TrainResult(run.finish(job.save_model), run.model, run.state_dict)
 
 
 def estimate(job: TrainJob) -> dict[str, Any]:

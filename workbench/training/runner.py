@@ -10,7 +10,10 @@ collated and saved: :mod:`workbench.training.loop` (chat models) and
 
 Under ``accelerate launch`` every process takes its share of each step's
 micro-batches and only the main process writes files; decisions that end the
-loop (early stopping, cancel) are the same on every process.
+loop (early stopping, cancel) are the same on every process. Under FSDP each
+process holds only a shard of the weights: whole weights (checkpoints, best
+weights, the saved model) are gathered by every process together, through
+``torch.distributed.checkpoint.state_dict``, and the main process writes them.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ class Plan:
 
 
 class Runner:
-    """One training run; subclasses set ``train_ex``/``val_ex`` and implement ``collate`` and ``save``.
+    """One training run; subclasses set ``train_ex``/``val_ex`` and implement ``collate``, ``save`` and ``fresh_model``.
 
     Examples need ``input_ids``; ``loss_terms`` says how many terms a
     micro-batch's mean loss averages (trained tokens, or examples). The loss
@@ -120,8 +123,12 @@ class Runner:
         """Pieces of a micro-batch run one after another (a memory cap); one piece by default."""
         return [list(idx)]
 
-    def save(self, folder: Path) -> dict[str, Any]:
-        """Write the trained model to ``folder`` (main process only); return stats to add."""
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        """Write ``model`` (whole weights) to ``folder``; called on the main process only. Stats about it."""
+        raise NotImplementedError
+
+    def fresh_model(self) -> Any:
+        """The model as :meth:`setup` got it, before training (FSDP: the unsharded copy that is saved)."""
         raise NotImplementedError
 
     # -- the loop
@@ -134,12 +141,12 @@ class Runner:
 
         acc = self.accelerator
         self.model = model
+        self.trainable_names = {n for n, p in model.named_parameters() if p.requires_grad}
         self.plan = Plan([len(e.input_ids) for e in self.train_ex], self.opts, self.seed, acc.process_index,
                          acc.num_processes, mode)
         optimizer = torch.optim.AdamW(groups, lr=self.opts.learning_rate)
         self.scheduler = make_scheduler(optimizer, self.plan.total, self.opts)
         self.wrapped, self.optimizer = acc.prepare(loss, optimizer)
-        self.params = [p for p in model.parameters() if p.requires_grad]
 
     def batch(self, examples: Sequence[Any], idx: Sequence[int]) -> dict[str, Any]:
         device = self.accelerator.device
@@ -186,8 +193,8 @@ class Runner:
         if found is None:
             return False
         weights, opt_state, saved = checkpoint.load(found)
-        methods.load_trainable_state(self.model, weights)
-        self.optimizer.load_state_dict(opt_state["optimizer"])
+        self.load_weights(weights)
+        self.load_optimizer(opt_state["optimizer"])
         self.scheduler.load_state_dict(opt_state["scheduler"])
         self.state, self.resumed_from = LoopState(**saved), found
         self.log(f"{self.desc}: resuming from {found.name} (step {self.state.step} of {self.plan.total})")
@@ -219,8 +226,8 @@ class Runner:
             loss, n = self.forward_backward(idx, 1 / len(micro), sync=k == len(micro) - 1)
             losses.append(loss)
             tokens += n
-        if self.opts.max_grad_norm:
-            self.accelerator.clip_grad_norm_(self.params, self.opts.max_grad_norm)
+        if self.opts.max_grad_norm:  # all parameters (frozen ones have no gradient): FSDP accepts only the model's own list
+            self.accelerator.clip_grad_norm_(self.wrapped.parameters(), self.opts.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -242,10 +249,11 @@ class Runner:
 
         record["val_loss"] = self.evaluate()
         self.state.observe(record["val_loss"], self.opts.early_stopping_min_delta, self.opts.early_stopping_patience)
-        if self.main and record["val_loss"] is not None and self.state.best_step == self.state.step \
-                and self.opts.restore_best:
-            self.checkpoints.mkdir(parents=True, exist_ok=True)
-            torch.save(methods.trainable_state(self.model), self.best_path)
+        if record["val_loss"] is not None and self.state.best_step == self.state.step and self.opts.restore_best:
+            weights = self.trainable_state()
+            if self.main:
+                self.checkpoints.mkdir(parents=True, exist_ok=True)
+                torch.save(weights, self.best_path)
 
     @property
     def best_path(self) -> Path:
@@ -271,21 +279,97 @@ class Runner:
             raise TrainingCancelled(f"training cancelled at step {self.state.step}; run the step again to resume")
 
     def save_checkpoint(self) -> None:
+        weights, optimizer = self.trainable_state(), self.optimizer_state()
         if self.main:
-            checkpoint.save(self.checkpoints, self.state.step, weights=methods.trainable_state(self.model),
-                            optimizer=self.optimizer, scheduler=self.scheduler, state=vars(self.state),
+            checkpoint.save(self.checkpoints, self.state.step, weights=weights, optimizer=optimizer,
+                            scheduler=self.scheduler.state_dict(), state=vars(self.state),
                             keep=self.opts.keep_checkpoints)
         self.accelerator.wait_for_everyone()
+
+    # -- whole weights; under FSDP every process must call these together
+
+    @property
+    def sharded(self) -> bool:
+        from accelerate.utils import DistributedType
+
+        return self.accelerator.distributed_type == DistributedType.FSDP
+
+    def _options(self, **kw: Any) -> Any:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+        return StateDictOptions(full_state_dict=True, **kw)
+
+    def _gather(self, main_only: bool = False) -> dict[str, Any]:
+        """FSDP: whole weights gathered from the shards, named as in ``self.model``.
+
+        ``main_only``: on an accelerator, into the main process's CPU memory only
+        (torch's ``cpu_offload``). On a CPU device every process gets them: they
+        are in CPU memory already, and FSDP1's offloading gather segfaults there.
+        """
+        from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+        offload = main_only and self.accelerator.device.type != "cpu"
+        full = get_model_state_dict(self.wrapped, options=self._options(cpu_offload=offload))
+        return {k.removeprefix("model."): v for k, v in full.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """All of the model's weights, whole, on every process."""
+        return self._gather() if self.sharded else self.model.state_dict()
+
+    def trainable_state(self) -> dict[str, Any]:
+        """The trainable weights, whole and on CPU, for the main process to write (the others may get ``{}``)."""
+        if not self.sharded:
+            return methods.trainable_state(self.model) if self.main else {}
+        full = self._gather(main_only=True)
+        return {k: v for k, v in full.items() if k in self.trainable_names}
+
+    def load_weights(self, weights: dict[str, Any]) -> None:
+        """Load whole trainable weights (every process reads them: a shared folder across machines)."""
+        if not self.sharded:
+            methods.load_trainable_state(self.model, weights)
+            return
+        from torch.distributed.checkpoint.state_dict import set_model_state_dict
+
+        set_model_state_dict(self.wrapped, {f"model.{k}": v for k, v in weights.items()}, options=self._options(strict=False))
+
+    def optimizer_state(self) -> dict[str, Any]:
+        if not self.sharded:
+            return self.optimizer.state_dict()
+        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+        offload = self.accelerator.device.type != "cpu"  # as in _gather
+        return get_optimizer_state_dict(self.wrapped, self.optimizer.optimizer, options=self._options(cpu_offload=offload))
+
+    def load_optimizer(self, state: dict[str, Any]) -> None:
+        if not self.sharded:
+            self.optimizer.load_state_dict(state)
+            return
+        from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+
+        set_optimizer_state_dict(self.wrapped, self.optimizer.optimizer, state, options=self._options())
+
+    def whole_model(self) -> Any:
+        """The trained model with whole weights: itself, or under FSDP a fresh copy given the gathered
+        weights on the main process (``None`` on the others)."""
+        if not self.sharded:
+            return self.model
+        full = self._gather(main_only=True)
+        if not self.main:
+            return None
+        model = self.fresh_model()
+        model.load_state_dict(full)
+        return model
 
     def finish(self, save: bool) -> dict[str, Any]:
         """Restore the best weights, save model and history (main process), drop the checkpoints; the stats."""
         import torch
 
         if self.opts.restore_best and self.best_path.exists() and self.state.best_step != self.state.step:
-            methods.load_trainable_state(self.model, torch.load(self.best_path, map_location="cpu", weights_only=True))
+            self.load_weights(torch.load(self.best_path, map_location="cpu", weights_only=True))
         stats = self.stats()
+        model = self.whole_model() if save else None
         if self.main and save:
-            stats.update(self.save(self.out / "model"))
+            stats.update(self.save(model, self.out / "model"))
             (self.out / "history.json").write_text(json.dumps(self.state.history, indent=1))
             shutil.rmtree(self.checkpoints, ignore_errors=True)  # the saved model supersedes them
         self.accelerator.wait_for_everyone()
@@ -308,6 +392,7 @@ class Runner:
             "train_seconds": round(state.seconds, 2),
             "tokens_per_second": round(state.tokens / state.seconds, 1) if state.seconds else None,
             "processes": self.accelerator.num_processes,
+            "distributed": self.accelerator.distributed_type.value,  # NO, MULTI_CPU / MULTI_GPU (DDP), FSDP, ...
             "resumed_from_step": int(self.resumed_from.name.split("-")[1]) if self.resumed_from else None,
         }
 
