@@ -276,5 +276,7 @@ class OpenAIServer:
         self.httpd.serve_forever()
 
     def stop(self) -> None:
+        """Stop serving, and stop the fine-tuning worker so a job in training does not go on using the CPU."""
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.api.jobs.stop()

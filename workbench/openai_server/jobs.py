@@ -72,8 +72,15 @@ class JobRunner:
         self.training = tuning.trainer_settings(training)
         self._queue: queue.Queue[str] = queue.Queue()
         self._cancel: set[str] = set()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._work, name="fine-tuning-worker", daemon=True)
         self._thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """End the worker: a job in training stops at its next optimiser step; queued jobs are not started."""
+        self._stopping.set()
+        self._queue.put("")
+        self._thread.join(timeout)
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         model = body.get("model")
@@ -116,6 +123,8 @@ class JobRunner:
     def _work(self) -> None:
         while True:
             job_id = self._queue.get()
+            if self._stopping.is_set():
+                return
             if job_id in self._cancel:
                 continue
             try:
@@ -162,10 +171,10 @@ class JobRunner:
                             data=data)
 
         done = tuning.finetune(base_dir, train_rows, val_rows, state.data_dir / "models" / job_id, hyper, self.training,
-                               on_metrics=on_metrics, cancelled=lambda: job_id in self._cancel,
+                               on_metrics=on_metrics, cancelled=lambda: job_id in self._cancel or self._stopping.is_set(),
                                log=lambda line: state.add_event(job_id, line),
                                keep_checkpoints=KEEP_CHECKPOINTS)
-        if job_id in self._cancel:
+        if job_id in self._cancel or self._stopping.is_set():
             return
         for point in done.checkpoints:
             state.add_checkpoint(job_id, f"{model_id}:ckpt-step-{point.step}", point.folder, point.step, point.metrics)
