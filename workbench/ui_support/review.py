@@ -39,10 +39,16 @@ class Tried:
     table: pl.DataFrame
     ledger: pl.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    _rows: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Each sampled row before/after with its word diff, action and reason (:func:`workbench.preview.compare`)."""
-        return preview.compare(self.sample, self)
+        """Each sampled row before/after with its word diff, action and reason (:func:`workbench.preview.compare`).
+
+        Computed once: the page redraws on every widget change, and word diffs of a large sample take seconds.
+        """
+        if self._rows is None:
+            self._rows = preview.compare(self.sample, self)
+        return self._rows
 
     def changes(self) -> list[dict[str, Any]]:
         return [r for r in self.rows() if r["action"] != "kept"]
