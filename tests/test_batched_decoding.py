@@ -90,3 +90,22 @@ def test_generate_bench_reports_both_modes(gqa_model_dir, sample_dir):
     assert report["sequential_tokens"] == report["batched_tokens"] == 30  # random weights never stop early
     assert report["speedup"] == pytest.approx(report["sequential_seconds"] / report["batched_seconds"], rel=0.02)  # both rounded
     assert report["sequential_tokens_per_second"] > 0 and report["batched_tokens_per_second"] > 0
+
+
+def test_an_adapter_folder_decodes_batched_as_one_at_a_time(gqa_model_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(1)
+    tuned = get_peft_model(AutoModelForCausalLM.from_pretrained(gqa_model_dir),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    tuned.save_pretrained(tmp_path / "adapter")
+    AutoTokenizer.from_pretrained(gqa_model_dir).save_pretrained(tmp_path / "adapter")
+    model = LocalChatModel(str(tmp_path / "adapter"), device="cpu")
+    assert hasattr(model._model()[0], "get_base_model")  # kept as an adapter, not merged
+    conversations = [[{"role": "user", "content": "order " * n}] for n in (2, 9, 25)]
+    alone = model.chat(conversations, DecodeSettings(max_new_tokens=8, batch_size=1))
+    together = model.chat(conversations, DecodeSettings(max_new_tokens=8, batch_size=3))
+    assert [g.text for g in together] == [g.text for g in alone]
+    base = LocalChatModel(str(gqa_model_dir), device="cpu").chat(conversations, DecodeSettings(max_new_tokens=8))
+    assert [g.text for g in base] != [g.text for g in alone]  # the adapter is in effect
