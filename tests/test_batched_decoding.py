@@ -109,3 +109,13 @@ def test_an_adapter_folder_decodes_batched_as_one_at_a_time(gqa_model_dir, tmp_p
     assert [g.text for g in together] == [g.text for g in alone]
     base = LocalChatModel(str(gqa_model_dir), device="cpu").chat(conversations, DecodeSettings(max_new_tokens=8))
     assert [g.text for g in base] != [g.text for g in alone]  # the adapter is in effect
+
+
+def test_sliding_window_models_keep_the_padded_prefill():
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, sliding_window=4)
+    model = MistralForCausalLM(config).eval()
+    with torch.inference_mode():
+        assert prefilled_cache(model, [list(range(10, 20)), [5, 6, 7]], 4) is None

@@ -103,7 +103,7 @@ def prefilled_cache(model: Any, prompts: Sequence[Sequence[int]], new_tokens: in
     caller then uses the padded prefill.
     """
     import torch
-    from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
+    from transformers.cache_utils import Cache, DynamicLayer
 
     width = max(len(p) for p in prompts) - 1
     device = next(model.parameters()).device
@@ -111,9 +111,7 @@ def prefilled_cache(model: Any, prompts: Sequence[Sequence[int]], new_tokens: in
     for row, prompt in enumerate(prompts):
         if len(prompt) < 2:
             continue
-        own = DynamicCache()
-        model(input_ids=torch.tensor([list(prompt[:-1])], device=device), past_key_values=own, use_cache=True,
-              logits_to_keep=1)
+        own = _prefill(model, torch.tensor([list(prompt[:-1])], device=device))
         if any(type(layer) is not DynamicLayer for layer in own.layers):
             return None
         if not buffers:
@@ -127,3 +125,17 @@ def prefilled_cache(model: Any, prompts: Sequence[Sequence[int]], new_tokens: in
         return None
     layer_class = _preallocated_layer_class()
     return Cache(layers=[layer_class(keys, values, width) for keys, values in buffers])
+
+
+def _prefill(model: Any, input_ids: Any) -> Any:
+    """The prompt's keys and values in a fresh cache; only the last position's logits are asked for (unused)."""
+    from transformers.cache_utils import DynamicCache
+
+    config = getattr(model, "config", None)  # with it, sliding-window layers show as such (and are declined)
+    try:
+        cache = DynamicCache(config=config)
+        model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    except TypeError:  # an architecture without logits_to_keep: every position's logits, in a clean cache
+        cache = DynamicCache(config=config)
+        model(input_ids=input_ids, past_key_values=cache, use_cache=True)
+    return cache
