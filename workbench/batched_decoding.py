@@ -12,8 +12,9 @@ tokens: 14.4 s with ``generate`` on the padded batch, 7.9 s with all three):
   :class:`PreallocatedLayer` writes into a buffer sized for the whole answer;
 - with a padding mask, transformers' SDPA path repeats the key/value heads of
   grouped-query attention to the query-head count at every step (three copies
-  of the cache for SmolLM2): :func:`grouped_sdpa` folds the query heads of
-  each group into extra query rows instead, which needs no copy.
+  of the cache for SmolLM2): at a decode step :func:`grouped_sdpa` folds the
+  query heads of each group into query rows of their key/value head instead,
+  which needs no copy.
 
 The values computed are the same as the padded path's (same positions, same
 masking); greedy outputs match one-at-a-time generation (tested).
@@ -34,17 +35,17 @@ def grouped_sdpa(module: Any, query: Any, key: Any, value: Any, attention_mask: 
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     groups = getattr(module, "num_key_value_groups", 1)
-    if attention_mask is None or groups == 1 or dropout or module.training:
+    batch, heads, rows, dim = query.shape
+    if attention_mask is None or groups == 1 or rows != 1 or dropout or module.training:
+        # prefill (many query rows) and unmasked calls: transformers' own path is as good
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
-    batch, heads, rows, dim = query.shape
-    # query heads k*groups .. k*groups+groups-1 share key/value head k: stack them as rows of one head
-    folded = query.reshape(batch, key.shape[1], groups * rows, dim)
+    # a decode step: query heads k*groups .. k*groups+groups-1 share key/value head k, so they become the
+    # query rows of that one head; the mask row of the single query applies to all of them
+    folded = query.reshape(batch, key.shape[1], groups, dim)
     mask = attention_mask[:, :, :, :key.shape[-2]]
-    if rows > 1:
-        mask = mask.repeat(1, 1, groups, 1)
     out = torch.nn.functional.scaled_dot_product_attention(folded, key, value, attn_mask=mask, scale=scaling)
-    return out.reshape(batch, heads, rows, dim).transpose(1, 2).contiguous(), None
+    return out.reshape(batch, heads, 1, dim).transpose(1, 2).contiguous(), None
 
 
 def use_grouped_attention(model: Any) -> None:
