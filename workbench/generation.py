@@ -91,9 +91,8 @@ class LocalChatModel:
 
     def _model(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            from workbench.models import load_causal_lm
-
             from workbench.batched_decoding import use_grouped_attention
+            from workbench.models import load_causal_lm
 
             model, tok = load_causal_lm(self.ref, device=self.device, padding_side="left")
             if next(model.parameters()).device.type == "cpu":
