@@ -16,9 +16,10 @@ counted). ``--repeats`` alternates the two modes and keeps each one's best time.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
+
+from workbench.bench import load_average
 
 HELP = "greedy generation one prompt at a time vs batched (16) with SmolLM2; outputs must match"
 HELDOUT = Path(__file__).resolve().parents[2] / "sample_data" / "heldout.jsonl"
@@ -54,7 +55,7 @@ def run(args) -> dict:
     torch.set_num_threads(threads)
     prompts = load_prompts(args.data, args.prompts)
     model = LocalChatModel(args.model)
-    load_before = os.getloadavg()
+    load_before = load_average()
     # load the model and warm up both code paths outside the timings
     model.chat(prompts[:2], DecodeSettings(max_new_tokens=8, batch_size=1))
     model.chat(prompts[:args.batch_size], DecodeSettings(max_new_tokens=8, batch_size=args.batch_size))
@@ -85,6 +86,6 @@ def run(args) -> dict:
         "batched_tokens_per_second": round(bat_tokens / bat_s, 2),
         "speedup": round(seq_s / bat_s, 2), "outputs_identical": not mismatches and len(sequential) == len(batched),
         "mismatched_prompts": mismatches, "torch_threads": torch.get_num_threads(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
     }

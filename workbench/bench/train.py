@@ -16,10 +16,11 @@ are in the report).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
+
+from workbench.bench import load_average
 
 HELP = "train SmolLM2 with LoRA: naive padded batches vs Workbench's loop (useful tokens/s, loss, FLOPs)"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "support.jsonl"
@@ -98,14 +99,13 @@ def validation_loss(model: Any, examples: list, pad_id: int) -> float:
 def run(args) -> dict[str, Any]:
     import tempfile
 
+    import torch
+
+    from workbench.device import free_cores
     from workbench.training.chat import build_examples
     from workbench.training.data import read_chat_jsonl, split_rows
     from workbench.training.loop import TrainJob, load_base, train
     from workbench.training.options import CausalLMOptions
-
-    import torch
-
-    from workbench.device import free_cores
 
     threads = free_cores()  # fixed for both recipes, so neither gets more cores
     torch.set_num_threads(threads)
@@ -119,7 +119,7 @@ def run(args) -> dict[str, Any]:
     train_ex, _ = build_examples(tok, train_rows, args.naive_length)
     val_ex, _ = build_examples(tok, val_rows, args.naive_length)
     wb_opts = CausalLMOptions(**common, batch_size=args.batch_size, warmup_probe_steps=1)
-    load_before = os.getloadavg()
+    load_before = load_average()
     peak = matmul_peak_flops()
 
     naive_all, wb_all = [], []
@@ -160,6 +160,6 @@ def run(args) -> dict[str, Any]:
         "repeats": len(naive_all),
         "naive_tokens_per_second_all": [round(x, 1) for x in naive_all],
         "workbench_tokens_per_second_all": [round(x, 1) for x in wb_all],
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
     }

@@ -86,8 +86,6 @@ class TrainResult:
     state_dict: Callable[[], dict[str, Any]]  # its whole weights (under FSDP every process must call it: a gather)
 
 
-
-
 class ChatRun(Runner):
     """A causal chat model on assistant-token loss, in chunks of at most ``max_batch_tokens``."""
 
