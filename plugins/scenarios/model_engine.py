@@ -134,8 +134,9 @@ class ModelScenarios(ScenarioEngine):
 def _candidate(slot: Slot, prompt: str, text: str, system: str | None, model: str) -> Candidate:
     messages = conversation(system, slot.source, text, history=slot.scenario in NEEDS_ANSWER)
     meta = {"engine": "model", "model": model, "prompt": prompt, "seed": slot.seed, "reference_by": None}
-    if complexity(slot):
-        meta["complexity"] = complexity(slot)
+    phrasing = complexity(slot)
+    if phrasing:
+        meta["complexity"] = phrasing
     return Candidate(slot.scenario, slot.mode, slot.source, messages, None, meta)
 
 
