@@ -24,6 +24,9 @@ def load_tokenizer(name_or_path: str, *, padding_side: str = "right") -> Any:
     p = Path(path)
     if p.suffix == ".gguf":
         tok = AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
+        eos = _gguf_eos_token_id(p)
+        if eos is not None:  # transformers 4.57 gives GPT-2-style GGUF tokenizers the BOS token as EOS
+            tok.eos_token = tok.convert_ids_to_tokens(eos)
     else:
         adapter = _adapter_base(p)
         tok = AutoTokenizer.from_pretrained(p if (p / "tokenizer_config.json").exists() or not adapter else adapter)
@@ -31,6 +34,14 @@ def load_tokenizer(name_or_path: str, *, padding_side: str = "right") -> Any:
         tok.pad_token = tok.eos_token
     tok.padding_side = padding_side
     return tok
+
+
+def _gguf_eos_token_id(path: Path) -> int | None:
+    """The end-of-sequence token id a .gguf file declares."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(path)).fields.get("tokenizer.ggml.eos_token_id")
+    return int(field.parts[field.data[0]][0]) if field is not None else None
 
 
 def _adapter_base(folder: Path) -> str | None:
