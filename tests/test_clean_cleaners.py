@@ -114,6 +114,17 @@ def test_near_dedup_catches_a_changed_name_at_the_right_threshold():
     assert run(NearDedup({"threshold": 0.95}), t).table.height == 3
 
 
+def test_near_dedup_default_compares_user_turns_so_sample_data_keeps_over_90_percent(sample_dir):
+    from workbench.io import load_table
+
+    t = load_table(sample_dir / "support.jsonl").table
+    assert NearDedup().options.on == "user"
+    default = run(NearDedup(), t).table.height
+    whole = run(NearDedup({"on": "conversation"}), t).table.height
+    assert default > 0.9 * t.height, f"the default near-dedup kept only {default} of {t.height} rows"
+    assert whole < default, "whole conversations (shared system prompt) look alike far more often"
+
+
 def test_quality_filters_each_reason():
     good = "Your parcel left the warehouse today and should arrive within two days."
     rows = [[("user", "where is it"), ("assistant", good + " " * (i % 3) + "x" * (i % 5))] for i in range(30)]

@@ -89,6 +89,11 @@ def _json_strings(s: pl.Series) -> pl.Series:
 
 
 class NearDedupOptions(DedupTextOptions):
+    # user turns by default: a shared system prompt and boilerplate answers would make most
+    # conversations look alike (on the sample data "conversation" drops 66% of the rows, "user" 5%)
+    on: DedupOn = Field(default="user", description="Compare user turns only (default: a shared system prompt and "
+                        "boilerplate answers make whole conversations look alike), whole conversations, assistant "
+                        "turns only, or one column")
     threshold: float = Field(default=0.7, gt=0, le=1, description="Jaccard similarity of word shingles at or above which rows are near duplicates")
     shingle_size: int = Field(default=3, ge=1, le=10, description="Words per shingle")
     num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash bins (a power of two); more is slower and more exact")
