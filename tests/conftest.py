@@ -1,4 +1,9 @@
-"""Shared fixtures: isolated runs folder, tiny model, plugin host reset."""
+"""Shared fixtures: isolated runs folder, tiny model, plugin host reset.
+
+Installed entry-point plugins are not loaded unless a test asks for them with
+``@pytest.mark.entry_points``: a plugin a developer happens to have installed
+must not change what the built-in tests see.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ SAMPLE = ROOT / "sample_data"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_runs(tmp_path, monkeypatch):
+def _isolated_runs(request, tmp_path, monkeypatch):
     """Every test writes runs under its own tmp folder and starts a fresh host."""
+    from workbench import plugins
     from workbench.plugins import reset_host
 
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
+    if request.node.get_closest_marker("entry_points") is None:
+        monkeypatch.setattr(plugins, "_entry_points", lambda: ())
     reset_host()
     yield
     reset_host()

@@ -161,3 +161,74 @@ def test_help_is_fast_and_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert float(out[0]) < 1.0
     assert out[1] == "[]"
+
+
+def _install_broken_distribution(site: Path) -> None:
+    """A real installed distribution whose entry point imports a missing module."""
+    (site / "legal_kit").mkdir(parents=True)
+    (site / "legal_kit" / "__init__.py").write_text("import statute_parser_missing  # noqa\n")
+    info = site / "workbench_legal_kit-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: workbench-legal-kit\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[workbench]\nlegal = legal_kit\n")
+
+
+def _cli(args: list[str], site: Path, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PLUGINS"}
+    environ |= {"PYTHONPATH": str(site), "WORKBENCH_RUNS": str(tmp_path / "runs")} | env
+    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True, env=environ,
+                          cwd=tmp_path)
+
+
+def test_plugin_that_fails_to_import_is_reported_and_commands_keep_working(tmp_path):
+    site = tmp_path / "site"
+    _install_broken_distribution(site)
+    runs = _cli(["runs"], site, tmp_path)
+    assert runs.returncode == 0, runs.stderr
+    listed = _cli(["plugins", "--json"], site, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    legal = next(p for p in json.loads(listed.stdout) if p["name"] == "legal")
+    assert legal["failed"] and "statute_parser_missing" in legal["error"] and legal["source"] == "entrypoint"
+    assert listed.stderr.count("'legal'") == 1 and "failed to import" in listed.stderr
+    text = _cli(["plugins"], site, tmp_path)
+    assert "legal FAILED" in text.stdout and "statute_parser_missing" in text.stdout
+
+    data = tmp_path / "chats.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
+                                             {"role": "assistant", "content": "hello"}]}) + "\n")
+    (tmp_path / "run.toml").write_text(f'[run]\nname = "legal"\n[[steps]]\nkind = "load"\noptions = {{path = "{data}"}}\n'
+                                       '[[steps]]\nkind = "clean"\ncomponent = "statute-check"\n')
+    run = _cli(["run", "run.toml"], site, tmp_path)
+    assert run.returncode == 1
+    assert "statute-check" in run.stderr and "'legal'" in run.stderr and "statute_parser_missing" in run.stderr
+
+
+def test_plugins_dir_import_failure_is_not_fatal(tmp_path):
+    write(tmp_path / "pl", "myplug", GOOD_PLUGIN)
+    write(tmp_path / "pl", "broken", "import no_such_module_here\n")
+    host = Host(tmp_path / "pl")
+    assert "myplug" in host.plugins and "broken" not in host.plugins
+    assert "no_such_module_here" in host.failed["broken"].error
+    assert "no_such_module_here" in host.failed["broken"].traceback
+    with pytest.raises(PluginError) as err:
+        host.registry.entry("cleaner", "missing-one")
+    assert "'broken'" in str(err.value) and "no_such_module_here" in str(err.value)
+
+
+@pytest.mark.parametrize("selector", ["legal", "workbench-legal-kit", "workbench_legal_kit", "legal_kit"])
+def test_env_var_accepts_entry_point_distribution_or_package_name(tmp_path, selector):
+    site = tmp_path / "site"
+    _install_broken_distribution(site)
+    listed = _cli(["plugins", "--json"], site, tmp_path, WORKBENCH_PLUGINS=selector)
+    names = {p["name"] for p in json.loads(listed.stdout)}
+    assert "legal" in names and "example" not in names
+    assert "matches no installed plugin" not in listed.stderr
+
+
+def test_env_var_name_that_matches_nothing_warns(tmp_path):
+    listed = _cli(["plugins", "--json"], tmp_path, tmp_path, WORKBENCH_PLUGINS="legal-kitt")
+    assert listed.returncode == 0
+    assert "'legal-kitt'" in listed.stderr and "matches no installed plugin" in listed.stderr
+    assert all(p["source"] == "builtin" for p in json.loads(listed.stdout))

@@ -8,9 +8,12 @@ import subprocess
 import sys
 
 import polars as pl
+import pytest
 
 from workbench.engine import execute
 from workbench.runfile import parse_runfile
+
+pytestmark = pytest.mark.entry_points
 
 
 def test_installed_with_an_entry_point():

@@ -5,8 +5,14 @@ ones. Third-party plugins come from the entry-point group ``workbench`` and
 from ``*.py`` files in a plugins folder (``--plugins-dir`` or
 ``WORKBENCH_PLUGINS_DIR``). ``WORKBENCH_PLUGINS`` restricts third-party
 loading: unset loads all, ``none`` (or empty) loads none, otherwise a comma
-separated list of plugin names to load. ``WORKBENCH_TRACE_PLUGINS=1`` logs
-every hook call to stderr.
+separated list of plugins to load, each given by its entry-point name, its
+distribution name (``pip install`` name) or its top-level package (or, for the
+plugins folder, its file stem); a name that matches nothing is a warning.
+``WORKBENCH_TRACE_PLUGINS=1`` logs every hook call to stderr.
+
+A third-party plugin that fails to import does not stop Workbench: it is
+reported once (stderr, and ``workbench plugins`` lists it as failed with the
+error) and a run that asks for a component nobody registered names it.
 
 Loading is lazy and happens once per process (``get_manager``); importing a
 plugin module must stay cheap, heavy libraries load inside the components.
@@ -30,7 +36,7 @@ import pluggy
 from workbench import hookspecs
 from workbench.components import FAMILIES
 from workbench.errors import PluginError
-from workbench.registry import Registry
+from workbench.registry import FailedPlugin, Registry
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.formats",
@@ -67,16 +73,25 @@ class Host:
             self.pm.enable_tracing()
         self.registry = Registry()
         self.plugins: dict[str, PluginInfo] = {}
+        self.failed: dict[str, FailedPlugin] = {}
+        self.warnings: list[str] = []
         for module_name in _available_builtins():
             module = importlib.import_module(module_name)
             self._add(module, module_name, "builtin", _version("workbench"))
         if load_third_party:
             allowed = _allowed_names()
-            self._load_entry_points(allowed)
+            matched: set[str] = set()
+            self._load_entry_points(allowed, matched)
             plugins_dir = plugins_dir or os.environ.get("WORKBENCH_PLUGINS_DIR")
             if plugins_dir:
-                self._load_dir(Path(plugins_dir), allowed)
+                self._load_dir(Path(plugins_dir), allowed, matched)
+            for name in sorted((allowed or set()) - matched):
+                self.warnings.append(f"WORKBENCH_PLUGINS names {name!r}, which matches no installed plugin "
+                                     "(give an entry-point, distribution or package name; `workbench plugins` "
+                                     "lists what is installed)")
         self._register_all()
+        for message in self.warnings + [f.message() for f in self.failed.values()]:
+            print(f"warning: {message}", file=sys.stderr)
 
     # -- loading -----------------------------------------------------------
     def _add(self, plugin: Any, name: str, source: str, version: str | None) -> None:
@@ -93,32 +108,44 @@ class Host:
         hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
         self.plugins[name] = PluginInfo(name, version, source, str(path), hooks)
 
-    def _load_entry_points(self, allowed: set[str] | None) -> None:
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if allowed is not None and ep.name not in allowed:
-                continue
+    def _load_entry_points(self, allowed: set[str] | None, matched: set[str]) -> None:
+        for ep in _entry_points():
+            names = _entry_point_names(ep)
+            if allowed is not None:
+                if not names & allowed:
+                    continue
+                matched |= names & allowed
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import failure is a plugin fault
-                raise PluginError(f"plugin {ep.name!r} (entry point {ep.value}) failed to import: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - any import failure is a plugin fault, reported not fatal
+                self._fail(ep.name, "entrypoint", f"entry point {ep.value}", exc)
+                continue
             version = _version(ep.dist.name) if ep.dist else None
             self._add(plugin, ep.name, "entrypoint", version)
 
-    def _load_dir(self, folder: Path, allowed: set[str] | None) -> None:
+    def _load_dir(self, folder: Path, allowed: set[str] | None, matched: set[str]) -> None:
         if not folder.is_dir():
             raise PluginError(f"plugins folder {folder} does not exist or is not a folder")
         for path in sorted(folder.glob("*.py")):
-            if allowed is not None and path.stem not in allowed:
-                continue
+            if allowed is not None:
+                if path.stem not in allowed:
+                    continue
+                matched.add(path.stem)
             spec = importlib.util.spec_from_file_location(f"workbench_dir_plugin_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
             try:
                 spec.loader.exec_module(module)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001
-                raise PluginError(f"plugin {path.stem!r} ({path}) failed to import: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                self._fail(path.stem, "plugins-dir", str(path), exc)
+                continue
             self._add(module, path.stem, "plugins-dir", getattr(module, "__version__", None))
+
+    def _fail(self, name: str, source: str, path: str, exc: BaseException) -> None:
+        import traceback
+
+        self.failed[name] = FailedPlugin(name, source, path, f"{type(exc).__name__}: {exc}",
+                                         "".join(traceback.format_exception(exc)))
+        self.registry.failed_plugins[name] = self.failed[name]
 
     def _register_all(self) -> None:
         for name in list(self.plugins):
@@ -149,12 +176,26 @@ class Host:
         self.plugins.pop(name, None)
 
     def info(self) -> list[dict[str, Any]]:
-        return [vars(p) for p in self.plugins.values()]
+        """Loaded plugins, then the ones that failed to import (``source`` says which, ``error`` why)."""
+        return [vars(p) for p in self.plugins.values()] + [f.info() for f in self.failed.values()]
 
 
 def _available_builtins() -> list[str]:
     """Built-in modules present in this install (a bare folder is not a plugin)."""
     return [m for m in DEFAULT_PLUGINS if (spec := importlib.util.find_spec(m)) is not None and spec.origin]
+
+
+def _entry_points() -> tuple[importlib.metadata.EntryPoint, ...]:
+    return tuple(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _entry_point_names(ep: importlib.metadata.EntryPoint) -> set[str]:
+    """Every name ``WORKBENCH_PLUGINS`` may use for an entry point: its own, its distribution's, its package's."""
+    names = {ep.name, ep.module.split(".")[0]}
+    if ep.dist is not None:
+        dist = ep.dist.name
+        names |= {dist, dist.lower(), dist.lower().replace("_", "-"), dist.lower().replace("-", "_")}
+    return names
 
 
 def _allowed_names() -> set[str] | None:

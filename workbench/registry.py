@@ -21,6 +21,24 @@ OPERATION = {"reader": "read", "writer": "write", "metric": "compute"}
 
 
 @dataclass(frozen=True)
+class FailedPlugin:
+    """A third-party plugin that failed to import: kept to name it when its components are missing."""
+
+    name: str
+    source: str  # "entrypoint" or "plugins-dir"
+    path: str
+    error: str  # "ModuleNotFoundError: No module named 'x'"
+    traceback: str
+
+    def message(self) -> str:
+        return f"plugin {self.name!r} ({self.path}) failed to import and is not loaded: {self.error}"
+
+    def info(self) -> dict[str, object]:
+        return {"name": self.name, "version": None, "source": self.source, "path": self.path, "hooks": [],
+                "components": [], "failed": True, "error": self.error}
+
+
+@dataclass(frozen=True)
 class Entry:
     component: type[Component]
     plugin: str
@@ -32,6 +50,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {}
+        #: plugins that failed to import, named when a component is not found
+        self.failed_plugins: dict[str, FailedPlugin] = {}
 
     def register_callback(self, hook: str, plugin: str, source: str) -> Callable[[type], type]:
         base = FAMILIES[hook]
@@ -73,8 +93,14 @@ class Registry:
             return self._entries[kind][name]
         except KeyError:
             known = ", ".join(sorted(self._entries.get(kind, {}))) or "none"
-            raise PluginError(f"no {kind} named {name!r} is registered (known: {known})",
-                              hint="`workbench plugins` lists what is loaded") from None
+            message = f"no {kind} named {name!r} is registered (known: {known})"
+            if self.failed_plugins:
+                message += "; it may come from a plugin that failed to import: " + "; ".join(
+                    f"{f.name!r} ({f.error})" for f in self.failed_plugins.values())
+                hint = "fix or uninstall the failed plugin (`workbench plugins` shows its error)"
+            else:
+                hint = "`workbench plugins` lists what is loaded"
+            raise PluginError(message, hint=hint) from None
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._entries.get(kind, {}))

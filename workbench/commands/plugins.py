@@ -25,6 +25,10 @@ def run(args) -> int:
         print(json.dumps(info, indent=2))
         return 0
     for plugin in info:
+        if plugin.get("failed"):
+            print(f"{plugin['name']} FAILED ({plugin['source']}: {plugin['path']})")
+            print(f"  error: {plugin['error']}")
+            continue
         print(f"{plugin['name']} {plugin['version'] or ''} ({plugin['source']}: {plugin['path']})")
         print(f"  hooks: {', '.join(plugin['hooks'])}")
         for comp in plugin["components"]:
