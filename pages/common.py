@@ -12,7 +12,7 @@ import streamlit as st
 
 from workbench import store
 from workbench.errors import WorkbenchError
-from workbench.ui_support import keys
+from workbench.ui_support import jobs, keys, tasks
 from workbench.ui_support.forms import form_fields, to_options
 from workbench.ui_support.pipeline import Pipeline, execute, latest_output
 
@@ -114,3 +114,42 @@ def runfile_panel(prefix: str) -> None:
         target = st.text_input("Save as", value=str(runs_dir() / f"{p.name}.toml"), key=f"{prefix}_runfile_path")
         if st.button("Save run file", key=f"{prefix}_save_runfile"):
             st.success(f"Saved {p.save(target)}")
+
+
+def progress_panel(key: str, *, task: str | None = None, run_dir: str | Path | None = None,
+                   label: str = "run") -> tasks.ProgressView | None:
+    """Elapsed time, progress, ETA and a Cancel button for an in-process task (``task``, an id from
+    :func:`workbench.ui_support.tasks.start`) or a background run (``run_dir``), read from their progress files.
+
+    While the work runs the panel redraws itself every second; when it ends the whole page reruns once so it can
+    pick up the result (``tasks.get(task).result``). Returns what it drew (None when there is nothing to follow).
+    """
+    def current() -> tasks.ProgressView | None:
+        return tasks.view(task) if task else tasks.run_view(run_dir, label) if run_dir else None
+
+    def draw(v: tasks.ProgressView) -> None:
+        if v.fraction is not None:
+            st.progress(v.fraction, text=v.text())
+        else:
+            st.caption(v.text())
+        if v.running and st.button("Cancel", key=f"{key}_cancel", disabled=v.cancelling):
+            if task:
+                tasks.cancel(task)
+            else:
+                jobs.cancel(run_dir)
+            st.rerun(scope="fragment")
+        if v.error:
+            show_error(WorkbenchError(f"{v.label} failed: {v.error}"))
+
+    @st.fragment(run_every=1)
+    def live() -> None:
+        v = current()
+        if v is None or not v.running:
+            st.rerun()  # the page picks up the result
+        draw(v)
+
+    shown = current()
+    if shown is not None:
+        live() if shown.running else draw(shown)
+    return shown
+

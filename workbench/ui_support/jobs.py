@@ -168,10 +168,10 @@ def eta_text(progress: dict[str, Any] | None) -> str:
     n, total = progress.get("n", 0), progress.get("total")
     elapsed, eta = progress.get("elapsed") or 0, progress.get("eta")
     done = f"{n}/{total}" if total else f"{n}"
-    left = f", about {_duration(eta)} left" if eta is not None else ""
-    return f"{progress.get('desc', 'step')}: {done} after {_duration(elapsed)}{left}"
+    left = f", about {duration(eta)} left" if eta is not None else ""
+    return f"{progress.get('desc', 'step')}: {done} after {duration(elapsed)}{left}"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
