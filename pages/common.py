@@ -152,4 +152,3 @@ def progress_panel(key: str, *, task: str | None = None, run_dir: str | Path | N
     if shown is not None:
         live() if shown.running else draw(shown)
     return shown
-

@@ -101,3 +101,18 @@ def test_run_view_reads_a_background_run(tmp_path):
     v = tasks.run_view(run_dir, "evaluation")
     assert (v.state, v.n, v.total, v.error) == ("failed", 5, 10, "out of memory")
     assert v.elapsed >= 0 and tasks.run_view(tmp_path / "nothing") is None
+
+
+def test_preflight_runs_as_a_task(tmp_path, tiny_model_dir, sample_dir):
+    """The Train page's pre-flight as a task: it finishes with the trainer's figures, followed through the panel."""
+    from workbench.io.loader import load_table
+    from workbench.ui_support import training
+
+    table = load_table(sample_dir / "support.jsonl").table.head(16)
+    options = {"model": str(tiny_model_dir), "method": "lora", "max_steps": 2, "batch_size": 4}
+    task_id = tasks.start(lambda ctx: training.local_preflight(table, options, ctx), "pre-flight", root=tmp_path)
+    _wait(lambda: not tasks.get(task_id).running, 240)
+    v, figures = tasks.view(task_id), tasks.get(task_id).result
+    assert v.state == "finished", v.error
+    assert figures["examples"] == 16 and figures["optimizer_steps"] == 2
+    tasks.discard(task_id)

@@ -47,9 +47,12 @@ def local_estimate(table: pl.DataFrame, options: dict[str, Any]) -> dict[str, An
             "model": options.get("model"), "method": options.get("method")}
 
 
-def local_preflight(table: pl.DataFrame, options: dict[str, Any]) -> dict[str, Any]:
+def local_preflight(table: pl.DataFrame, options: dict[str, Any], ctx: Any = None) -> dict[str, Any]:
     """The local trainer's own pre-flight (:func:`workbench.training.loop.estimate`): loads the model, plans the
-    batches and times a short warm-up, training nothing. Tokens per epoch, optimiser steps, memory, expected time."""
+    batches and times a short warm-up, training nothing. Tokens per epoch, optimiser steps, memory, expected time.
+
+    With a step context (``ctx``, e.g. from :func:`workbench.ui_support.tasks.start`) the warm-up reports its
+    progress through ``ctx.progress`` and stops when ``ctx.cancelled()``."""
     import tempfile
     from pathlib import Path
 
@@ -60,7 +63,8 @@ def local_preflight(table: pl.DataFrame, options: dict[str, Any]) -> dict[str, A
     val = (table.filter(pl.col("split") == "validation").select("id", "messages").to_dicts()
            if "split" in table.columns else [])
     with tempfile.TemporaryDirectory(prefix="wb-preflight-") as out:
-        job = TrainJob(CausalLMOptions.model_validate(options), rows, val, Path(out), log=lambda _m: None)
+        hooks = {"progress": ctx.progress, "cancelled": ctx.cancelled} if ctx is not None else {}
+        job = TrainJob(CausalLMOptions.model_validate(options), rows, val, Path(out), log=lambda _m: None, **hooks)
         return estimate(job)
 
 
