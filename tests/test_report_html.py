@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from html import escape
 
 import pytest
 
@@ -22,6 +23,8 @@ def hostile_report() -> dict:
     example = {"id": EVIL, "question": EVIL, "reference": EVIL, "base_answer": EVIL, "other_answer": "ok " + EVIL,
                "base_score": 1.0, "other_score": 2.0, "diff": [["=", EVIL], ["-", EVIL], ["+", EVIL]]}
     score = {"score": 0.5, "skipped": None, "signature": EVIL, "details": {}}
+    facts = {"score": 0.5, "skipped": None, "details": {"counts": {"correct": 1, EVIL: 1}, "applicable": 2}}
+    off_topic = {"score": 0.5, "skipped": None, "details": {"off_topic": 1}}
     behavior = {"score": 0.5, "signature": None, "details": {
         "by_behavior": {EVIL: {"n": 1, "judged": 1, "passed": 1, "pass_rate": 1.0}},
         "decisions": [{"id": EVIL, "behavior": EVIL, "passed": True, "rule": EVIL}]}}
@@ -33,8 +36,13 @@ def hostile_report() -> dict:
         "base": "base", "models": {"base": EVIL, "tuned": EVIL}, "n_examples": 1, "decode": {"max_new_tokens": 8},
         "seed": 0, "bootstrap_resamples": 10, "ar_trials": 10, "primary_metric": "chrf",
         "generation": {"base": {"generated": 1, "cached": 0}, "tuned": {"generated": 1, "cached": 0}},
-        "scores": {m: {"chrf": score, "behavior": behavior, "f1": f1} for m in ("base", "tuned")},
-        "comparisons": {"tuned": {"chrf": comparison, EVIL: comparison}},
+        "scores": {m: {"chrf": score, "behavior": behavior, "f1": f1, "facts": facts, "off_topic": off_topic}
+                   for m in ("base", "tuned")},
+        "comparisons": {"tuned": {"chrf": comparison, EVIL: comparison, "facts": comparison}},
+        "fluent_but_wrong": {"tuned": {"metric": "chrf", "total": 1, "rows": [
+            {"id": EVIL, "question": EVIL, "reference": EVIL, "answer": "x " + EVIL, "score": 90.0,
+             "facts_verdict": "contradicted", "off_topic": True, "problem": EVIL,
+             "answer_marked": [["x ", False], [EVIL, True]]}]}},
         "slices": {"tuned": {"label": [{"value": EVIL, "n": 1, "base": 1.0, "other": 2.0, "difference": 1.0,
                                         "wins": 1, "ties": 0, "losses": 0}]}},
         "top_examples": {"tuned": {"metric": "chrf", "wins": [example], "regressions": [example]}},
@@ -62,6 +70,19 @@ def test_markdown_escapes_html_and_pipes():
     md = render_markdown(build_document(hostile_report()))
     assert "<script" not in md and "<img" not in md
     assert "\\| pipe \\|" in md
+
+
+def test_report_leads_with_correctness_and_lists_fluent_but_wrong_answers():
+    sections = build_document(hostile_report())
+    titles = [s.title for s in sections]
+    assert titles[1] == "Ship verdict" and titles[2] == "Fluent but wrong: tuned"
+    html = render_html(sections, "t")
+    md = render_markdown(sections)
+    for text in (html, md):
+        assert "Not ready to ship: answers with every fact right: base 50% -&gt; tuned 50%" in text
+        assert text.index("Not ready to ship") < text.index("similarity and other metrics") < text.index("Ship verdict")
+    assert "<mark>" + escape(PAYLOADS[0]) in html  # the offending fact, marked and escaped
+    assert "**" + escape(PAYLOADS[0], quote=False) in md
 
 
 def test_written_formats(tmp_path):

@@ -17,6 +17,7 @@ import polars as pl
 
 from workbench.evaluation import compare
 from workbench.evaluation.cache import GenerationCache, generate_cached
+from workbench.evaluation.correctness import fluent_but_wrong
 from workbench.evaluation.examples import question_text
 from workbench.evaluation.forgetting import forgetting_summary, load_probes, probe_prompts, score_probes
 from workbench.evaluation.result import MetricResult
@@ -111,7 +112,12 @@ def evaluate(examples: pl.DataFrame, config: EvalConfig, cache_dir: Path,
         "scores": {n: {k: _summary(r) for k, r in s.items()} for n, s in scores.items()},
         "comparisons": {}, "slices": {}, "top_examples": {},
     }
+    results["fluent_but_wrong"] = {}
     for name in list(config.models)[1:]:
+        wrong = fluent_but_wrong(examples, frames[name]["prediction"].to_list(), scores[name],
+                                 _primary(config.primary_metric, scores[name]))
+        if wrong is not None:
+            results["fluent_but_wrong"][name] = wrong
         results["comparisons"][name] = _compare(config, scores[base], scores[name], frames[base], frames[name])
         primary = _primary(config.primary_metric, scores[base])
         if primary:

@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.evaluation.verdict import ship_verdict
 from workbench.report import fmt, svg
+
+#: metrics the verdict reports first; the similarity summary leaves them out
+CORRECTNESS = ("facts", "off_topic")
+TONES = {"pass": "good", "warn": "warn", "fail": "warn"}
 
 
 @dataclass
@@ -36,6 +41,13 @@ class Diff:
 
 
 @dataclass
+class Marked:
+    """A text with some spans marked (the offending facts of an answer): (text, marked) pieces."""
+
+    pieces: list[tuple[str, bool]]
+
+
+@dataclass
 class Section:
     title: str
     blocks: list[Any] = field(default_factory=list)
@@ -45,6 +57,7 @@ class Section:
 def build_document(report: dict[str, Any]) -> list[Section]:
     r = report["results"]
     sections = [_overview(report)]
+    sections += [s for s in (_verdict(r), *(_fluent_but_wrong(r, m) for m in r["comparisons"])) if s]
     for other, comparisons in r["comparisons"].items():
         sections += _comparison(r, other, comparisons)
     sections.append(_all_models(r))
@@ -66,12 +79,44 @@ def _overview(report: dict[str, Any]) -> Section:
         Table(["decoding setting", "value"], [[k, v] for k, v in r["decode"].items()]),
     ]
     for other, comparisons in r["comparisons"].items():
-        better = [m for m, c in comparisons.items() if fmt.verdict(c) == "better"]
-        worse = [m for m, c in comparisons.items() if fmt.verdict(c) == "worse"]
-        blocks.append(P(f"{other} vs {r['base']}: significantly better on {', '.join(better) or 'no metric'}; "
-                        f"significantly worse on {', '.join(worse) or 'no metric'} (p < {fmt.ALPHA}).",
-                        "warn" if worse else "good" if better else ""))
+        v = ship_verdict(r, other)
+        better = [m for m, c in comparisons.items() if fmt.verdict(c) == "better" and m not in CORRECTNESS]
+        worse = [m for m, c in comparisons.items() if fmt.verdict(c) == "worse" and m not in CORRECTNESS]
+        blocks.insert(1, P(f"{other} vs {r['base']}: {v['headline']}.", TONES[v["status"]]))
+        blocks.append(P(f"{other} vs {r['base']}, similarity and other metrics: significantly better on "
+                        f"{', '.join(better) or 'no metric'}; significantly worse on {', '.join(worse) or 'no metric'} "
+                        f"(p < {fmt.ALPHA}). Similarity rewards the house style as much as the facts: read the "
+                        f"correctness checks first.", "warn" if worse else ""))
     return Section(report["title"], blocks, level=1)
+
+
+def _verdict(r: dict[str, Any]) -> Section | None:
+    """Pass / warn / fail per correctness check, for every model compared with the base."""
+    rows = [[other, c["name"], c["status"].upper(), c["summary"], c["threshold"], c["detail"]]
+            for other in r["comparisons"] for c in ship_verdict(r, other)["checks"]]
+    if not rows:
+        return None
+    return Section("Ship verdict", [
+        P("Correctness first: every fact right (numbers with units, ranges, durations, menu paths, ids), the right "
+          "topic, general abilities kept; similarity to the reference second."),
+        Table(["model", "check", "status", "result", "threshold", "detail"], rows)])
+
+
+def _fluent_but_wrong(r: dict[str, Any], model: str) -> Section | None:
+    """Answers with a wrong fact or off-topic, most similar to the reference first, offending facts marked."""
+    found = (r.get("fluent_but_wrong") or {}).get(model)
+    if not found:
+        return None
+    rows = found["rows"]
+    blocks: list[Any] = [P(f"{found['total']} answers of {model} state a wrong or missing fact or answer another "
+                           f"question; sorted by {found['metric']}, high to low: a high similarity score does not make "
+                           f"them right." + (f" The first {len(rows)} are shown." if len(rows) < found["total"] else ""),
+                           "warn")] if rows else [P("None.")]
+    for ex in rows:
+        blocks += [P(f"Example {ex['id']} ({found['metric']} {fmt.num(ex['score'])}; {ex['problem']})"),
+                   Table(["", "text"], [["question", ex["question"]], ["reference", ex["reference"]]]),
+                   Marked([(text, bool(marked)) for text, marked in ex["answer_marked"]])]
+    return Section(f"Fluent but wrong: {model}", blocks)
 
 
 def _comparison(r: dict[str, Any], other: str, comparisons: dict[str, Any]) -> list[Section]:

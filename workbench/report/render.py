@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.report import fmt
-from workbench.report.document import Chart, Diff, P, Section, Table, build_document
+from workbench.report.document import Chart, Diff, Marked, P, Section, Table, build_document
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
@@ -23,7 +23,7 @@ table{border-collapse:collapse;margin:.6rem 0;font-size:13px;max-width:100%}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top;white-space:pre-wrap;word-break:break-word}
 th{background:#f4f4f4}p.warn{color:#b71c1c;font-weight:600}p.good{color:#1b5e20;font-weight:600}
 .diff{font-family:ui-monospace,monospace;font-size:12px;background:#fafafa;border:1px solid #eee;padding:.4rem;white-space:pre-wrap}
-del{background:#ffebee;color:#b71c1c}ins{background:#e8f5e9;color:#1b5e20;text-decoration:none}
+del{background:#ffebee;color:#b71c1c}mark{background:#ffcdd2;color:#b71c1c;font-weight:600}ins{background:#e8f5e9;color:#1b5e20;text-decoration:none}
 svg{max-width:100%;height:auto}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}table,svg,.diff{break-inside:avoid}}
 """
@@ -46,6 +46,8 @@ def html_block(block: Any) -> str:
     if isinstance(block, Diff):
         tags = {"=": "span", "-": "del", "+": "ins"}
         return '<div class="diff">' + " ".join(f"<{tags[op]}>{escape(text)}</{tags[op]}>" for op, text in block.segments) + "</div>"
+    if isinstance(block, Marked):
+        return '<div class="diff">' + "".join(f"<mark>{escape(t)}</mark>" if m else escape(t) for t, m in block.pieces) + "</div>"
     raise TypeError(f"unknown report block {type(block).__name__}")
 
 
@@ -77,6 +79,8 @@ def md_block(block: Any) -> str:
     if isinstance(block, Diff):
         marks = {"=": "{}", "-": "~~{}~~", "+": "**{}**"}
         return "diff: " + " ".join(marks[op].format(md_text(text)) for op, text in block.segments) + "\n"
+    if isinstance(block, Marked):
+        return "answer: " + "".join(f"**{md_text(t)}**" if m else md_text(t) for t, m in block.pieces) + "\n"
     raise TypeError(f"unknown report block {type(block).__name__}")
 
 

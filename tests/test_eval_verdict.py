@@ -1,0 +1,105 @@
+"""The ship verdict and the "fluent but wrong" list: correctness before similarity."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from workbench.evaluation.correctness import fluent_but_wrong, mark
+from workbench.evaluation.result import MetricResult
+from workbench.evaluation.verdict import ship_verdict
+
+
+def results(base_facts: float | None = 0.1, tuned_facts: float | None = 0.3, facts_p: float = 0.01,
+            off_topic: float | None = 0.0, flagged: bool = False) -> dict:
+    chrf = {"base": 23.0, "other": 57.0, "difference": 34.0, "ci_low": 30.0, "ci_high": 38.0, "p_value": 0.001,
+            "higher_is_better": True}
+    scores = {"base": {"chrf": {"score": 23.0}}, "tuned": {"chrf": {"score": 57.0}}}
+    comparisons = {"tuned": {"chrf": chrf}}
+    if tuned_facts is not None:
+        scores["base"]["facts"] = {"score": base_facts, "details": {"counts": {}, "applicable": 64}}
+        scores["tuned"]["facts"] = {"score": tuned_facts, "details": {"counts": {"correct": 19, "contradicted": 45},
+                                                                     "applicable": 64}}
+        comparisons["tuned"]["facts"] = {"base": base_facts, "other": tuned_facts,
+                                         "difference": tuned_facts - base_facts, "p_value": facts_p}
+    if off_topic is not None:
+        scores["tuned"]["off_topic"] = {"score": off_topic, "details": {"off_topic": round(off_topic * 64)}}
+    probes = {"base": {"pass_rate": {"all": 0.7}, "lost": [], "flagged": False},
+              "tuned": {"pass_rate": {"all": 0.4 if flagged else 0.7}, "lost": ["k-capital-japan"] if flagged else [],
+                        "flagged": flagged, "p_value": 0.002 if flagged else 1.0}}
+    return {"base": "base", "n_examples": 64, "primary_metric": "chrf", "scores": scores, "comparisons": comparisons,
+            "top_examples": {}, "forgetting": {"base": "base", "models": probes}}
+
+
+def statuses(v: dict) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in v["checks"]}
+
+
+def test_similarity_gain_with_wrong_facts_is_not_ready_to_ship():
+    v = ship_verdict(results())
+    assert v["status"] == "fail" and statuses(v) == {"facts": "fail", "off_topic": "pass", "chrf": "pass",
+                                                      "forgetting": "pass"}
+    assert v["headline"].startswith("Not ready to ship: answers with every fact right: base 10% -> tuned 30% (p = 0.01)")
+    assert v["checks"][0]["detail"] == "of 64 answers whose reference states checkable facts; 45 contradicted"
+
+
+@pytest.mark.parametrize("kwargs, status, facts", [
+    ({"base_facts": 0.5, "tuned_facts": 0.95}, "pass", "pass"),
+    ({"base_facts": 0.5, "tuned_facts": 0.85}, "warn", "warn"),
+    ({"base_facts": 0.99, "tuned_facts": 0.92, "facts_p": 0.01}, "fail", "fail"),  # significantly below the base
+    ({"base_facts": 0.99, "tuned_facts": 0.92, "facts_p": 0.2}, "pass", "pass"),
+    ({"base_facts": 0.5, "tuned_facts": 0.95, "off_topic": 0.23}, "fail", "pass"),
+    ({"base_facts": 0.5, "tuned_facts": 0.95, "off_topic": 0.05}, "warn", "pass"),
+    ({"base_facts": 0.5, "tuned_facts": 0.95, "flagged": True}, "fail", "pass"),
+])
+def test_verdict_rules(kwargs, status, facts):
+    v = ship_verdict(results(**kwargs))
+    assert v["status"] == status and statuses(v)["facts"] == facts
+    assert v["headline"].startswith({"pass": "Ready to ship", "warn": "Review before shipping",
+                                     "fail": "Not ready to ship"}[status])
+
+
+def test_forgetting_names_the_lost_probes_and_without_facts_the_headline_says_so():
+    v = ship_verdict(results(tuned_facts=None, off_topic=None, flagged=True))
+    assert statuses(v) == {"chrf": "pass", "forgetting": "fail"}
+    assert "no facts check in this evaluation" in v["headline"]
+    assert "k-capital-japan" in next(c for c in v["checks"] if c["name"] == "forgetting")["detail"]
+
+
+def test_mark_cuts_the_answer_around_offending_facts_case_insensitively():
+    assert mark("Limit is 10,000 EUR, wait 30 days", ["10,000 eur", "30 days"]) == [
+        ("Limit is ", False), ("10,000 EUR", True), (", wait ", False), ("30 days", True)]
+    assert mark("nothing", []) == [("nothing", False)]
+
+
+def test_fluent_but_wrong_lists_wrong_and_off_topic_answers_by_similarity():
+    prompt = json.dumps([{"role": "user", "content": "How long does a refund take?"}])
+    examples = pl.DataFrame({"id": ["a", "b", "c", "d"], "prompt": [prompt] * 4,
+                             "reference": ["Refunds take 5-7 business days."] * 4})
+    answers = ["Refunds take 30 business days.", "Refunds take 5-7 business days.",
+               "Reset your password in Settings > Security.", "Refunds take 5-7 business days, call 555-0100."]
+    facts = MetricResult("facts", 0.25, [0.0, 1.0, 0.0, 0.0], details={
+        "verdicts": ["contradicted", "correct", "missing", "invented"],
+        "facts": [{"contradicted": [[{"text": "5-7 business days"}, {"text": "30 business days"}]], "missing": [],
+                   "invented": []}, None,
+                  {"contradicted": [], "missing": [{"text": "5-7 business days"}], "invented": []},
+                  {"contradicted": [], "missing": [], "invented": [{"text": "555-0100"}]}]})
+    topic = MetricResult("off_topic", 0.25, [0.0, 0.0, 1.0, 0.0], higher_is_better=False,
+                         details={"answer_intents": ["refund", "refund", "password", "refund"],
+                                  "reference_intents": ["refund"] * 4})
+    chrf = MetricResult("chrf", 50.0, [80.0, 100.0, 10.0, 90.0])
+    found = fluent_but_wrong(examples, answers, {"facts": facts, "off_topic": topic, "chrf": chrf}, "chrf")
+    assert found["total"] == 3 and [r["id"] for r in found["rows"]] == ["d", "a", "c"]
+    d, a, c = found["rows"]
+    assert d["answer_marked"] == [("Refunds take 5-7 business days, call ", False), ("555-0100", True), (".", False)]
+    assert a["problem"] == "facts contradicted (contradicted: 30 business days instead of 5-7 business days)"
+    assert a["answer_marked"][1] == ("30 business days", True)
+    assert "off-topic: answers password where the question is refund" in c["problem"]
+    assert c["question"] == "How long does a refund take?"
+
+
+def test_fluent_but_wrong_is_absent_without_correctness_metrics():
+    examples = pl.DataFrame({"id": ["a"], "prompt": ["[]"], "reference": ["x"]})
+    assert fluent_but_wrong(examples, ["y"], {"chrf": MetricResult("chrf", 1.0, [1.0])}, "chrf") is None
