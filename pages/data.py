@@ -6,14 +6,24 @@ import streamlit as st
 
 from pages import common
 from workbench.errors import WorkbenchError
-from workbench.ui_support import data, keys, runs, stats, table
+from workbench.ui_support import data, exposure, keys, runs, stats, table
 from workbench.ui_support.pipeline import Pipeline, open_run, safe_name
 
 st.title("Data")
 
+#: widgets of the Browse tab; a newly opened file starts with them cleared
+BROWSE_KEYS = ("data_search", "data_role", "data_page", *(f"data_filter_{c}" for c in table.FILTER_COLUMNS))
 
-def use_file(path: Path) -> None:
+
+def reset_browse() -> None:
+    for key in BROWSE_KEYS:
+        st.session_state.pop(key, None)
+
+
+def use_file(path: Path, confined: bool = False) -> None:
     try:
+        if confined:
+            path = exposure.confine(path, exposure.data_roots())
         opened = data.open_file(path, common.runs_dir())
     except (WorkbenchError, OSError) as exc:
         common.show_error(exc)
@@ -23,6 +33,7 @@ def use_file(path: Path) -> None:
     st.session_state[keys.TABLE_PATH] = str(opened.table_path)
     st.session_state[keys.VALIDATION] = opened
     st.session_state.pop(keys.RUN_DIR, None)
+    reset_browse()
 
 
 source = st.radio("Open", ["Upload a file", "A file on disk", "A run's step output"], horizontal=True,
@@ -33,9 +44,12 @@ if source == "Upload a file":
         use_file(data.save_upload(upload.name, upload.getvalue(), common.runs_dir()))
         st.session_state["data_uploaded"] = upload.file_id
 elif source == "A file on disk":
-    path = st.text_input("Path", value="sample_data/support.jsonl", key="data_path")
+    roots = exposure.data_roots()
+    path = st.text_input("Path", value="sample_data/support.jsonl", key="data_path",
+                         help=f"Only files under the data roots open: {', '.join(map(str, roots))} "
+                              f"(add folders with {exposure.ROOTS_ENV}).")
     if st.button("Open file", key="data_open"):
-        use_file(Path(path))
+        use_file(Path(path), confined=True)
 else:
     history = runs.history(common.runs_dir())
     if not history.height:
@@ -55,9 +69,16 @@ else:
                 st.session_state[keys.TABLE_PATH] = str(data.step_output(steps[step]))
                 st.session_state[keys.RUN_DIR] = run_path
                 st.session_state.pop(keys.VALIDATION, None)
+                reset_browse()
 
 path = common.require_table()
 st.caption(f"Browsing `{path}`")
+opened = st.session_state.get(keys.VALIDATION)
+if opened is not None and opened.report["rows_invalid"]:
+    st.warning(f"{opened.report['rows_invalid']} of {opened.report['rows_read']} records were quarantined "
+               f"(not loaded): they have errors. Their lines and hints are below and in the Validation tab.")
+    with st.expander(f"Problems ({len(opened.report.get('problems', []))})"):
+        st.dataframe(opened.problems().to_pandas(), hide_index=True, key="data_quarantine_problems")
 browse, chats, charts, problems = st.tabs(["Browse", "Conversations", "Statistics", "Validation"])
 
 with browse:
@@ -72,10 +93,7 @@ with browse:
     number = st.number_input("Page", min_value=1, value=1, step=1, key="data_page")
     found = table.page(path, table.Query(search, role, filters), int(number), int(size))
     st.write(f"**{found.total:,}** rows match · page {found.number} of {found.pages}")
-    shown = found.rows.with_columns(
-        found.rows["messages"].map_elements(lambda ms: " | ".join(f"{m['role']}: {m['content']}" for m in ms),
-                                            return_dtype=str).alias("messages"))
-    st.dataframe(shown.to_pandas(), hide_index=True, key="data_table")
+    st.dataframe(table.readable(found.rows).to_pandas(), hide_index=True, key="data_table")
 
 with chats:
     for row in found.rows.iter_rows(named=True):
@@ -90,8 +108,8 @@ with charts:
     metric_cols = st.columns(len(figures))
     for i, (name, value) in enumerate(figures.items()):
         metric_cols[i].metric(name.replace("_", " "), value)
-    st.subheader(f"Turn length per role ({described['token_label']})")
-    st.bar_chart(described["histogram"].to_pandas(), x="tokens")
+    st.subheader(f"Turn length per role ({described['token_label']}, doubling bins)")
+    st.bar_chart(described["histogram"].to_pandas(), x="tokens", sort=False, stack=False)
     left, right = st.columns(2)
     left.subheader("Intents / labels")
     left.bar_chart(described["labels"].to_pandas(), x="label", y="rows")
@@ -103,7 +121,6 @@ with charts:
     right.dataframe(described["origins"].to_pandas(), hide_index=True)
 
 with problems:
-    opened = st.session_state.get(keys.VALIDATION)
     if opened is None:
         st.info("Validation runs when a file is opened; step outputs only hold valid rows "
                 "(the load step keeps invalid ones in quarantine.jsonl).")

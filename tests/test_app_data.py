@@ -51,7 +51,8 @@ def test_open_browse_search_filter_and_validate(tmp_path, sample_dir):
     assert pipeline.steps[0]["options"]["path"] == str((sample_dir / "support.jsonl").resolve())
 
 
-def test_a_missing_file_is_a_readable_error(tmp_path):
+def test_a_missing_file_is_a_readable_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
     at.run()
@@ -60,6 +61,50 @@ def test_a_missing_file_is_a_readable_error(tmp_path):
     at.button(key="data_open").click().run()
     assert not at.exception
     assert "nope.jsonl" in at.error[0].value
+
+
+def _open_on_disk(at: AppTest, path: Path) -> None:
+    at.radio(key="data_source").set_value("A file on disk").run()
+    at.text_input(key="data_path").set_value(str(path))
+    at.button(key="data_open").click().run()
+    assert not at.exception
+
+
+def test_a_path_outside_the_data_roots_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("WORKBENCH_DATA_ROOTS", raising=False)
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
+    at.run()
+    _open_on_disk(at, outside)
+    assert "outside the data roots" in at.error[0].value and "WORKBENCH_DATA_ROOTS" in at.error[0].value
+    assert keys.TABLE_PATH not in at.session_state
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))  # the same file once its folder is a data root
+    at.button(key="data_open").click().run()
+    assert not at.error and at.session_state[keys.TABLE_PATH]
+
+
+def test_new_file_clears_filters_and_quarantine_is_announced(tmp_path, monkeypatch, sample_dir):
+    monkeypatch.setenv("WORKBENCH_DATA_ROOTS", str(tmp_path))
+    broken = tmp_path / "broken.jsonl"
+    good = sample_dir.joinpath("support.jsonl").read_text().splitlines()[:5]
+    broken.write_text("\n".join([*good, "{not json", '{"messages": []}']) + "\n")
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
+    at.run()
+    _open_on_disk(at, sample_dir / "support.jsonl")
+    assert "5 of 373 records were quarantined" in at.warning[0].value  # the sample plants broken records
+    table_view = next(d.value for d in at.dataframe if "id" in d.value.columns)
+    assert {"first user turn", "last assistant turn"} <= set(table_view.columns) and "messages" not in table_view
+    assert not table_view["first user turn"].str.contains("You are").any(), "the system prompt is not the question"
+    at.text_input(key="data_search").set_value("refund").run()
+    at.multiselect(key="data_filter_label").set_value(at.multiselect(key="data_filter_label").options[:1]).run()
+    _open_on_disk(at, broken)
+    assert at.text_input(key="data_search").value == "" and at.multiselect(key="data_filter_label").value == []
+    assert "**5** rows match" in at.markdown[0].value
+    assert "2 of 7 records were quarantined" in at.warning[0].value
 
 
 def _table_file(tmp_path: Path, n: int) -> Path:

@@ -153,3 +153,27 @@ def test_blind_votes_map_back_to_models(tmp_path):
         evaluation.vote(tmp_path, pair, side)
     evaluation.vote(tmp_path, evaluation.blind_pair(pairs, 0), "tie")
     assert evaluation.tally(tmp_path) == {"base": 0, "tuned": 3, "tie": 1}
+
+
+def test_turn_length_histogram_uses_doubling_bins():
+    lengths = pl.DataFrame({"role": ["user"] * 6 + ["assistant"], "tokens": [0, 1, 2, 3, 7, 900, 40]})
+    hist = stats.histogram(lengths)
+    assert hist["tokens"].to_list() == ["0-1", "2", "3-4", "5-8", "33-64", "513-1024"]
+    assert hist["user"].to_list() == [2, 1, 1, 1, 0, 1] and hist["assistant"].sum() == 1
+
+
+def test_data_roots_confine_paths_and_loopback_is_told_apart(tmp_path):
+    from workbench.ui_support import exposure
+
+    inside = tmp_path / "work" / "data.jsonl"
+    inside.parent.mkdir()
+    inside.write_text("")
+    roots = exposure.data_roots({"WORKBENCH_DATA_ROOTS": str(tmp_path / "extra")}, cwd=tmp_path / "work")
+    assert roots == [(tmp_path / "work").resolve(), (tmp_path / "extra").resolve()]
+    assert exposure.confine(inside, roots) == inside.resolve()
+    (tmp_path / "work" / "link").symlink_to("/etc")
+    for outside in ("/etc/hostname", tmp_path / "work" / "link" / "hostname", tmp_path / "work" / ".." / "x.jsonl"):
+        with pytest.raises(WorkbenchError, match="outside the data roots"):
+            exposure.confine(outside, roots)
+    assert exposure.is_loopback("127.0.0.1") and exposure.is_loopback("localhost") and exposure.is_loopback("::1")
+    assert not any(exposure.is_loopback(a) for a in ("", None, "0.0.0.0", "192.168.1.4", "myhost"))

@@ -29,15 +29,22 @@ def token_lengths(lf: pl.LazyFrame) -> pl.DataFrame:
                              .cast(pl.Int64).alias("tokens")).collect()
 
 
-def histogram(lengths: pl.DataFrame, bins: int = 20) -> pl.DataFrame:
-    """Token-length histogram per role: one row per bin, one column per role (chart-ready)."""
+def histogram(lengths: pl.DataFrame) -> pl.DataFrame:
+    """Token-length histogram per role on doubling bins (1, 2, 3-4, 5-8, ...): one row per bin in order,
+    labelled ``tokens``, one column per role (chart-ready).
+
+    Turn lengths are skewed (many short turns, a few long ones); equal-width bins put almost every turn
+    in the first bar, doubling bins show the shape at every scale.
+    """
     if not lengths.height:
         return pl.DataFrame({"tokens": []})
-    top = max(1, int(lengths["tokens"].max()))
-    width = max(1, -(-top // bins))
-    binned = lengths.with_columns(((pl.col("tokens") // width) * width).alias("bin"))
-    wide = binned.group_by("bin", "role").len().pivot(on="role", index="bin", values="len").fill_null(0)
-    return wide.sort("bin").rename({"bin": "tokens"})
+    power = pl.col("tokens").clip(1).log(2).ceil().cast(pl.Int64).alias("bin")
+    wide = (lengths.with_columns(power).group_by("bin", "role").len()
+            .pivot(on="role", index="bin", values="len").fill_null(0).sort("bin"))
+    low = pl.when(pl.col("bin") == 0).then(0).otherwise(2 ** (pl.col("bin") - 1) + 1)
+    high = 2 ** pl.col("bin")
+    label = pl.when(low == high).then(high.cast(pl.Utf8)).otherwise(pl.format("{}-{}", low, high)).alias("tokens")
+    return wide.select(label, pl.exclude("bin"))
 
 
 def counts(lf: pl.LazyFrame, column: str) -> pl.DataFrame:

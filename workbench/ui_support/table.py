@@ -84,3 +84,22 @@ def choices(path: str | Path, column: str, limit: int = 200) -> list[str]:
 def conversation(row: dict) -> list[tuple[str, str]]:
     """A row's turns as (role, content) pairs, for a chat-style view."""
     return [(m.get("role") or "?", m.get("content") or "") for m in row.get("messages") or []]
+
+
+def readable(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows for the table view: the first user turn and the last assistant turn instead of ``messages``.
+
+    A shared system prompt opens most conversations, so showing the turns in order would hide the
+    question on every row; the turn count says how much more the conversation view holds.
+    """
+    return rows.with_columns(_contents("user").list.first().alias("first user turn"),
+                             _contents("assistant").list.last().alias("last assistant turn"),
+                             pl.col("messages").list.len().alias("turns")).select(
+        "id", "first user turn", "last assistant turn", "turns", pl.exclude("id", "messages", "first user turn",
+                                                                              "last assistant turn", "turns"))
+
+
+def _contents(role: str) -> pl.Expr:
+    """The contents of a row's turns of one role, in order."""
+    turn = pl.element()
+    return pl.col("messages").list.eval(turn.filter(turn.struct.field("role") == role).struct.field("content"))
