@@ -103,3 +103,13 @@ def test_fluent_but_wrong_lists_wrong_and_off_topic_answers_by_similarity():
 def test_fluent_but_wrong_is_absent_without_correctness_metrics():
     examples = pl.DataFrame({"id": ["a"], "prompt": ["[]"], "reference": ["x"]})
     assert fluent_but_wrong(examples, ["y"], {"chrf": MetricResult("chrf", 1.0, [1.0])}, "chrf") is None
+
+
+def test_the_cli_prints_the_verdict_of_a_run_that_compared_models(tmp_path):
+    from workbench.commands.run import run_verdict
+
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results()))
+    assert run_verdict({"evaluate.results": str(path)})["status"] == "fail"
+    path.write_text(json.dumps(results() | {"comparisons": {}}))
+    assert run_verdict({"evaluate.results": str(path)}) is None and run_verdict({}) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 
 def register(sub) -> None:
@@ -39,12 +40,29 @@ def execute_and_report(rf, args):
                   f"(+{m['added']} -{m['dropped']} ~{m['changed']})  {how}", file=sys.stderr)
 
     outcome = execute(rf, runs_dir=args.runs_dir, show_progress=not args.json, force=args.force, on_step=on_step)
+    verdict = run_verdict(outcome.artifacts)
     if args.json:
         print(json.dumps({"run_dir": str(outcome.run_dir), "steps": [s.manifest | {"reused": s.reused}
                                                                      for s in outcome.steps],
-                          "artifacts": outcome.artifacts}, indent=2, default=str))
+                          "artifacts": outcome.artifacts, "verdict": verdict}, indent=2, default=str))
     else:
         print(f"run finished: {outcome.run_dir}")
         for name, value in sorted(outcome.artifacts.items()):
             print(f"  {name}: {value}")
+        if verdict:
+            print(verdict["headline"])
+            for check in verdict["checks"]:
+                print(f"  {check['status'].upper():<4}  {check['summary']}  ({check['threshold']})")
     return outcome
+
+
+def run_verdict(artifacts: dict) -> dict | None:
+    """The ship verdict of the run's evaluation (None when the run evaluated nothing or only one model)."""
+    from workbench import store
+    from workbench.evaluation.verdict import ship_verdict
+
+    path = artifacts.get("evaluate.results")
+    if not path or not Path(path).exists():
+        return None
+    results = store.read_json(Path(path))
+    return ship_verdict(results) if results.get("comparisons") else None
