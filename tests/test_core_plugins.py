@@ -232,3 +232,58 @@ def test_env_var_name_that_matches_nothing_warns(tmp_path):
     assert listed.returncode == 0
     assert "'legal-kitt'" in listed.stderr and "matches no installed plugin" in listed.stderr
     assert all(p["source"] == "builtin" for p in json.loads(listed.stdout))
+
+
+def test_trace_env_var_shows_each_hook_call(tmp_path):
+    write(tmp_path / "pl", "myplug", GOOD_PLUGIN)
+    out = _cli(["--plugins-dir", str(tmp_path / "pl"), "plugins", "--json"], tmp_path, tmp_path,
+               WORKBENCH_TRACE_PLUGINS="1")
+    assert out.returncode == 0, out.stderr
+    assert "register_cleaners" in out.stderr and "<register cleaner for plugin 'myplug'>" in out.stderr
+    assert "<register step for plugin 'plugins.steps'>" in out.stderr
+    for plugin in json.loads(out.stdout):  # one traced call per plugin and hook it implements
+        for hook in plugin["hooks"]:
+            kind = hookspecs_kind(hook)
+            assert f"<register {kind} for plugin {plugin['name']!r}>" in out.stderr
+
+
+def hookspecs_kind(hook: str) -> str:
+    from workbench.components import FAMILIES
+
+    return FAMILIES[hook].kind
+
+
+def test_hook_wrappers_and_tryfirst_apply(tmp_path, monkeypatch):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "call_log.py").write_text("calls = []\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    body = ("from workbench.components import Cleaner\nfrom workbench.hookspecs import hookimpl\n"
+            "from workbench.ledger import StepResult\nimport call_log\n")
+    for stem, marker in (("a_late", "trylast=True"), ("b_early", "tryfirst=True")):
+        write(tmp_path / "pl", stem, body + f"""
+class C(Cleaner):
+    name = "{stem.replace('_', '-')}"
+    description = "x"
+    def run(self, table, ctx):
+        return StepResult(table)
+
+@hookimpl({marker})
+def register_cleaners(register):
+    call_log.calls.append("{stem}")
+    register(C)
+""")
+    write(tmp_path / "pl", "c_watcher", body + """
+@hookimpl(wrapper=True)
+def register_cleaners(register):
+    call_log.calls.append(f"wrap {register!r}")
+    return (yield)
+""")
+    host = Host(tmp_path / "pl")
+    import call_log
+
+    calls = call_log.calls
+    assert calls.index("b_early") < calls.index("a_late")
+    assert calls.index("wrap <register cleaner for plugin 'b_early'>") == calls.index("b_early") - 1
+    assert calls.index("wrap <register cleaner for plugin 'a_late'>") == calls.index("a_late") - 1
+    assert host.registry.entry("cleaner", "b-early").plugin == "b_early"
+    assert host.plugins["c_watcher"].components == []

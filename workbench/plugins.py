@@ -148,26 +148,37 @@ class Host:
         self.registry.failed_plugins[name] = self.failed[name]
 
     def _register_all(self) -> None:
-        for name in list(self.plugins):
-            self._register_components(name)
-
-    def _register_components(self, plugin_name: str) -> None:
-        """Call each hook of one plugin with a ``register`` bound to it."""
-        info = self.plugins[plugin_name]
+        """Call every hook through pluggy, once per plugin, in pluggy's order (tryfirst/trylast honoured)."""
         for hook_name in FAMILIES:
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                if impl.plugin_name != plugin_name:
-                    continue
-                register = self.registry.register_callback(hook_name, plugin_name, info.path)
-                kwargs = {"register": register} if "register" in impl.argnames else {}
-                impl.function(**kwargs)
-        info.components = [{"kind": kind, "name": cname} for kind, cname, entry in self.registry.entries()
-                           if entry.plugin == plugin_name]
+            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+                if not (impl.hookwrapper or impl.wrapper):
+                    self._call_hook(hook_name, impl.plugin_name)
+        for name in self.plugins:
+            self._list_components(name)
+
+    def _call_hook(self, hook_name: str, plugin_name: str) -> None:
+        """Call one plugin's implementation through a pluggy hook caller, with a ``register`` bound to it.
+
+        The subset caller keeps the hook wrappers of every plugin and pluggy's tracing, so
+        ``WORKBENCH_TRACE_PLUGINS=1`` shows each call and wrappers see each plugin's registrations.
+        """
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        others = [i.plugin for i in impls if i.plugin_name != plugin_name and not (i.hookwrapper or i.wrapper)]
+        caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+        caller(register=self.registry.register_callback(hook_name, plugin_name, self.plugins[plugin_name].path))
+
+    def _list_components(self, plugin_name: str) -> None:
+        self.plugins[plugin_name].components = [{"kind": kind, "name": cname}
+                                                for kind, cname, entry in self.registry.entries()
+                                                if entry.plugin == plugin_name]
 
     def add_plugin(self, plugin: Any, name: str, version: str | None = None) -> None:
         """Register a plugin object at run time (tests, notebooks)."""
         self._add(plugin, name, "object", version)
-        self._register_components(name)
+        for hook_name in self.plugins[name].hooks:
+            if hook_name in FAMILIES:
+                self._call_hook(hook_name, name)
+        self._list_components(name)
 
     def remove_plugin(self, name: str) -> None:
         """Undo :meth:`add_plugin`: unregister the plugin and its components."""

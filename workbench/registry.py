@@ -54,13 +54,7 @@ class Registry:
         self.failed_plugins: dict[str, FailedPlugin] = {}
 
     def register_callback(self, hook: str, plugin: str, source: str) -> Callable[[type], type]:
-        base = FAMILIES[hook]
-
-        def register(component: type) -> type:
-            self.add(component, base=base, plugin=plugin, source=source)
-            return component
-
-        return register
+        return _Register(self, FAMILIES[hook], plugin, source)
 
     def add(self, component: type, *, base: type[Component], plugin: str, source: str) -> None:
         problem = _malformed(component, base)
@@ -74,8 +68,8 @@ class Registry:
         clash = kind_entries.get(component.name)
         if clash:
             raise PluginError(
-                f"plugin {plugin!r} ({source}) registered {base.kind} {component.name!r}, "
-                f"already registered by plugin {clash.plugin!r} ({clash.source})",
+                f"plugins {clash.plugin!r} ({clash.source}) and {plugin!r} ({source}) both register "
+                f"{base.kind} {component.name!r}",
                 hint="rename one component, or restrict loading with WORKBENCH_PLUGINS",
             )
         kind_entries[component.name] = Entry(component, plugin, source)
@@ -110,6 +104,23 @@ class Registry:
             if kind is None or k == kind:
                 for name, entry in sorted(by_name.items()):
                     yield k, name, entry
+
+
+@dataclass(frozen=True)
+class _Register:
+    """The ``register`` a hook receives: bound to one plugin, named in pluggy's trace."""
+
+    registry: Registry
+    base: type[Component]
+    plugin: str
+    source: str
+
+    def __call__(self, component: type) -> type:
+        self.registry.add(component, base=self.base, plugin=self.plugin, source=self.source)
+        return component
+
+    def __repr__(self) -> str:
+        return f"<register {self.base.kind} for plugin {self.plugin!r}>"
 
 
 def _malformed(component: type, base: type[Component]) -> str | None:
