@@ -1,4 +1,4 @@
-"""Built-in cleaners: text repair, terminology, PII, deduplication, quality, structure.
+"""Built-in cleaners: text repair, terminology, PII, deduplication, quality, structure, data audit.
 
 One module per family; :mod:`.chain` holds the default chain and runs a chain
 in memory or batch-wise over a file larger than memory.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from workbench.hookspecs import hookimpl
 
+from .audit import DataAudit
 from .dedup import ExactDedup, NearDedup
 from .pii import RedactPii
 from .quality import QualityFilter
@@ -17,7 +18,7 @@ from .terminology import Terminology
 from .text import StripMarkup, UnicodeNormalize, Whitespace
 
 CLEANERS = (RepairStructure, UnicodeNormalize, StripMarkup, Whitespace, RedactPii, Terminology,
-            QualityFilter, ExactDedup, NearDedup, SemanticDedup)
+            QualityFilter, ExactDedup, NearDedup, SemanticDedup, DataAudit)
 
 
 @hookimpl
