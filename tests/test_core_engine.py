@@ -9,7 +9,7 @@ import pytest
 from pydantic import Field
 
 from workbench import schema, store
-from workbench.components import Options, Step
+from workbench.components import Cleaner, Options, Step
 from workbench.engine import execute
 from workbench.errors import RowError, StepError
 from workbench.hookspecs import hookimpl
@@ -195,3 +195,105 @@ def test_runs_cli_lists_shows_and_restores(host, tmp_path, capsys):
     assert len(json.loads(capsys.readouterr().out)) == 4
     assert main(["runs", "restore", "t", "-o", str(tmp_path / "back.parquet")]) == 0
     assert pl.read_parquet(tmp_path / "back.parquet").height == 4
+
+
+class StatuteCheck(Cleaner):
+    """A cleaner with a plain bug: a lookup that fails on one row only."""
+
+    name = "statute-check"
+    description = "Look up each row's statute"
+
+    def run(self, table, ctx):
+        statutes = {f"question {i}": "s" for i in range(12) if i != 9}
+        for row in table.iter_rows(named=True):
+            statutes[row["messages"][0]["content"]]  # KeyError for row r9
+        return StepResult(table)
+
+
+class StatutePlugin:
+    @hookimpl
+    def register_cleaners(self, register):
+        register(StatuteCheck)
+
+
+def statute_runfile():
+    return parse_runfile({"run": {"name": "statute", "seed": 1}, "steps": [
+        {"kind": "seed", "component": "seed-rows", "options": {"rows": 12}},
+        {"kind": "clean", "component": "statute-check"}]})
+
+
+def test_plain_exception_in_a_cleaner_names_the_row_and_keeps_the_traceback(host):
+    host.add_plugin(StatutePlugin(), "statute-kit")
+    try:
+        with pytest.raises(StepError) as err:
+            execute(statute_runfile(), host=host)
+    finally:
+        host.remove_plugin("statute-kit")
+    exc = err.value
+    assert exc.row_id == "r9" and "at row 'r9'" in str(exc) and "KeyError: 'question 9'" in str(exc)
+    assert "'statute-kit'" in str(exc) and exc.traceback_file in exc.hint
+    text = open(exc.traceback_file).read()
+    assert "Traceback" in text and "statutes[row[\"messages\"][0][\"content\"]]" in text and "r9" in text
+    status = store.read_json(store.runs_root() / "statute" / "run.json")
+    assert status["state"] == "failed" and status["error_file"] == exc.traceback_file
+    assert not any(p.name == ".find-row" for p in (store.runs_root() / "statute").rglob("*"))
+
+
+def test_failure_that_does_not_depend_on_rows_blames_no_row(host):
+    class AlwaysFails(Cleaner):
+        name = "always-fails"
+        description = "Fails whatever the rows"
+
+        def run(self, table, ctx):
+            raise ValueError("no model configured")
+
+    class Plugin:
+        @hookimpl
+        def register_cleaners(self, register):
+            register(AlwaysFails)
+
+    host.add_plugin(Plugin(), "always")
+    try:
+        with pytest.raises(StepError) as err:
+            execute(parse_runfile({"run": {"name": "always"}, "steps": [
+                {"kind": "seed", "component": "seed-rows"}, {"kind": "clean", "component": "always-fails"}]}),
+                host=host)
+    finally:
+        host.remove_plugin("always")
+    assert err.value.row_id is None and "at row" not in str(err.value)
+    assert "no model configured" in open(err.value.traceback_file).read()
+
+
+def test_debug_flag_prints_the_traceback(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "pl").mkdir()
+    (tmp_path / "pl" / "statute_kit.py").write_text(textwrap.dedent('''
+        from workbench.components import Cleaner
+        from workbench.hookspecs import hookimpl
+        from workbench.ledger import StepResult
+
+        class StatuteCheck(Cleaner):
+            name = "statute-check"
+            description = "Look up each row's statute"
+            def run(self, table, ctx):
+                {}["statute"]
+                return StepResult(table)
+
+        @hookimpl
+        def register_cleaners(register):
+            register(StatuteCheck)
+    '''))
+    data = tmp_path / "chats.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
+                                             {"role": "assistant", "content": "hello"}]}) + "\n")
+    (tmp_path / "run.toml").write_text(f'[run]\nname = "dbg"\n[[steps]]\nkind = "load"\noptions = {{path = "{data}"}}\n'
+                                       '[[steps]]\nkind = "clean"\ncomponent = "statute-check"\n')
+    base = [sys.executable, "-m", "workbench", "--plugins-dir", str(tmp_path / "pl")]
+    plain = subprocess.run(base + ["run", "run.toml"], capture_output=True, text=True, cwd=tmp_path)
+    debug = subprocess.run(base + ["--debug", "run", "run.toml"], capture_output=True, text=True, cwd=tmp_path)
+    assert plain.returncode == debug.returncode == 1
+    assert "Traceback" not in plain.stderr and "errors/02-clean-statute-check.txt" in plain.stderr
+    assert "Traceback" in debug.stderr and '{}["statute"]' in debug.stderr

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("--plugins-dir", help="also load every *.py plugin in this folder")
+    parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     import workbench.commands as commands
 
@@ -44,17 +45,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             get_host(args.plugins_dir)
         except WorkbenchError as exc:
-            return _fail(exc)
+            return _fail(exc, args.debug)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:
-        return _fail(exc)
+        return _fail(exc, args.debug)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
 
 
-def _fail(exc: WorkbenchError) -> int:
+def _fail(exc: WorkbenchError, debug: bool = False) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
     print(f"error: {exc}", file=sys.stderr)
     if exc.hint:
         print(f"hint: {exc.hint}", file=sys.stderr)

@@ -27,6 +27,7 @@ from workbench.errors import RowError, StepError, WorkbenchError
 from workbench.ledger import balance_problem, StepResult
 from workbench.plugins import Host, get_host
 from workbench.runfile import RunFile, StepSpec
+from workbench.step_failure import failing_row, write_traceback
 
 
 @dataclass
@@ -103,6 +104,8 @@ def execute(
     except BaseException as exc:
         status.update(state="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
                       error=str(exc), updated=_now())
+        if getattr(exc, "traceback_file", None):
+            status["error_file"] = exc.traceback_file
         store.write_json(run_dir / "run.json", status)
         raise
     status.update(state="finished", finished=_now(), updated=_now())
@@ -149,16 +152,18 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
     started = time.time()
     try:
         result = component.run(table, ctx)
-        if not isinstance(result, StepResult):
-            raise TypeError(f"run() returned {type(result).__name__}, expected workbench.ledger.StepResult")
-    except WorkbenchError as exc:
-        if isinstance(exc, StepError):
-            raise
-        raise StepError(step=step_name, component=cls.name, plugin=entry.plugin, cause=exc) from exc
-    except RowError as exc:
-        raise StepError(step=step_name, component=cls.name, plugin=entry.plugin, cause=exc, row_id=exc.row_id) from exc
-    except Exception as exc:
-        raise StepError(step=step_name, component=cls.name, plugin=entry.plugin, cause=exc) from exc
+    except StepError:
+        raise
+    except Exception as exc:  # any fault of the component: name the row, keep the traceback
+        row_id = exc.row_id if isinstance(exc, RowError) else None
+        if row_id is None and not isinstance(exc, WorkbenchError):
+            row_id = failing_row(component, table, exc, ctx)
+        path = write_traceback(run_dir, step_name, exc, row_id)
+        raise StepError(step=step_name, component=cls.name, plugin=entry.plugin, cause=exc, row_id=row_id,
+                        traceback_file=str(path)) from exc
+    if not isinstance(result, StepResult):
+        raise StepError(step=step_name, component=cls.name, plugin=entry.plugin, cause=TypeError(
+            f"run() returned {type(result).__name__}, expected workbench.StepResult"))
     problem = balance_problem(table.height, result)
     if problem:
         raise StepError(step=step_name, component=cls.name, plugin=entry.plugin,

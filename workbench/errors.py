@@ -24,12 +24,16 @@ class RowError(Exception):
 
 
 class StepError(WorkbenchError):
-    """A step of a run failed; names plugin, component, step and row."""
+    """A step of a run failed; names plugin, component, step and row, and where the traceback is."""
 
-    def __init__(self, *, step: str, component: str, plugin: str, cause: BaseException, row_id: str | None = None) -> None:
+    def __init__(self, *, step: str, component: str, plugin: str, cause: BaseException, row_id: str | None = None,
+                 traceback_file: str | None = None) -> None:
         where = f"step {step} failed in component {component!r} of plugin {plugin!r}"
         if row_id:
             where += f" at row {row_id!r}"
-        super().__init__(f"{where}: {type(cause).__name__}: {cause}",
-                         hint="earlier steps' outputs are kept; fix the cause and re-run to resume")
+        hint = "earlier steps' outputs are kept; fix the cause and re-run to resume"
+        if traceback_file:
+            hint = f"full traceback in {traceback_file} (or re-run with --debug); {hint}"
+        super().__init__(f"{where}: {type(cause).__name__}: {cause}", hint=hint)
         self.step, self.component, self.plugin, self.row_id = step, component, plugin, row_id
+        self.traceback_file = traceback_file
