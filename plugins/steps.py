@@ -52,6 +52,8 @@ class Load(Step):
             ledger.extend(pl.DataFrame({"row_id": table["id"], "action": "dropped", "reason": "replaced by load"}))
         # every record read is added; quarantined ones are dropped again with their reasons
         ledger.extend(pl.DataFrame({"row_id": loaded["id"], "action": "added", "reason": f"loaded from {o.path}"}))
+        for row_id, line, codes in result.recovered:
+            ledger.change(row_id, f"recovered: {codes}", detail={"line": line})
         for q in result.quarantined:
             ledger.add(q.row_id, f"read from {o.path}")
             ledger.drop(q.row_id, f"invalid: {q.codes}", row=q.raw, detail=q.problems)

@@ -24,7 +24,7 @@ def turns(*pairs, **extra):
 QA = (("user", "q"), ("assistant", "a"))
 # line -> (source line, expected problems as (field, code))
 CASES: list[tuple[bytes, set[tuple[str | None, str]]]] = [
-    (b"\xef\xbb\xbf" + json.dumps(turns(*QA, id="ok1")).encode(), {(None, "bom")}),
+    (b"\xef\xbb\xbf" + json.dumps(turns(*QA, id="ok1")).encode(), {(None, "bom_removed")}),
     (b"   ", {(None, "blank_line")}),
     (b'{"id": "x"', {(None, "invalid_json")}),
     (b"[1, 2]", {(None, "not_object")}),
@@ -56,6 +56,7 @@ CASES: list[tuple[bytes, set[tuple[str | None, str]]]] = [
     (json.dumps(turns(*QA, meta=5)).encode(), {("meta", "invalid_field")}),
     (json.dumps(turns(*QA, split="dev")).encode(), {("split", "invalid_field")}),
     (b'{"messages": [{"role": "user", "content": "caf\xe9"}]}', {(None, "invalid_utf8")}),
+    (b'{"messages": [{"role": "user", "content": "a\x00b"}]}', {(None, "control_bytes")}),
     (json.dumps(turns(("user", "word " * 100), ("assistant", "a"))).encode(), set()),
 ]
 LONG_LINE = len(CASES)

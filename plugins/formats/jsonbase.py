@@ -37,11 +37,12 @@ class JsonReader(Reader):
                 yield Record(item.line, item.raw, None, item.problems)
             elif not isinstance(item.obj, dict):
                 kind = JSON_TYPES.get(type(item.obj), type(item.obj).__name__)
-                yield Record(item.line, item.raw, None, [problem(
+                yield Record(item.line, item.raw, None, item.problems + [problem(
                     item.line, None, "not_object", f"record is a JSON {kind}, not an object")])
             else:
                 rec = take_fields(item.obj, self.own_keys, item.line, keep_columns=self.keep_columns)
                 rec.raw = item.raw
+                rec.problems[:0] = item.problems  # what reading the line recovered from (bom_removed)
                 self.convert(item.obj, rec)
                 yield rec
 

@@ -58,7 +58,7 @@ class CsvReader(Reader):
             header = next(rows, None) or []
             if header and header[0].startswith("\ufeff"):
                 header[0] = header[0][1:]
-                yield problem(1, None, "bom", "the file starts with a UTF-8 byte-order mark")
+                yield problem(1, None, "bom_removed", "a UTF-8 byte-order mark at the start of the file was removed")
             mapping = self._mapping(p, header)
             number = 0
             while True:
@@ -99,6 +99,10 @@ class CsvReader(Reader):
             return Record(number, {k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                                    for k, v in raw.items()},
                           None, [problem(number, bad[0], "invalid_utf8", f"invalid UTF-8 in column {bad[0]!r}")])
+        control = next((k for k, v in raw.items() if source.CONTROL_CHARS.search(v)), None)
+        if control is not None:
+            return Record(number, raw, None, [problem(number, control, "control_bytes",
+                                                      f"control bytes in column {control!r}")])
         taken = {mapping[r]: r for r in ("system", "prompt", "response") if r in mapping}
         obj = {("label" if c == mapping.get("label") else "id" if c == mapping.get("id") else c): v
                for c, v in raw.items() if v != "" and c not in taken}

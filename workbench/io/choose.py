@@ -29,7 +29,7 @@ class Sample:
 
 
 def _first_records(path: Path, data: bytes, limit: int = 20) -> list[Any]:
-    if b"\x00" in data or source.first_char(path) not in ("{", "["):
+    if source.looks_binary(data) or source.first_char(path) not in ("{", "["):
         return []
     records = []
     for item in source.iter_json_items(path):

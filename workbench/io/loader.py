@@ -25,6 +25,8 @@ from workbench.io.records import Record
 from workbench import validate
 
 BATCH = 5000
+#: warnings that mean reading repaired the record (the ledger records them as changes)
+RECOVERY_CODES = ("bom_removed",)
 #: problems kept per code in ``LoadResult.problems`` (``problem_counts`` counts them all)
 MAX_PROBLEMS_PER_CODE = 10_000
 
@@ -56,6 +58,8 @@ class LoadResult:
     #: (code, severity) -> count, complete even when ``problems`` was capped
     problem_counts: Counter = field(default_factory=Counter)
     token_label: str | None = None
+    #: (row id, line, codes) of each kept row that reading repaired (``RECOVERY_CODES``)
+    recovered: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 class _Collector:
@@ -67,6 +71,7 @@ class _Collector:
         self.problems: list[Problem] = []
         self.counts: Counter = Counter()
         self.rows_read = 0
+        self.recovered: list[tuple[str, int, str]] = []
         self.ids = validate.Ids()
         self._qfile = None
         if quarantine_path is not None:
@@ -116,7 +121,7 @@ def load_table(path: str | Path, format: str | None = None, quarantine_path: str
     table = pl.concat(out.frames, how="diagonal_relaxed") if out.frames else schema.empty_table()
     out.problems.sort(key=lambda p: p.line)
     return LoadResult(schema.conform(table), out.quarantined, out.rows_read, reader.name, out.problems, out.counts,
-                      counter.label if counter else None)
+                      counter.label if counter else None, out.recovered)
 
 
 def _batches(items: Iterator[Record | Problem], out: _Collector) -> Iterator[list[Record]]:
@@ -155,6 +160,9 @@ def _check_batch(batch: list[Record], out: _Collector, counter: validate.TokenCo
         if row_id is None:
             out.quarantine(rec)
             continue
+        repairs = ",".join(p.code for p in rec.problems if p.code in RECOVERY_CODES)
+        if repairs:
+            out.recovered.append((row_id, rec.line, repairs))
         rows.append({**rec.fields, "id": row_id, "messages": turns})
         columns.append(rec.columns or {})
     if rows:

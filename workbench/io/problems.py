@@ -19,7 +19,9 @@ CODES: dict[str, tuple[str, str]] = {
     "invalid_utf8": (ERROR, "re-save the file as UTF-8"),
     "invalid_csv": (ERROR, "check the quoting of this CSV record (fields with commas, quotes or newlines need \"...\")"),
     "line_too_long": (ERROR, "split the record, or check that line breaks were not lost"),
-    "bom": (WARNING, "re-save the file as UTF-8 without a byte-order mark"),
+    "control_bytes": (ERROR, "remove the control bytes (NUL and other bytes below 0x20 other than tab and line breaks); "
+                      "they are what a binary export or a broken copy leaves behind"),
+    "bom_removed": (WARNING, "re-save the file as UTF-8 without byte-order marks; the mark was removed and the line read"),
     "blank_line": (WARNING, "remove empty lines; they are skipped"),
     # record level (OpenAI's data-preparation checks first)
     "not_object": (ERROR, "each record must be a JSON object such as {\"messages\": [...]}"),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from workbench.errors import WorkbenchError
-from workbench.io.problems import Problem, problem
+from workbench.io.problems import Problem, is_error, problem
 
 #: the largest record (line, array item, CSV record) read; larger ones are quarantined
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -42,10 +42,38 @@ def head(path: Path, size: int = SNIFF_BYTES) -> bytes:
         return fh.read(size)
 
 
+#: C0 control bytes that never belong in a text record (tab, line feed and carriage return do)
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+CONTROL_CHARS = re.compile(CONTROL_BYTES.pattern.decode())
+#: share of sampled bytes that must be text for a file to be read as text
+TEXT_SHARE = 0.5
+
+
+def not_text_share(sample: bytes) -> float:
+    """The share of ``sample``'s bytes that are control bytes or not UTF-8 (0 for an empty sample)."""
+    if not sample:
+        return 0.0
+    decoder = codecs.getincrementaldecoder("utf-8")("ignore")
+    text = decoder.decode(sample, final=False)  # a character cut at the end of the sample is held back
+    invalid = len(sample) - len(decoder.getstate()[0]) - len(text.encode("utf-8"))
+    return (len(CONTROL_BYTES.findall(sample)) + invalid) / len(sample)
+
+
+def looks_binary(sample: bytes) -> bool:
+    """True when most of the sampled bytes are not text (a stray NUL or bad byte is not enough)."""
+    return not_text_share(sample) > 1 - TEXT_SHARE
+
+
 def refuse_binary(path: Path, sample: bytes) -> None:
-    """Raise for a file that is not text (NUL bytes in its first bytes)."""
-    if b"\x00" in sample:
-        raise WorkbenchError(f"{path} looks like a binary file, not text (it contains NUL bytes)",
+    """Raise for a file that is not text: most of its first bytes are control bytes or not UTF-8.
+
+    A text file with some bad lines is read: each such line is quarantined on
+    its own (``control_bytes``, ``invalid_utf8``) and the rest loads.
+    """
+    if looks_binary(sample):
+        share = not_text_share(sample)
+        raise WorkbenchError(f"{path} looks like a binary file, not text ({share:.0%} of its first "
+                             f"{len(sample)} bytes are control bytes or not UTF-8)",
                              hint="pass a JSONL, JSON, CSV or Parquet file, or --format for a registered binary format")
 
 
@@ -76,31 +104,43 @@ def _bounded_lines(fh: BinaryIO) -> Iterator[tuple[bytes, bool]]:
 
 
 def iter_text_lines(path: Path) -> Iterator[Item | Problem]:
-    """Decoded lines as Items (``obj`` unset); blank lines and a BOM become Problems."""
+    """Decoded lines as Items (``obj`` unset); blank lines become Problems.
+
+    A byte-order mark at the start of any line (concatenated exports of
+    Windows tools put one mid-file) is removed with a ``bom_removed`` warning
+    on that record; a line with control bytes is an Item with a
+    ``control_bytes`` error, so only that line is quarantined.
+    """
     with path.open("rb") as fh:
         for number, (data, too_long) in enumerate(_bounded_lines(fh), start=1):
-            if number == 1 and data.startswith(BOM):
-                data = data[len(BOM):]
-                yield problem(1, None, "bom", "the file starts with a UTF-8 byte-order mark")
-            if too_long:
-                text = data.decode("utf-8", "replace")
-                yield Item(number, text + "...", problems=[problem(
-                    number, None, "line_too_long", f"line is longer than {MAX_RECORD_BYTES} bytes")])
-                continue
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield Item(number, data.decode("utf-8", "replace"), problems=[problem(
-                    number, None, "invalid_utf8", f"invalid UTF-8 byte at column {exc.start + 1}")])
-                continue
-            if not text.strip():
-                yield problem(number, None, "blank_line", "blank line")
-                continue
-            yield Item(number, text.rstrip("\r\n"))
+            yield line_item(number, data, too_long)
+
+
+def line_item(number: int, data: bytes, too_long: bool = False) -> Item | Problem:
+    """One raw line as an Item (or a ``blank_line`` Problem), with its line-level problems."""
+    warnings = []
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+        warnings.append(problem(number, None, "bom_removed", "a UTF-8 byte-order mark at the start of the line was removed"))
+    if too_long:
+        return Item(number, data.decode("utf-8", "replace") + "...", problems=warnings + [problem(
+            number, None, "line_too_long", f"line is longer than {MAX_RECORD_BYTES} bytes")])
+    bad = CONTROL_BYTES.search(data)
+    if bad:
+        return Item(number, data.decode("utf-8", "replace").rstrip("\r\n"), problems=warnings + [problem(
+            number, None, "control_bytes", f"control byte 0x{bad.group()[0]:02x} at byte {bad.start() + 1}")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Item(number, data.decode("utf-8", "replace"), problems=warnings + [problem(
+            number, None, "invalid_utf8", f"invalid UTF-8 byte at column {exc.start + 1}")])
+    if not text.strip():
+        return problem(number, None, "blank_line", "blank line")
+    return Item(number, text.rstrip("\r\n"), problems=warnings)
 
 
 def _parse(item: Item) -> Item:
-    if item.problems:
+    if is_error(item.problems):
         return item
     try:
         item.obj = json.loads(item.raw)
@@ -171,7 +211,7 @@ def iter_array_items(path: Path) -> Iterator[Item | Problem]:
             scan.more()
             if scan.buf.startswith("\ufeff"):
                 scan.buf = scan.buf[1:]
-                yield problem(1, None, "bom", "the file starts with a UTF-8 byte-order mark")
+                yield problem(1, None, "bom_removed", "a UTF-8 byte-order mark at the start of the file was removed")
             scan.skip_space()
             scan.advance(scan.pos + 1)  # the opening '['
             expect_item = True
