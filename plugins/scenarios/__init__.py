@@ -1,4 +1,4 @@
-"""Built-in scenario generators: the template engine and the model engine."""
+"""Built-in scenario generators: the template engine, the model engine and counterfactual probes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from workbench.hookspecs import hookimpl
 
 @hookimpl
 def register_scenario_generators(register):
+    from plugins.scenarios.counterfactual import CounterfactualProbes
     from plugins.scenarios.model_engine import ModelScenarios
     from plugins.scenarios.template_engine import TemplateScenarios
 
     register(TemplateScenarios)
     register(ModelScenarios)
+    register(CounterfactualProbes)
