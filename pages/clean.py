@@ -8,7 +8,7 @@ import streamlit as st
 from pages import common
 from workbench import store
 from workbench.errors import WorkbenchError
-from workbench.ui_support import data, keys, review
+from workbench.ui_support import cleaning, data, keys, review
 from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options
 
@@ -17,8 +17,39 @@ table_path = common.require_table()
 host = common.host()
 p = common.pipeline()
 
+
+def try_chain(chosen: dict, rows: int | None = None) -> list[review.Tried]:
+    """The chosen cleaners one after the other on a seeded sample of ``rows`` (all: None; nothing written);
+    a cleaner that fails is named and the ones after it are not tried."""
+    frame = pl.read_parquet(table_path)
+    tried = []
+    for i, (name, options) in enumerate(chosen.items()):
+        try:
+            tried.append(review.try_component("cleaner", name, options, frame, (rows or frame.height) if i == 0 else frame.height,
+                                              seed=p.seed, host=host))
+        except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
+            common.show_error(WorkbenchError(f"cleaner {name} failed: {exc}",
+                                             hint=getattr(exc, "hint", None) or "the cleaners after it were not "
+                                             "run; remove it or change its options"))
+            return []
+        frame = tried[-1].table
+    return tried
+
+
+def apply(stage: list[dict]) -> None:
+    """Run the pipeline with this clean stage; the result becomes the dataset the pages show."""
+    p.set_stage("clean", stage)
+    run_dir = common.run_now(p, upto="augment")
+    if run_dir:
+        counts = cleaning.rows_before_after(run_dir)
+        change = f"{counts[0]:,} -> {counts[1]:,} rows" if counts else "no clean step"
+        st.success(f"Cleaned: {change} (run folder {run_dir})")
+
+
 names = host.registry.names("cleaner")
-current = {s["component"]: s.get("options", {}) for s in p.stage("clean") if s.get("component")}
+current = st.session_state.get(keys.CLEAN_CHOICE)
+if current is None:
+    current = {s["component"]: s.get("options", {}) for s in p.stage("clean") if s.get("component")}
 picked = st.multiselect("Cleaners, applied in this order", names, default=[n for n in current if n in names],
                         key="clean_pick", format_func=lambda n: f"{n} — {host.registry.get('cleaner', n).description}")
 chosen = {}
@@ -28,43 +59,64 @@ for name in picked:
     if options is not None:
         chosen[name] = options
 ready = len(chosen) == len(picked)
+st.session_state[keys.CLEAN_CHOICE] = {n: chosen.get(n, current.get(n, {})) for n in picked}
 
-left, right = st.columns(2)
+left, middle, right = st.columns(3)
 sample_size = left.number_input("Preview sample (rows)", min_value=1, value=50, key="clean_sample")
+max_drop = middle.number_input("Ask before a step drops more than (%)", min_value=0, max_value=100,
+                               value=int(cleaning.MAX_DROP_SHARE * 100), step=5, key="clean_max_drop")
 if right.button("Preview on sample", key="clean_preview", disabled=not picked or not ready):
-    frame = pl.read_parquet(table_path)
-    tried = []
     with st.spinner("Running the cleaners on the sample (nothing is written)…"):
-        for i, (name, options) in enumerate(chosen.items()):
-            try:
-                tried.append(review.try_component("cleaner", name, options, frame, int(sample_size) if i == 0 else
-                                                  frame.height, seed=p.seed, host=host))
-            except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
-                common.show_error(WorkbenchError(f"cleaner {name} failed on the sample: {exc}",
-                                                 hint=getattr(exc, "hint", None) or "the cleaners after it were not "
-                                                 "previewed; remove it or change its options"))
-                break
-            frame = tried[-1].table
-    st.session_state[keys.PREVIEW] = tried
+        st.session_state[keys.CLEAN_PREVIEW] = try_chain(chosen, int(sample_size))
 
-for tried in st.session_state.get(keys.PREVIEW) or []:
+for tried in st.session_state.get(keys.CLEAN_PREVIEW) or []:
     counts, changes = tried.counts(), tried.changes()
+    share = counts["dropped"] / tried.sample.height if tried.sample.height else 0
     st.subheader(f"{tried.component}: {counts['changed']} changed, {counts['dropped']} dropped "
                  f"of {tried.sample.height}")
+    if share > max_drop / 100:
+        st.warning(f"{tried.component} drops {share:.0%} of the sample, more than {max_drop}%: check its options.")
     if not changes:
         st.caption("Nothing to change in this sample.")
+    texts = {row["id"]: row["before"] for row in tried.rows()}
     for change in changes[:30]:
         with st.container(border=True):
             st.caption(f"{change['id']} · {change['action']} · {change['reason'] or ''}")
-            st.markdown(diff_markdown(change["diff"]) if change["action"] == "changed" else text_markdown(change["before"]))
+            kept = cleaning.kept_duplicate(change["detail"]) if change["action"] == "dropped" else None
+            if change["action"] == "changed":
+                st.markdown(diff_markdown(change["diff"]))
+            elif kept:
+                dropped_col, kept_col = st.columns(2)
+                dropped_col.markdown(f"**dropped** `{change['id']}`\n\n{text_markdown(change['before'])}")
+                kept_col.markdown(f"**kept** `{kept}`\n\n{text_markdown(texts.get(kept, '(not in the sample)'))}")
+            else:
+                st.markdown(text_markdown(change["before"]))
     if len(changes) > 30:
         st.caption(f"… and {len(changes) - 30} more.")
 
 if st.button("Apply to the dataset", key="clean_apply", disabled=not ready, type="primary"):
-    p.set_stage("clean", [{"kind": "clean", "component": n,
-                           "options": changed_options(host.registry.get("cleaner", n), o)} for n, o in chosen.items()])
-    if common.run_now(p, upto="augment"):
-        st.success(f"Cleaned: {st.session_state[keys.RUN_DIR]}")
+    stage = [{"kind": "clean", "component": n, "options": changed_options(host.registry.get("cleaner", n), o)}
+             for n, o in chosen.items()]
+    with st.spinner("Checking how many rows each cleaner drops (nothing is written yet)…"):
+        heavy = cleaning.heavy_drops(try_chain(chosen), max_drop / 100)
+    if heavy:
+        st.session_state[keys.CLEAN_PENDING] = {"stage": stage, "heavy": [str(h) for h in heavy]}
+    else:
+        st.session_state.pop(keys.CLEAN_PENDING, None)
+        apply(stage)
+
+pending = st.session_state.get(keys.CLEAN_PENDING)
+if pending:
+    st.warning("Not applied yet: " + "; ".join(pending["heavy"]) + f", more than {max_drop}%. "
+               "A share this large usually means the options are off (near-dedup on whole conversations that share "
+               "a system prompt, a strict quality threshold). Apply anyway?", icon=":material/warning:")
+    yes, no = st.columns(2)
+    if yes.button("Apply anyway", key="clean_confirm"):
+        st.session_state.pop(keys.CLEAN_PENDING)
+        apply(pending["stage"])
+    elif no.button("Do not apply", key="clean_cancel"):
+        st.session_state.pop(keys.CLEAN_PENDING)
+        st.rerun()
 
 run_dir = st.session_state.get(keys.RUN_DIR)
 if run_dir and store.step_dirs(Path(run_dir)):

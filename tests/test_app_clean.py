@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 from test_app_common import open_page
 
-from workbench.ui_support import keys
+from workbench.ui_support import keys, review
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +36,46 @@ def test_preview_apply_and_restore(tmp_path, sample_dir):
     at.button(key="clean_restore").click().run()
     assert not at.exception and "Restored 1 rows" in at.success[-1].value
     assert at.session_state[keys.PIPELINE].steps[-1]["label"] == "restore"
+
+
+def test_heavy_drop_asks_first_and_dedup_shows_the_kept_row(tmp_path, sample_dir):
+    at, _ = open_page("clean", tmp_path, sample_dir, "clean-heavy")
+    at.run()
+    at.multiselect(key="clean_pick").set_value(["near-dedup"]).run()
+    at.selectbox(key="clean_near-dedup_on").set_value("conversation").run()  # the shared system prompt dominates
+    at.number_input(key="clean_sample").set_value(100)
+    at.button(key="clean_preview").click().run()
+    assert not at.exception and "drops" in at.warning[0].value
+    assert any(m.value.startswith("**kept** `") for m in at.markdown), "a dropped duplicate shows the row it kept"
+    at.button(key="clean_apply").click().run()
+    assert not at.exception
+    assert "Not applied yet: near-dedup dropped" in at.warning[-1].value
+    assert not at.session_state[keys.PIPELINE].stage("clean"), "nothing applied before the confirmation"
+    at.button(key="clean_cancel").click().run()
+    assert not at.session_state[keys.PIPELINE].stage("clean") and keys.CLEAN_PENDING not in at.session_state
+    assert not any(w.value.startswith("Not applied yet") for w in at.warning)
+    at.button(key="clean_apply").click().run()
+    at.button(key="clean_confirm").click().run()
+    assert not at.exception
+    before, after = (int(n.replace(",", "")) for n in at.success[0].value.split(": ")[1].split(" rows")[0].split(" -> "))
+    assert before == 368 and after < 0.8 * before
+    assert at.session_state[keys.PIPELINE].stage("clean")[0]["options"] == {"on": "conversation"}
+
+
+def test_default_near_dedup_applies_without_a_question_and_choice_survives_other_pages(tmp_path, sample_dir):
+    at, _ = open_page("clean", tmp_path, sample_dir, "clean-default")
+    at.run()
+    at.multiselect(key="clean_pick").set_value(["whitespace", "near-dedup"]).run()
+    at.button(key="clean_apply").click().run()
+    assert not at.exception and not at.warning
+    assert at.success[0].value.startswith("Cleaned: 368 -> ")
+    state = {k: at.session_state[k] for k in (keys.RUNS_DIR, keys.TABLE_PATH, keys.PIPELINE, keys.CLEAN_CHOICE)}
+    state[keys.PIPELINE].set_stage("clean", [])  # as if the user had not applied; the choice alone must survive
+    augmented = review.try_component("augmenter", "typos", {}, pl.read_parquet(state[keys.TABLE_PATH]), 5)
+    again = open_page("clean", tmp_path, sample_dir, "clean-default")[0]  # a page run without the widgets' state
+    for k, v in state.items():
+        again.session_state[k] = v
+    again.session_state[keys.PREVIEW] = [augmented]  # the Augment page's preview
+    again.run()
+    assert again.multiselect(key="clean_pick").value == ["whitespace", "near-dedup"]
+    assert not again.subheader or all("typos" not in h.value for h in again.subheader)

@@ -28,3 +28,9 @@ COMPARE = "wb_compare"
 REVIEW_LEDGER = "wb_review_ledger"
 #: the Train page's last pre-flight estimate (local: figures dict; OpenAI: summary line)
 PREFLIGHT = "wb_preflight"
+#: the Clean page's last preview (list of :class:`workbench.ui_support.review.Tried`), apart from the Augment page's
+CLEAN_PREVIEW = "wb_clean_preview"
+#: the cleaners chosen on the Clean page and their options (name -> options), kept while other pages are open
+CLEAN_CHOICE = "wb_clean_choice"
+#: a cleaning result waiting for confirmation because a step dropped too much (dict, see pages/clean.py)
+CLEAN_PENDING = "wb_clean_pending"
