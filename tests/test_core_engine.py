@@ -297,3 +297,45 @@ def test_debug_flag_prints_the_traceback(tmp_path):
     assert plain.returncode == debug.returncode == 1
     assert "Traceback" not in plain.stderr and "errors/02-clean-statute-check.txt" in plain.stderr
     assert "Traceback" in debug.stderr and '{}["statute"]' in debug.stderr
+
+
+def test_source_edit_without_version_bump_is_not_silently_reused(tmp_path, capsys):
+    plugin = tmp_path / "pl" / "shouty.py"
+    plugin.parent.mkdir()
+    code = '''
+from workbench.components import Cleaner
+from workbench.hookspecs import hookimpl
+from workbench.ledger import StepResult
+import polars as pl
+
+class Shout(Cleaner):
+    name = "shout"
+    description = "Marks every row"
+    version = "1"
+    def run(self, table, ctx):
+        return StepResult(table.with_columns(pl.lit("MARK").alias("origin")))
+
+@hookimpl
+def register_cleaners(register):
+    register(Shout)
+'''
+    plugin.write_text(code)
+    rf = parse_runfile({"run": {"name": "edit"}, "steps": [
+        {"kind": "seed", "component": "seed-rows"}, {"kind": "clean", "component": "shout"}]})
+
+    def run_with_fresh_host():
+        h = Host(tmp_path / "pl", load_third_party=True)
+        h.add_plugin(TestPlugin(), "engine-test")
+        assert h.plugins["shouty"].local
+        return execute(rf, host=h)
+
+    first = run_with_fresh_host()
+    assert set(first.table["origin"]) == {"MARK"}
+    assert [s.reused for s in run_with_fresh_host().steps] == [True, True]
+    plugin.write_text(code.replace('"MARK"', '"EDITED"'))
+    capsys.readouterr()
+    edited = run_with_fresh_host()
+    assert [s.reused for s in edited.steps] == [True, False]
+    assert set(edited.table["origin"]) == {"EDITED"}
+    assert "code of 'shout' changed under the same version '1'" in capsys.readouterr().err
+    assert edited.steps[1].manifest["source_hash"] != first.steps[1].manifest["source_hash"]

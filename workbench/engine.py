@@ -1,7 +1,8 @@
 """The run engine: executes a run file's steps in order, reusing what it can.
 
 Each step gets a key (input hash + component, version, plugin version,
-options, seed). A finished step whose key is unchanged is reused, not re-run;
+options, seed, and for a plugin edited in place, from a plugins folder or an
+editable install, a hash of the component's source). A finished step whose key is unchanged is reused, not re-run;
 a step interrupted mid-way keeps its ``.partial`` folder when its key matches,
 so a component that checkpoints (the trainers) resumes there. Any failure
 stops the run with an error naming plugin, component, step and row, and leaves
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +24,7 @@ from typing import Any, Callable
 import polars as pl
 
 from workbench import schema, store
+from workbench.code_hash import source_hash
 from workbench.context import StepContext
 from workbench.errors import RowError, StepError, WorkbenchError
 from workbench.ledger import balance_problem, StepResult
@@ -50,10 +53,15 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _step_key(input_hash: str, spec: StepSpec, version: str, plugin_version: str | None, options: dict[str, Any], seed: int) -> str:
-    payload = json.dumps([input_hash, spec.family, spec.component_name, version, plugin_version, options, seed],
-                         sort_keys=True, default=str)
+def _step_key(input_hash: str, spec: StepSpec, version: str, plugin_version: str | None, options: dict[str, Any],
+              seed: int, code: str | None) -> str:
+    parts = [input_hash, spec.family, spec.component_name, version, plugin_version, options, seed]
+    payload = json.dumps(parts + [code] if code else parts, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _absolute_artifacts(step_folder: Path, prefix: str, artifacts: dict[str, str]) -> dict[str, str]:
@@ -127,7 +135,8 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
                              hint=f"`workbench plugins --json` shows the options of {cls.name!r}") from exc
     options = component.options.model_dump(mode="json")
     plugin_version = host.plugins[entry.plugin].version
-    key = _step_key(input_hash, spec, cls.version, plugin_version, options, runfile.run.seed)
+    code = source_hash(cls) if host.plugins[entry.plugin].local else None
+    key = _step_key(input_hash, spec, cls.version, plugin_version, options, runfile.run.seed, code)
     folder = run_dir / "steps" / step_name
     partial = folder.with_name(step_name + ".partial")
 
@@ -139,6 +148,9 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
         manifest = store.read_json(manifest_path)
         if manifest.get("key") == key and (folder / "output.parquet").exists():
             return StepOutcome(index, folder, manifest, reused=True), store.load_output(folder)
+        if code and manifest.get("source_hash") not in (None, code) and manifest.get("component_version") == cls.version:
+            (log or _warn)(f"step {step_name}: the code of {cls.name!r} changed under the same version "
+                           f"{cls.version!r}; re-running it (bump `version` when its behaviour changes)")
 
     if partial.exists() and (force or not (partial / ".key").exists() or (partial / ".key").read_text() != key):
         shutil.rmtree(partial)
@@ -179,7 +191,7 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
             dropped_by_reason[reason] = int(n)
     manifest = {
         "index": index, "name": step_name, "kind": spec.kind, "family": spec.family, "component": cls.name,
-        "component_version": cls.version, "plugin": entry.plugin, "plugin_version": plugin_version,
+        "component_version": cls.version, "source_hash": code, "plugin": entry.plugin, "plugin_version": plugin_version,
         "options": options, "seed": runfile.run.seed, "key": key, "input_hash": input_hash,
         "output_hash": schema.table_hash(out), "rows_in": table.height, "rows_out": out.height,
         "added": counts["added"], "dropped": counts["dropped"], "changed": counts["changed"],

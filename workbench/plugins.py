@@ -34,6 +34,7 @@ from typing import Any
 import pluggy
 
 from workbench import hookspecs
+from workbench.code_hash import is_editable
 from workbench.components import FAMILIES
 from workbench.errors import PluginError
 from workbench.registry import FailedPlugin, Registry
@@ -60,6 +61,8 @@ class PluginInfo:
     path: str
     hooks: list[str] = field(default_factory=list)
     components: list[dict[str, str]] = field(default_factory=list)
+    #: code edited in place (plugins folder, editable install): step keys include a hash of its source
+    local: bool = False
 
 
 class Host:
@@ -77,7 +80,7 @@ class Host:
         self.warnings: list[str] = []
         for module_name in _available_builtins():
             module = importlib.import_module(module_name)
-            self._add(module, module_name, "builtin", _version("workbench"))
+            self._add(module, module_name, "builtin", _version("workbench"), local=is_editable("workbench"))
         if load_third_party:
             allowed = _allowed_names()
             matched: set[str] = set()
@@ -94,7 +97,7 @@ class Host:
             print(f"warning: {message}", file=sys.stderr)
 
     # -- loading -----------------------------------------------------------
-    def _add(self, plugin: Any, name: str, source: str, version: str | None) -> None:
+    def _add(self, plugin: Any, name: str, source: str, version: str | None, *, local: bool = False) -> None:
         path = getattr(plugin, "__file__", None) or inspect.getfile(type(plugin))  # module, or plugin object
         try:
             self.pm.register(plugin, name=name)
@@ -106,7 +109,7 @@ class Host:
         except ValueError as exc:
             raise PluginError(f"plugin {name!r} ({path}) could not be registered: {exc}") from exc
         hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
-        self.plugins[name] = PluginInfo(name, version, source, str(path), hooks)
+        self.plugins[name] = PluginInfo(name, version, source, str(path), hooks, local=local)
 
     def _load_entry_points(self, allowed: set[str] | None, matched: set[str]) -> None:
         for ep in _entry_points():
@@ -121,7 +124,7 @@ class Host:
                 self._fail(ep.name, "entrypoint", f"entry point {ep.value}", exc)
                 continue
             version = _version(ep.dist.name) if ep.dist else None
-            self._add(plugin, ep.name, "entrypoint", version)
+            self._add(plugin, ep.name, "entrypoint", version, local=bool(ep.dist and is_editable(ep.dist.name)))
 
     def _load_dir(self, folder: Path, allowed: set[str] | None, matched: set[str]) -> None:
         if not folder.is_dir():
@@ -133,12 +136,14 @@ class Host:
                 matched.add(path.stem)
             spec = importlib.util.spec_from_file_location(f"workbench_dir_plugin_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            sys.modules[module.__name__] = module  # so inspect (source hashes, tracebacks) finds its file
             try:
                 spec.loader.exec_module(module)  # type: ignore[union-attr]
             except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                del sys.modules[module.__name__]
                 self._fail(path.stem, "plugins-dir", str(path), exc)
                 continue
-            self._add(module, path.stem, "plugins-dir", getattr(module, "__version__", None))
+            self._add(module, path.stem, "plugins-dir", getattr(module, "__version__", None), local=True)
 
     def _fail(self, name: str, source: str, path: str, exc: BaseException) -> None:
         import traceback
