@@ -42,7 +42,8 @@ def classifier(model_dir: Path, **kw):
     from plugins.trainers.classifier import ClassifierTrainer
 
     base = {"model": str(model_dir), "batch_size": 4, "learning_rate": 1e-2, "head_learning_rate": 1e-2,
-            "warmup_steps": 0, "scheduler": "constant", "checkpoint_every": 0}
+            "warmup_steps": 0, "scheduler": "constant", "checkpoint_every": 0,
+            "early_stopping_patience": 0}  # these tests count steps; early stopping has its own
     return ClassifierTrainer({**base, **kw})
 
 
@@ -83,7 +84,7 @@ def test_resume_after_sigkill_finishes_with_the_same_steps(tiny_encoder_dir, tmp
     data.write_text("".join(json.dumps({"messages": r["messages"], "label": r["label"]}) + "\n"
                             for r in split_table(60, 0).to_dicts()))
     options = {"model": str(tiny_encoder_dir), "batch_size": 2, "epochs": 8, "freeze_layers": 1,
-               "checkpoint_every": 2, "keep_checkpoints": 2}
+               "checkpoint_every": 2, "keep_checkpoints": 2, "early_stopping_patience": 0}
     runfile = tmp_path / "run.toml"
     runfile.write_text(parse_runfile({"run": {"name": "clf", "seed": 5}, "steps": [
         {"kind": "load", "options": {"path": str(data)}},

@@ -25,7 +25,8 @@ def qa_rows(n: int, start: int = 0) -> list[dict]:
 
 
 def options(model_dir: Path, **kw) -> CausalLMOptions:
-    base = dict(model=str(model_dir), batch_size=4, warmup_probe_steps=0, checkpoint_every=0, warmup_steps=0)
+    base = dict(model=str(model_dir), batch_size=4, warmup_probe_steps=0, checkpoint_every=0, warmup_steps=0,
+                early_stopping_patience=0)  # these tests count steps; early stopping has its own
     return CausalLMOptions(**{**base, **kw})
 
 
@@ -116,7 +117,7 @@ def test_resume_after_sigkill_finishes_with_the_same_steps(tiny_model_dir, tmp_p
     data.write_text("".join(json.dumps(r) + "\n" for r in qa_rows(48)))
     out = tmp_path / "out"
     opts = json.dumps({"model": str(tiny_model_dir), "batch_size": 2, "max_steps": 40, "checkpoint_every": 2,
-                       "warmup_probe_steps": 0, "keep_checkpoints": 2})
+                       "warmup_probe_steps": 0, "keep_checkpoints": 2, "early_stopping_patience": 0})
     cmd = [sys.executable, "-m", "workbench.training.launch", str(data), str(out), "--options", opts]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

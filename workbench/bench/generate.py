@@ -5,9 +5,9 @@ last assistant turn) with the same greedy settings through
 :class:`workbench.generation.LocalChatModel`; the batched run uses left
 padding, length sorting and the KV cache. Outputs must be identical.
 
-Measured fairly: torch uses one thread per free core (cores minus the load
-average: on a shared CPU, threads beyond the free cores stall each other at
-every parallel region; the same count serves both modes), both modes are
+Measured fairly: torch uses one thread per free core (every core unless other
+processes keep some busy right now: on a shared CPU, threads beyond the free
+cores stall each other at every parallel region; the same count serves both modes), both modes are
 warmed up before timing, generation runs under ``inference_mode``, and both
 modes count only the real tokens of each answer (up to its end-of-sequence
 token; the padding a finished row receives while its batch runs on is not
@@ -85,7 +85,7 @@ def run(args) -> dict:
         "sequential_tokens_per_second": round(seq_tokens / seq_s, 2),
         "batched_tokens_per_second": round(bat_tokens / bat_s, 2),
         "speedup": round(seq_s / bat_s, 2), "outputs_identical": not mismatches and len(sequential) == len(batched),
-        "mismatched_prompts": mismatches, "torch_threads": torch.get_num_threads(),
+        "mismatched_prompts": mismatches, "threads": threads,
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }

@@ -127,7 +127,9 @@ class ChatRun(Runner):
         figures = preflight.estimate(self.train_ex, epoch0, model=self.model, pad_to=self.pad_to, steps=plan.total,
                                      micro_per_step=opts.grad_accum, seconds_per_token=per_token,
                                      max_batch_tokens=opts.max_batch_tokens)
-        figures["skipped_examples"] = self.skipped
+        figures.update(skipped_examples=self.skipped, epochs_chosen=plan.epochs, epochs_reason=plan.epochs_reason,
+                       eval_every=plan.eval_every, early_stopping_patience=opts.early_stopping_patience,
+                       validation_examples=len(self.val_ex), threads=self.threads)
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "preflight.json").write_text(json.dumps(figures, indent=1))

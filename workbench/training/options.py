@@ -29,15 +29,16 @@ class LoopOptions(Options):
     step_gamma: float = Field(default=0.5, gt=0, le=1, description="step scheduler: factor applied every step_every steps")
     max_grad_norm: float = Field(default=1.0, ge=0, description="Gradient clipping norm (0 = off)")
     seed: int | None = Field(default=None, description="Seed for data order and initialisation (default: the run's seed)")
-    eval_every: int = Field(default=0, ge=0, description="Validate every N optimiser steps (0 = at the end of each epoch)")
+    eval_every: int = Field(default=0, ge=0, description="Validate every N optimiser steps (0 = auto: 4 times per epoch)")
     early_stopping_patience: int = Field(
-        default=0, ge=0, description="Stop after this many validations without improvement (0 = off)")
-    early_stopping_min_delta: float = Field(default=0.0, ge=0, description="Smallest validation-loss drop that counts")
+        default=3, ge=0, description="Stop after this many validations without improvement (0 = off)")
+    early_stopping_min_delta: float = Field(default=0.01, ge=0,
+                                            description="Smallest validation-loss drop that counts as an improvement")
     restore_best: bool = Field(default=True, description="Save the weights of the best validation loss, not the last")
     checkpoint_every: int = Field(default=25, ge=0, description="Checkpoint every N optimiser steps (0 = never)")
     keep_checkpoints: int = Field(default=2, ge=1, description="How many checkpoints to keep")
-    threads: int = Field(default=0, ge=0, description="CPU threads for torch (0 = the cores not already busy, "
-                                                         "from the load average: oversubscribed threads stall each other)")
+    threads: int = Field(default=0, ge=0, description="CPU threads for torch (0 = every core other processes do not "
+                                                         "keep busy right now: oversubscribed threads stall each other)")
     device: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="auto = CUDA with bf16 when present")
 
     @classmethod
@@ -66,7 +67,9 @@ class CausalLMOptions(LoopOptions):
         default=None, gt=0, description="Learning rate of the output head (discriminative rates; default: learning_rate)")
     layer_lr_decay: float = Field(default=1.0, gt=0, le=1,
                                   description="Each layer below the top gets its rate multiplied by this (1 = same rate)")
-    epochs: float = Field(default=1.0, gt=0, description="Passes over the training split (ignored when max_steps > 0)")
+    epochs: float | None = Field(
+        default=None, gt=0, description="Passes over the training split (empty = auto from its size: 3, more for "
+                                        "small sets, fewer for large ones; ignored when max_steps > 0)")
     batch_size: int = Field(default=8, ge=1, description="Examples per micro-batch (per process)")
     weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay")
     max_batch_tokens: int = Field(

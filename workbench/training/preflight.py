@@ -79,4 +79,13 @@ def summary(figures: dict[str, Any]) -> str:
             f"({figures['trained_tokens_per_epoch']} trained, {figures['padding_fraction']:.0%} padding), "
             f"{figures['optimizer_steps']} optimiser steps, {figures['trainable_parameters']:,} of "
             f"{figures['parameters']:,} weights train, ~{figures['memory_bytes'] / 2**30:.2f} GiB memory, "
-            f"expected time {eta}")
+            f"expected time {eta} at most{_stopping(figures)}; epochs: {figures.get('epochs_reason', 'not recorded')}")
+
+
+def _stopping(figures: dict[str, Any]) -> str:
+    """How early stopping may shorten the run, when it is on."""
+    patience = figures.get("early_stopping_patience")
+    if not patience or not figures.get("validation_examples"):
+        return ""
+    return (f" (validation every {figures['eval_every']} steps; stops after {patience} validations "
+            f"without improvement)")

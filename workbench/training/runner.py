@@ -30,6 +30,7 @@ from typing import Any, Callable, Sequence
 from workbench.device import free_cores
 from workbench.training import checkpoint, methods
 from workbench.training.batching import plan_batches
+from workbench.training.sizing import choose_epochs, validation_interval
 
 
 class TrainingCancelled(KeyboardInterrupt):
@@ -73,7 +74,9 @@ class Plan:
         self.opts, self.seed, self.rank, self.world, self.mode = opts, seed, rank, world, mode
         self.per_step = opts.grad_accum * world
         self.steps_per_epoch = max(1, math.ceil(len(self.epoch(0)) / self.per_step))
-        self.total = opts.max_steps or max(1, math.ceil(opts.epochs * self.steps_per_epoch))
+        self.epochs, self.epochs_reason = choose_epochs(len(self.lengths), opts.epochs, opts.max_steps)
+        self.total = opts.max_steps or max(1, math.ceil(self.epochs * self.steps_per_epoch))
+        self.eval_every = validation_interval(opts.eval_every, self.steps_per_epoch)
 
     def epoch(self, index: int) -> list[list[int]]:
         batches = plan_batches(self.lengths, self.opts.batch_size, self.mode, self.seed, index)
@@ -100,11 +103,13 @@ class Runner:
 
     def __init__(self, opts: Any, out_dir: Path, *, seed: int, progress: Callable[[int | None, str], Any] | None = None,
                  cancelled: Callable[[], bool] = lambda: False, log: Callable[[str], None] = print) -> None:
+        import torch
         from accelerate.utils import set_seed
 
         self.opts, self.out, self.seed = opts, Path(out_dir), seed
         self.progress, self.cancelled, self.log = progress, cancelled, log
         self.accelerator = make_accelerator(opts)
+        self.threads = torch.get_num_threads()  # as make_accelerator set it
         set_seed(seed)
         self.main = self.accelerator.is_main_process
         self.checkpoints = self.out / "checkpoints"
@@ -239,9 +244,8 @@ class Runner:
                 "tokens_per_second": tokens / seconds}
 
     def validation_due(self) -> bool:
-        step, every = self.state.step, self.opts.eval_every
-        end_of_epoch = step % self.plan.steps_per_epoch == 0
-        return (every and step % every == 0) or (not every and end_of_epoch) or step == self.plan.total
+        step = self.state.step
+        return step % self.plan.eval_every == 0 or step == self.plan.total
 
     def validate(self, record: dict[str, Any]) -> None:
         """Validation loss into ``record``; early-stopping counters; the best weights kept for ``restore_best``."""
@@ -386,6 +390,11 @@ class Runner:
             "best_val_loss": state.best_val,
             "best_step": state.best_step,
             "stopped_early": state.stopped_early,
+            "stopped_early_at_step": state.step if state.stopped_early else None,
+            "epochs_chosen": self.plan.epochs,
+            "epochs_reason": self.plan.epochs_reason,
+            "eval_every": self.plan.eval_every,
+            "threads": self.threads,
             "train_examples": len(self.train_ex),
             "validation_examples": len(self.val_ex),
             "tokens": state.tokens,

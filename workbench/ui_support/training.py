@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from workbench.training.sizing import choose_epochs
 from workbench.validate import CHARS_PER_TOKEN, TOKENS_PER_TURN
 
 
@@ -42,9 +43,11 @@ def local_estimate(table: pl.DataFrame, options: dict[str, Any]) -> dict[str, An
     tokens = sum(math.ceil(len(m["content"] or "") / CHARS_PER_TOKEN) + TOKENS_PER_TURN
                  for ms in rows["messages"].to_list() for m in ms)
     per_step = max(1, int(options.get("batch_size", 8)) * int(options.get("grad_accum", 1)))
-    steps = int(options.get("max_steps") or 0) or math.ceil(math.ceil(rows.height / per_step) * float(options.get("epochs", 1)))
+    max_steps = int(options.get("max_steps") or 0)
+    epochs, why = choose_epochs(rows.height, options.get("epochs"), max_steps)
+    steps = max_steps or math.ceil(math.ceil(rows.height / per_step) * epochs)
     return {"examples": rows.height, "approx_tokens_per_epoch": tokens, "optimizer_steps": steps,
-            "model": options.get("model"), "method": options.get("method")}
+            "epochs_reason": why, "model": options.get("model"), "method": options.get("method")}
 
 
 def local_preflight(table: pl.DataFrame, options: dict[str, Any], ctx: Any = None) -> dict[str, Any]:
@@ -84,4 +87,6 @@ def preflight_figures(figures: dict[str, Any]) -> dict[str, str]:
         out["trained weights"] = f"{n('trainable_parameters')} of {n('parameters')}"
     if figures.get("padding_fraction") is not None:
         out["padding"] = f"{figures['padding_fraction']:.0%}"
+    if figures.get("epochs_reason"):
+        out["epochs"] = figures["epochs_reason"]
     return out

@@ -1,0 +1,125 @@
+"""Right-sized training by default: epochs from the set's size, validation cadence, early stopping that
+restores the best weights, and the thread count chosen from what is running now."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.device import busy_cores, threads_for
+from workbench.training.sizing import choose_epochs, validation_interval
+
+
+@pytest.mark.parametrize(("examples", "epochs"), [
+    (1, 25), (33, 4), (34, 3), (50, 3), (100, 3), (8_333, 3), (8_334, 2), (10_000, 2), (100_000, 1),
+    (2, 25), (4, 25), (5, 20), (6, 17), (30, 4), (12_500, 2), (12_501, 1),
+])
+def test_epochs_follow_openais_rule_on_edge_sizes(examples, epochs):
+    chosen, reason = choose_epochs(examples, None)
+    assert chosen == epochs and reason.startswith(f"auto: {epochs} epoch")
+    assert 1 <= chosen <= 25
+
+
+def test_examples_seen_stay_within_the_rule_where_the_epoch_bounds_allow():
+    for n in list(range(1, 400)) + [8_000, 8_333, 8_334, 9_000, 12_500, 12_501, 25_000, 30_000]:
+        epochs, _ = choose_epochs(n, None)
+        seen = n * epochs
+        if 4 <= n <= 25_000:  # 1-3 examples cannot reach 100 within 25 epochs; above 25,000 one epoch is the floor
+            assert 100 <= seen or epochs == 25
+            assert seen <= 25_000 or epochs == 1
+
+
+def test_an_explicit_choice_wins_and_the_reason_says_why():
+    assert choose_epochs(50, 2.0) == (2.0, "epochs = 2 set in the options")
+    epochs, reason = choose_epochs(50, None, max_steps=7)
+    assert epochs is None and "max_steps = 7" in reason
+    assert "few" in choose_epochs(10, None)[1] and "many" in choose_epochs(20_000, None)[1]
+    assert "the target" in choose_epochs(300, None)[1]
+
+
+def test_validation_runs_at_least_four_times_per_epoch_unless_set():
+    assert validation_interval(0, 112) == 28
+    assert validation_interval(0, 3) == 1 and validation_interval(0, 1) == 1
+    assert validation_interval(5, 112) == 5
+
+
+@pytest.mark.parametrize(("cores", "busy", "threads"), [
+    (2, 0.0, 2), (2, 0.3, 2), (2, 0.49, 2), (2, 0.6, 1), (2, 1.4, 1), (2, 3.0, 1), (2, 12.0, 1),
+    (8, 2.2, 6), (8, 0.0, 8), (1, 0.0, 1),
+])
+def test_threads_take_every_core_on_an_idle_machine_and_leave_busy_ones(cores, busy, threads):
+    assert threads_for(cores, busy) == threads
+
+
+def test_busy_cores_are_read_from_a_short_proc_stat_probe(tmp_path, monkeypatch):
+    import os
+    import time
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal: 100 jiffies pass, 50 of them busy (iowait counts as idle)
+    stat.write_text("cpu  1000 0 200 5000 100 0 0 0 0 0\ncpu0 1 2 3 4\n")
+
+    def tick(_seconds):
+        stat.write_text("cpu  1040 0 210 5040 110 0 0 0 0 0\ncpu0 1 2 3 4\n")
+
+    monkeypatch.setattr(time, "sleep", tick)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert busy_cores(stat=stat) == pytest.approx(1.0)  # half of 2 CPUs
+    assert busy_cores(stat=tmp_path / "missing") == pytest.approx(os.getloadavg()[0])
+
+
+def planted_rows(answer: str, n: int, start: int = 0) -> list[dict]:
+    return [{"id": f"{answer}{i}", "messages": [{"role": "user", "content": f"Question {i}: which word?"},
+                                                {"role": "assistant", "content": " ".join([answer] * 8)}]}
+            for i in range(start, start + n)]
+
+
+def test_early_stopping_restores_the_best_weights_when_validation_loss_rises(tiny_model_dir, tmp_path):
+    """Validation asks for the word training unlearns: its loss rises as training goes on, so the run stops
+    early and keeps the weights of the best validation, not the last."""
+    from workbench.training.loop import TrainJob, loss_module, train
+    from workbench.training.options import CausalLMOptions
+    from workbench.training.runner import Runner
+
+    opts = CausalLMOptions(model=str(tiny_model_dir), method="full", batch_size=4, learning_rate=3e-3,
+                           scheduler="constant", warmup_steps=0, warmup_probe_steps=0, checkpoint_every=0,
+                           eval_every=1, early_stopping_patience=2, early_stopping_min_delta=0.0, max_steps=30)
+    val = planted_rows("blue", 4, 100)
+    result = train(TrainJob(opts, planted_rows("red", 16), val, tmp_path / "out", log=lambda _m: None))
+    stats = result.stats
+    vals = [h["val_loss"] for h in json.loads((tmp_path / "out" / "history.json").read_text())]
+    assert stats["stopped_early"] and stats["stopped_early_at_step"] == stats["steps"] < 30
+    assert stats["best_step"] < stats["steps"] and vals[-1] > stats["best_val_loss"]
+    assert stats["epochs_chosen"] is None and "max_steps" in stats["epochs_reason"] and stats["threads"] >= 1
+
+    class Score(Runner):  # the restored model's validation loss, computed afresh
+        def __init__(self, model, tokenizer, examples):
+            super().__init__(opts, tmp_path / "score", seed=0, log=lambda _m: None)
+            self.val_ex, self.tokenizer, self.train_ex = examples, tokenizer, examples
+            self.setup(model, loss_module(model), [{"params": list(model.parameters())}], "length-grouped")
+
+        def collate(self, examples):
+            from workbench.training.batching import collate
+            return collate(examples, self.tokenizer.pad_token_id, None)
+
+    from workbench.models import load_causal_lm
+    from workbench.training.chat import build_examples
+
+    model, tok = load_causal_lm(str(tmp_path / "out" / "model"), padding_side="right")
+    examples, _ = build_examples(tok, val, opts.max_length)
+    assert Score(model, tok, examples).evaluate() == pytest.approx(stats["best_val_loss"], rel=1e-4)
+
+
+def test_default_run_chooses_epochs_and_validates_four_times_per_epoch(tiny_model_dir, tmp_path):
+    from workbench.training.loop import TrainJob, train
+    from workbench.training.options import CausalLMOptions
+
+    opts = CausalLMOptions(model=str(tiny_model_dir), batch_size=4, warmup_probe_steps=0, checkpoint_every=0,
+                           early_stopping_patience=0)
+    rows = planted_rows("red", 50)
+    result = train(TrainJob(opts, rows, planted_rows("red", 4, 100), tmp_path / "out", log=lambda _m: None))
+    stats = result.stats
+    assert stats["epochs_chosen"] == 3 and stats["epochs_reason"].startswith("auto: 3 epochs")
+    assert stats["steps"] == 3 * 13 and stats["eval_every"] == 3  # 13 batches of 4 per epoch
+    assert stats["stopped_early_at_step"] is None and stats["threads"] >= 1
