@@ -10,6 +10,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from workbench.components import Options, Step
+from workbench.context import StepContext
 from workbench.hookspecs import hookimpl
 from workbench.ledger import Ledger, StepResult
 
@@ -32,7 +33,7 @@ class Load(Step):
     description = "Load a data file in any supported format; invalid rows go to quarantine with reasons"
     Options = LoadOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench import schema
         from workbench.io import load_table
 
@@ -85,7 +86,7 @@ class Split(Step):
     description = "Seeded train/validation/test split, stratified, group-aware on source_id"
     Options = SplitOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         groups = _assign_groups(table, o, ctx.seed)
         expr = pl.col(o.group_by).replace_strict(groups, default=None, return_dtype=pl.Utf8)

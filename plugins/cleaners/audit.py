@@ -21,6 +21,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Cleaner, Options
+from workbench.context import StepContext
 from workbench.ledger import StepResult
 
 TONE_NAMES = {"refusal": "refusals", "apology": "apologies", "politeness": "politeness markers"}
@@ -42,7 +43,7 @@ class DataAudit(Cleaner):
     #: a plugin subclass can add word lists here (same layout as the ``extra_terms`` option)
     plugin_terms: dict[str, dict[str, Any]] = {}
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench import store
 
         report = self.audit(table, base_dir=ctx.base_dir)

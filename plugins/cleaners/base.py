@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple
 import polars as pl
 
 from workbench.components import Cleaner
+from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
 
 from .turns import ROW, SHIELDED, explode_turns, implode_turns, ledger_entries, mark_origin, shield, unshield
@@ -47,7 +48,7 @@ class TextCleaner(Cleaner):
         """Roles whose turns are rewritten (None: all)."""
         return None
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         import numpy as np
 
         stages = [Stage(*stage) for stage in self.stages()]

@@ -15,6 +15,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from workbench.components import Cleaner, Options
+from workbench.context import StepContext
 from workbench.errors import WorkbenchError
 from workbench.ledger import Ledger, StepResult
 
@@ -64,7 +65,7 @@ class ExactDedup(Cleaner):
         """Remember kept hashes so later batches are deduplicated against earlier ones."""
         self.memory = pl.DataFrame(schema={"__h": pl.UInt64, "__first": pl.Utf8})
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         hashed = table.with_columns(normalised(compared_text(table, o.on, o.column)).hash(seed=11).alias("__h"))
         hashed = hashed.with_columns(pl.col("id").first().over("__h").alias("__first"))
@@ -145,7 +146,7 @@ class NearDedup(Cleaner):
         rep, mem, to_rep = minhash.greedy_representatives(n, pairs, sim, outside)
         return minhash.Found(rep, mem, to_rep, sigs, keys, pairs)
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         ledger = Ledger(self.name)
         if table.height == 0:
             return StepResult(table, ledger.frame(), stats={"dropped": 0})

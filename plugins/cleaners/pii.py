@@ -17,6 +17,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Cleaner, Options
+from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
 
 from .turns import ROW, explode_turns, implode_turns, json_counts, ledger_entries, mark_origin, per_row
@@ -126,7 +127,7 @@ class RedactPii(Cleaner):
     description = "Replace e-mails, phones, cards (Luhn), IBANs, IPs, URLs and secrets with typed placeholders"
     Options = PiiOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         types = tuple(t for t in ALL_TYPES if t in self.options.types)
         ledger = Ledger(self.name)
         turns = explode_turns(table)

@@ -13,6 +13,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Cleaner, Options
+from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
 
 from .turns import ROW, TURN, explode_turns, ledger_entries, per_row
@@ -57,7 +58,7 @@ class QualityFilter(Cleaner):
         stats = getattr(self, "_stats", None) or LengthStats()
         self._bounds = stats.bounds(self.options.outliers, self.options.outlier_factor, self.options.outlier_tails)
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         turns = _tokens(explode_turns(table)).with_columns(pl.col("content").fill_null("").str.strip_chars().alias("__text"))
         bounds = getattr(self, "_bounds", None)

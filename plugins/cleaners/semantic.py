@@ -12,6 +12,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Cleaner
+from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
 
 from .dedup import DedupOn, DedupTextOptions, _json_strings, compared_text
@@ -29,7 +30,7 @@ class SemanticDedup(Cleaner):
     description = "Drop rows whose MiniLM embedding is within a cosine threshold of an earlier kept row"
     Options = SemanticDedupOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         import numpy as np
 
         from workbench.embedded import sentence_encoder

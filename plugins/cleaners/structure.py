@@ -9,6 +9,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Cleaner, Options
+from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
 
 from .turns import ROW, TURN, explode_turns, implode_turns, ledger_entries, mark_origin, per_row
@@ -25,7 +26,7 @@ class RepairStructure(Cleaner):
     description = "Move the system turn first, merge consecutive same-role turns, drop unanswered trailing user turns"
     Options = StructureOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         turns = explode_turns(table)
         counts = turns.group_by(ROW).agg(pl.len().alias("__before"))

@@ -8,6 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Options, Step
+from workbench.context import StepContext
 from workbench.ledger import StepResult
 
 
@@ -23,7 +24,7 @@ class Report(Step):
     description = "Self-contained HTML, Markdown and JSON report of the evaluation, with data lineage"
     Options = ReportOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench import store
         from workbench.report.build import build_report
         from workbench.report.render import write_report

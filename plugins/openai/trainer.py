@@ -16,6 +16,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Options, Trainer
+from workbench.context import StepContext
 from workbench.errors import WorkbenchError
 from workbench.estimate import DEFAULT_MODEL
 from workbench.ledger import StepResult
@@ -44,7 +45,7 @@ class OpenAITrainer(Trainer):
     version = "1"
     Options = OpenAITrainerOptions
 
-    def run(self, table: pl.DataFrame, ctx: Any) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench.estimate import estimate
 
         from plugins.openai import remote

@@ -29,6 +29,7 @@ from pydantic import Field, field_validator
 
 from workbench import schema
 from workbench.components import Options, ScenarioGenerator
+from workbench.context import StepContext
 from workbench.evaluation.examples import split_conversation
 from workbench.evaluation.lexicon import DATA, Matcher, load_attributes
 from workbench.ledger import Ledger, StepResult
@@ -67,7 +68,7 @@ class CounterfactualProbes(ScenarioGenerator):
     description = "Held-out prompts in variants that change one user attribute (name, pronoun, dialect, age)"
     Options = CounterfactualOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench.scenarios.rows import write_suite
 
         rows, ledger, stats = self.generate(table, ctx.seed)

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from workbench.components import Trainer
+from workbench.context import StepContext
 from workbench.ledger import StepResult
 from workbench.training.options import CausalLMOptions
 
@@ -26,7 +27,7 @@ class CausalLMTrainer(Trainer):
     version = "1"
     Options = CausalLMOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench.errors import WorkbenchError
         from workbench.training.grid import run_grid
         from workbench.training.loop import TrainJob, train

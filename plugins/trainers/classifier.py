@@ -18,6 +18,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Trainer
+from workbench.context import StepContext
 from workbench.errors import WorkbenchError
 from workbench.ledger import StepResult
 from workbench.training.options import LoopOptions
@@ -147,7 +148,7 @@ class ClassifierTrainer(Trainer):
     version = "2"
     Options = ClassifierOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         train = texts_and_labels(table, "train", o.text_roles)
         if not train[0]:

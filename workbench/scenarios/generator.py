@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 
 from workbench import schema
 from workbench.components import Options, ScenarioGenerator
+from workbench.context import StepContext
 from workbench.errors import WorkbenchError
 from workbench.ledger import Ledger, StepResult
 from workbench.scenarios import SCENARIO_TYPES, check_types
@@ -106,7 +107,7 @@ class ScenarioEngine(ScenarioGenerator):
                  "entities": {k: len(v) for k, v in domain.entities.items()}}
         return Generated(rows, ledger, stats)
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         self.base_dir = ctx.base_dir
 
