@@ -66,6 +66,7 @@ class Evaluate(Step):
 
     def run(self, table: pl.DataFrame, ctx) -> StepResult:
         from workbench import store
+        from workbench.device import free_cores
         from workbench.errors import WorkbenchError
         from workbench.evaluation.examples import build_examples, select_rows
         from workbench.evaluation.harness import EvalConfig, evaluate
@@ -92,11 +93,12 @@ class Evaluate(Step):
                             o.bootstrap_resamples, o.ar_trials, ctx.seed if o.seed is None else o.seed,
                             o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env)
         cache_dir = (ctx.run_dir or ctx.step_dir) / "cache" / "generations"
+        threads = free_cores()  # recorded: what local generation takes now (each model's answers re-decide)
         results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log)
         ctx.step_dir.mkdir(parents=True, exist_ok=True)
         store.write_json(ctx.step_dir / "results.json", results)
         store.write_parquet(ctx.step_dir / "examples.parquet", per_example)
-        return StepResult(table, stats=_headline(results),
+        return StepResult(table, stats={**_headline(results), "threads": threads},
                           artifacts={"results": "results.json", "examples": "examples.parquet"})
 
 
