@@ -29,6 +29,46 @@ def pipeline() -> Pipeline:
     return st.session_state[keys.PIPELINE]
 
 
+def start_session() -> None:
+    """Give this browser session an id in the URL (``?session=``) and, after a reload, put its state back."""
+    from workbench.ui_support import session
+
+    sid = st.query_params.get("session")
+    if sid is None or st.session_state.get(keys.SESSION_ID) != sid:
+        if sid is None:
+            sid = st.query_params["session"] = session.new_id()
+        try:
+            restored = session.restore(runs_dir(), sid)
+        except (WorkbenchError, OSError, ValueError) as exc:  # a malformed id or a damaged file: start afresh
+            show_error(WorkbenchError(f"the saved session could not be restored: {exc}", hint="starting a new one"))
+            sid = st.query_params["session"] = session.new_id()
+            restored = {}
+        for key, value in restored.items():
+            st.session_state.setdefault(key, value)
+        st.session_state[keys.SESSION_ID] = sid
+
+
+def save_session() -> None:
+    """Write this session's state under ``<runs>/.sessions/<id>/`` (only what changed)."""
+    from workbench.ui_support import session
+
+    sid = st.session_state.get(keys.SESSION_ID)
+    if sid:
+        session.save(runs_dir(), sid, st.session_state, st.session_state.setdefault(keys.SESSION_MEMO, {}))
+
+
+def header() -> None:
+    """One line on every page: the dataset and run being worked on; a warning when other hosts can connect."""
+    from workbench.ui_support import exposure, overview
+
+    address = st.get_option("server.address")
+    if not exposure.is_loopback(address):
+        st.warning(f"This app listens on {address or 'every network interface'}: other computers can reach it, read "
+                   "files under the data roots and start training jobs. Restart it with `workbench ui` or "
+                   "`--server.address 127.0.0.1` unless that is what you want.", icon=":material/public:")
+    st.caption(overview.status_line(overview.current(st.session_state)))
+
+
 def show_error(exc: BaseException) -> None:
     """A readable message (and the hint, when there is one), never a traceback."""
     hint = getattr(exc, "hint", None)

@@ -71,7 +71,11 @@ else:
                 st.session_state.pop(keys.VALIDATION, None)
                 reset_browse()
 
-path = common.require_table()
+path = st.session_state.get(keys.TABLE_PATH)
+if not path or not Path(path).exists() or not common.pipeline().stage("load"):
+    st.info("Open a dataset above: upload a file, pick one on disk or open a run's step output.")
+    st.stop()
+path = Path(path)
 st.caption(f"Browsing `{path}`")
 opened = st.session_state.get(keys.VALIDATION)
 if opened is not None and opened.report["rows_invalid"]:

@@ -24,10 +24,10 @@ def open_page(page: str, tmp_path: Path, sample_dir: Path, name: str, timeout: f
     return at, opened
 
 
-def test_navigation_opens_the_data_page(monkeypatch, tmp_path):
+def test_navigation_opens_the_home_page(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
     at.run()
-    assert not at.exception and at.title[0].value == "Data"
+    assert not at.exception and at.title[0].value == "Workbench"

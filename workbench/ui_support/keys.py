@@ -34,3 +34,7 @@ CLEAN_PREVIEW = "wb_clean_preview"
 CLEAN_CHOICE = "wb_clean_choice"
 #: a cleaning result waiting for confirmation because a step dropped too much (dict, see pages/clean.py)
 CLEAN_PENDING = "wb_clean_pending"
+#: id of this browser session (also in the URL as ?session=), naming its folder under <runs>/.sessions/
+SESSION_ID = "wb_session_id"
+#: what was last written for this session (see :func:`workbench.ui_support.session.save`)
+SESSION_MEMO = "wb_session_memo"
