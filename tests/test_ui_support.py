@@ -13,7 +13,7 @@ from workbench import schema
 from workbench.components import Cleaner, Options
 from workbench.errors import WorkbenchError
 from workbench.runfile import load_runfile
-from workbench.ui_support import evaluation, forms, review, stats, table
+from workbench.ui_support import forms, review, stats, table
 from workbench.ui_support.pipeline import Pipeline, open_run, execute, latest_output
 
 
@@ -140,19 +140,6 @@ def test_diff_markdown_escapes_row_text():
     md = diff_markdown(word_diff("user: pay $5 *now*", "user: pay [LINK](x) now"))
     assert md == "user\\: pay :red[~~\\$5~~] :green[**\\[LINK\\]\\(x\\)**] :red[~~\\*now\\*~~] :green[**now**]"
     assert text_markdown("a\n<b>") == "a  \n\\<b\\>"
-
-
-def test_blind_votes_map_back_to_models(tmp_path):
-    pairs = pl.DataFrame({"id": ["e1", "e2", "e3", "e4"], "question": ["q"] * 4, "reference": ["r"] * 4,
-                          "base_answer": ["base"] * 4, "other_answer": ["tuned"] * 4, "diff": [""] * 4})
-    sides = {evaluation.blind_pair(pairs, i).left_is for i in range(4)}
-    assert sides == {"base", "tuned"}  # both orders occur
-    for i in range(4):
-        pair = evaluation.blind_pair(pairs, i)
-        side = "left" if pair.left == "tuned" else "right"
-        evaluation.vote(tmp_path, pair, side)
-    evaluation.vote(tmp_path, evaluation.blind_pair(pairs, 0), "tie")
-    assert evaluation.tally(tmp_path) == {"base": 0, "tuned": 3, "tie": 1}
 
 
 def test_turn_length_histogram_uses_doubling_bins():
