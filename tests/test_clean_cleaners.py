@@ -14,8 +14,8 @@ from plugins.cleaners.structure import RepairStructure
 from plugins.cleaners.terminology import Terminology
 from plugins.cleaners.text import StripMarkup, UnicodeNormalize, Whitespace
 from workbench import schema
-from workbench.context import scratch_context
-from workbench.ledger import balance_problem, restore
+from workbench.ledger import restore
+from workbench.testing import run_component
 
 
 def table(*convs: list[tuple[str, str]], ids: list[str] | None = None) -> pl.DataFrame:
@@ -24,9 +24,8 @@ def table(*convs: list[tuple[str, str]], ids: list[str] | None = None) -> pl.Dat
 
 
 def run(cleaner, t: pl.DataFrame):
-    result = cleaner.run(t, scratch_context())
-    assert balance_problem(t.height, result) is None
-    return result
+    """Run as a run would (options validated, rows balanced): workbench.testing checks both."""
+    return run_component(type(cleaner), t, **cleaner.options.model_dump())
 
 
 def contents(t: pl.DataFrame) -> list[str]:

@@ -139,8 +139,12 @@ def test_unbalanced_step_is_stopped(host):
 def test_invalid_options_are_reported_with_step_and_component(host):
     from workbench.errors import WorkbenchError
 
-    with pytest.raises(WorkbenchError, match="invalid options for step 'drop-every'"):
-        execute(runfile({"evry": 2}), host=host)
+    with pytest.raises(WorkbenchError, match="invalid options for step 'drop-every'") as err:
+        execute(runfile({"evry": 2, "every": "often"}), host=host)
+    message = str(err.value)
+    assert "\n" not in message and "option 'evry': unknown option" in message
+    assert "option 'every': " in message and "'often'" in message
+    assert "`workbench plugins --options --json`" in err.value.hint
 
 
 def test_ledger_restores_dropped_rows(host):

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from workbench.components import FAMILIES, Component
 from workbench.errors import PluginError
+from workbench.runfile import KIND_FAMILY
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 OPERATION = {"reader": "read", "writer": "write", "metric": "compute"}
@@ -83,6 +84,7 @@ class Registry:
         return self.entry(kind, name).component
 
     def entry(self, kind: str, name: str) -> Entry:
+        kind = KIND_FAMILY.get(kind, kind)  # a step kind ("scenarios") names its family ("scenario")
         try:
             return self._entries[kind][name]
         except KeyError:
@@ -97,7 +99,7 @@ class Registry:
             raise PluginError(message, hint=hint) from None
 
     def names(self, kind: str) -> list[str]:
-        return sorted(self._entries.get(kind, {}))
+        return sorted(self._entries.get(KIND_FAMILY.get(kind, kind), {}))
 
     def entries(self, kind: str | None = None) -> Iterator[tuple[str, str, Entry]]:
         for k, by_name in sorted(self._entries.items()):

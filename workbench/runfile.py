@@ -22,12 +22,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.errors import WorkbenchError
 
 #: step kind -> registry family it draws components from
 KIND_FAMILY = {"clean": "cleaner", "augment": "augmenter", "scenarios": "scenario", "train": "trainer"}
+#: a step kind may also be spelled as its family's registry kind; run files keep the canonical spelling
+KIND_ALIASES = {family: kind for kind, family in KIND_FAMILY.items()}
 #: step kind -> component used when the run file names none
 DEFAULT_COMPONENT = {"load": "load", "split": "split", "train": "hf-causal-lm", "evaluate": "evaluate",
                      "report": "report"}
@@ -39,6 +41,11 @@ class StepSpec(BaseModel):
     component: str | None = Field(default=None, description="Registered component name (default per kind)")
     options: dict[str, Any] = Field(default_factory=dict, description="Options of the component")
     label: str | None = Field(default=None, description="Optional display name of the step")
+
+    @field_validator("kind")
+    @classmethod
+    def _canonical_kind(cls, kind: str) -> str:
+        return KIND_ALIASES.get(kind, kind)
 
     @property
     def family(self) -> str:

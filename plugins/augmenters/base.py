@@ -1,4 +1,7 @@
-"""What every augmenter shares: row selection, lineage, filters, ledger.
+"""What every built-in augmenter shares: row selection, lineage, filters, ledger.
+
+The options, row selection and variant rows come from :mod:`workbench.augmentation`
+(also what third-party augmenters use).
 
 A family only says how to rewrite a batch of turn texts (``propose``); this
 base picks the rows and roles to augment, builds one candidate row per
@@ -16,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import polars as pl
-from pydantic import Field
-
 from workbench import schema
-from workbench.components import Augmenter, Options
+from workbench.augmentation import AugmentOptions, selection, variant_row
+from workbench.components import Augmenter
+from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
 
 from .protect import protected_altered
@@ -28,21 +31,6 @@ IDENTICAL = "identical to original"
 DUPLICATE = "duplicate of another variant"
 PROTECTED = "protected token altered"
 TOO_FAR = "too far in meaning"
-
-
-class AugmentOptions(Options):
-    roles: list[str] = Field(default=["user"], description="Roles whose turns are rewritten (assistant answers, "
-                                                           "the training targets, stay untouched by default)")
-    variants: int = Field(default=1, ge=1, le=20, description="Candidate variants per selected row")
-    splits: list[str] = Field(default=["train"], description="Only rows in these splits are augmented")
-    unsplit: bool = Field(default=True, description="Also augment rows without a split yet (a later group-aware "
-                                                    "split keeps each variant with its original)")
-    originals_only: bool = Field(default=True, description="Skip rows that are themselves variants (origin of "
-                                                          "an augmenter), so augmenters in a row do not compound")
-    min_similarity: float = Field(default=0.75, ge=0, le=1, description="Meaning filter: minimum MiniLM cosine "
-                                                                        "between original and variant (0 = off)")
-    encoder: str | None = Field(default=None, description="Sentence encoder folder for the meaning filter "
-                                                          "(default: the embedded MiniLM)")
 
 
 @dataclass
@@ -61,10 +49,10 @@ class TextAugmenter(Augmenter):
         """Rewrite each text once; ``seeds[i]`` seeds text i, ``variant`` counts from 0."""
         raise NotImplementedError
 
-    def run(self, table: pl.DataFrame, ctx: Any) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         table = schema.conform(table)
-        selected = table.filter(_selection(o))
+        selected = table.filter(selection(o))
         rows = selected.to_dicts()
         turns = [Turn(r, m, msg["content"]) for r, row in enumerate(rows) for m, msg in enumerate(row["messages"])
                  if msg["role"] in o.roles and (msg.get("content") or "").strip()]
@@ -128,26 +116,12 @@ class TextAugmenter(Augmenter):
     def _new_rows(self, kept: list[dict], taken: set[str], ctx: Any, ledger: Ledger) -> list[dict]:
         out = []
         for c in kept:
-            src = c["source"]
-            new_id = f"{src['id']}~{self.name}{c['variant'] + 1}"
-            n = 1
-            while new_id in taken:
-                n += 1
-                new_id = f"{src['id']}~{self.name}{c['variant'] + 1}.{n}"
-            taken.add(new_id)
-            meta = schema.with_meta(src.get("meta"), augmenter=self.name, augmenter_version=self.version,
-                                    seed=ctx.seed, variant=c["variant"] + 1, augmented_from=src["id"],
-                                    similarity=c.get("similarity"))
-            out.append({**src, "id": new_id, "messages": c["messages"], "source_id": src["source_id"] or src["id"],
-                        "origin": self.name, "meta": meta})
-            ledger.add(new_id, f"{self.name} variant of {src['id']}", detail={"similarity": c.get("similarity")})
+            row = variant_row(c["source"], c["messages"], augmenter=self.name, version=self.version, seed=ctx.seed,
+                              variant=c["variant"] + 1, taken=taken, similarity=c.get("similarity"))
+            out.append(row)
+            ledger.add(row["id"], f"{self.name} variant of {c['source']['id']}",
+                       detail={"similarity": c.get("similarity")})
         return out
-
-
-def _selection(o: AugmentOptions) -> pl.Expr:
-    in_split = pl.col("split").is_in(o.splits)
-    chosen = (in_split | pl.col("split").is_null()) if o.unsplit else in_split.fill_null(False)
-    return chosen & (pl.col("id") == pl.col("source_id")) if o.originals_only else chosen
 
 
 def _assemble(rows: list[dict], turns: list[Turn], texts: list[str], k: int) -> list[dict]:
