@@ -224,14 +224,18 @@ def _labels(r: dict[str, Any]) -> Section | None:
 def _forgetting(f: dict[str, Any] | None) -> Section | None:
     if not f:
         return None
-    rows = [[n, m["pass_rate"].get("all"), m["pass_rate"].get("knowledge"), m["pass_rate"].get("instruction"),
+    kinds = sorted({k for m in f["models"].values() for k in m["pass_rate"] if k != "all"})
+    rows = [[n, m["pass_rate"].get("all"), *(m["pass_rate"].get(k) for k in kinds), m.get("p_value"),
              ", ".join(m["lost"]) or "—", "FLAGGED" if m["flagged"] else "ok"] for n, m in f["models"].items()]
-    blocks: list[Any] = [P(f"General-knowledge and instruction-following probes answered by every model; a model is "
-                           f"flagged when its pass rate drops more than {fmt.num(f['max_drop'])} below {f['base']}'s.")]
+    rule = (f"flagged when it passes fewer probes than {f['base']} and McNemar's exact test on the "
+            f"{f['n_probes']} probes gives p < {fmt.num(f['alpha'])}" if "alpha" in f
+            else f"flagged when its pass rate drops more than {fmt.num(f['max_drop'])} below {f['base']}'s")  # older runs
+    blocks: list[Any] = [P(f"General probes (knowledge, arithmetic, instructions, reasoning, language) answered by "
+                           f"every model; a model is {rule}.")]
     flagged = [n for n, m in f["models"].items() if m["flagged"]]
     if flagged:
         blocks.append(P(f"Forgetting flagged for: {', '.join(flagged)}", "warn"))
-    blocks.append(Table(["model", "pass rate", "knowledge", "instruction", "probes lost vs base", "status"], rows))
+    blocks.append(Table(["model", "pass rate", *kinds, "p (vs base)", "probes lost vs base", "status"], rows))
     return Section("Forgetting check", blocks)
 
 
