@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages import common
 from workbench.errors import WorkbenchError
-from workbench.ui_support import keys, review
+from workbench.ui_support import keys, review, tasks
 from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options
 
@@ -16,6 +16,8 @@ p = common.pipeline()
 
 FAMILIES = {"augment": "augmenter", "scenarios": "scenario"}
 CHOICES = {"pending": "undecided", "accept": "keep", "reject": "reject"}
+#: session key of the generation running in the background (a task id)
+TASK = "aug_task"
 chosen: dict[tuple[str, str], dict] = {}
 ready = True
 for kind, family in FAMILIES.items():
@@ -41,20 +43,21 @@ def set_all(decision: str) -> None:
 left, right = st.columns(2)
 sample_size = left.number_input("Source rows to try", min_value=1, value=20, key="aug_sample")
 if right.button("Generate for review", key="aug_generate", disabled=not chosen or not ready):
-    frame = pl.read_parquet(table_path)
-    tried, failed = [], False
-    with st.spinner("Generating on a sample (nothing is written)…"):
-        for (k, n), o in chosen.items():
-            try:
-                tried.append(review.try_component(FAMILIES[k], n, o, frame, int(sample_size), seed=p.seed, host=host))
-            except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
-                common.show_error(WorkbenchError(f"{FAMILIES[k]} {n} failed on the sample: {exc}",
-                                                 hint=getattr(exc, "hint", None)))
-                failed = True
-    if not failed:
-        st.session_state[keys.PREVIEW] = tried
-        st.session_state[keys.CANDIDATES] = review.candidates(tried)
-        st.session_state[keys.DECISIONS] = {}
+    frame, todo = pl.read_parquet(table_path), [(FAMILIES[k], n, o) for (k, n), o in chosen.items()]
+    st.session_state[TASK] = tasks.start(lambda ctx: review.try_all(todo, frame, int(sample_size), seed=p.seed,
+                                                                     host=host, ctx=ctx), "generating on a sample")
+task = tasks.get(st.session_state.get(TASK))
+if task is not None:
+    common.progress_panel("aug_generate", task=st.session_state[TASK])
+    if not task.running:
+        tried, failed = task.result if task.state == "finished" else ([], [])
+        for exc in failed:
+            common.show_error(exc)
+        if task.state == "finished" and not failed:
+            st.session_state[keys.PREVIEW] = tried
+            st.session_state[keys.CANDIDATES] = review.candidates(tried)
+            st.session_state[keys.DECISIONS] = {}
+        tasks.discard(st.session_state.pop(TASK))
 
 generated = st.session_state.get(keys.CANDIDATES)
 if generated is not None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import polars as pl
 import pytest
 from test_app_common import open_page
 
-from workbench.ui_support import keys, review
+from workbench.ui_support import keys, review, tasks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,12 +20,23 @@ def _root_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
 
 
+def _generate(at) -> None:
+    """Click Generate and wait for the background task, as the page's progress panel does."""
+    at.button(key="aug_generate").click().run()
+    task = tasks.get(at.session_state["aug_task"])
+    deadline = time.monotonic() + 120
+    while task.running:
+        assert time.monotonic() < deadline, "generation did not finish"
+        time.sleep(0.1)
+    at.run()
+
+
 def test_generate_review_and_save(tmp_path, sample_dir):
     at, opened = open_page("augment_scenarios", tmp_path, sample_dir, "aug-test")
     at.run()
     at.multiselect(key="augment_pick").set_value(["typos"]).run()
     at.number_input(key="aug_sample").set_value(5)
-    at.button(key="aug_generate").click().run()
+    _generate(at)
     assert not at.exception
     generated = at.session_state[keys.CANDIDATES]
     assert generated.height > 0
@@ -56,7 +68,7 @@ def test_scenarios_reviewed_through_the_scenario_review_api(tmp_path, sample_dir
     at.run()
     at.multiselect(key="scenarios_pick").set_value(["scenario-templates"]).run()
     at.number_input(key="aug_sample").set_value(40)
-    at.button(key="aug_generate").click().run()
+    _generate(at)
     assert not at.exception
     generated = at.session_state[keys.CANDIDATES]
     assert generated.height > 0 and generated["scenario"].is_not_null().all()

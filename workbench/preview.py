@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,15 @@ def sample_rows(table: pl.DataFrame, n: int = 20, seed: int = 0) -> pl.DataFrame
     return table.sample(n=n, seed=seed, shuffle=False) if table.height > n else table
 
 
-def run_sample(component: Step, table: pl.DataFrame, n: int = 20, seed: int = 0) -> tuple[pl.DataFrame, Any]:
-    """The seeded sample of ``n`` rows and ``component``'s result on it (a ``StepResult``); nothing is written."""
+def run_sample(component: Step, table: pl.DataFrame, n: int = 20, seed: int = 0,
+               ctx: StepContext | None = None) -> tuple[pl.DataFrame, Any]:
+    """The seeded sample of ``n`` rows and ``component``'s result on it (a ``StepResult``); nothing is written.
+
+    ``ctx`` (a UI task's context) receives the component's progress and cancel checks; its folder is the task's
+    own throw-away folder."""
     sample = sample_rows(table, n, seed)
+    if ctx is not None:
+        return sample, component.run(sample, replace(ctx, seed=seed))
     folder = tempfile.mkdtemp(prefix="workbench-preview-")
     try:
         result = component.run(sample, StepContext(step_dir=Path(folder), seed=seed))

@@ -22,9 +22,12 @@ from typing import Any, Mapping
 import polars as pl
 
 from workbench import preview, schema, store
+from workbench.context import StepContext
+from workbench.errors import WorkbenchError
 from workbench.plugins import Host, get_host
 from workbench.scenarios import review as scenario_review
 from workbench.ui_support.pipeline import Pipeline
+from workbench.ui_support.tasks import Cancelled
 
 Decision = str | Mapping[str, Any]
 
@@ -67,8 +70,8 @@ class Tried:
 
 
 def try_component(family: str, name: str, options: Mapping[str, Any], table: pl.DataFrame, n: int, *,
-                  seed: int = 0, host: Host | None = None) -> Tried:
-    """Run one registered component on a seeded sample of ``n`` rows, writing nothing."""
+                  seed: int = 0, host: Host | None = None, ctx: StepContext | None = None) -> Tried:
+    """Run one registered component on a seeded sample of ``n`` rows, writing nothing (``ctx``: a UI task's)."""
     from workbench.scenarios.generator import ScenarioEngine
 
     cls = (host or get_host()).registry.get(family, name)
@@ -78,8 +81,24 @@ def try_component(family: str, name: str, options: Mapping[str, Any], table: pl.
         found = scenario_review.preview(rows, cls, dict(options), seed=seed)
         out = pl.concat([rows, schema.conform(found.candidates)], how="diagonal_relaxed")
         return Tried(family, name, rows, out, found.ledger, found.stats)
-    rows, result = preview.run_sample(cls(dict(options)), table, n, seed)
+    rows, result = preview.run_sample(cls(dict(options)), table, n, seed, ctx=ctx)
     return Tried(family, name, rows, schema.conform(result.table), result.ledger, result.stats)
+
+
+def try_all(chosen: list[tuple[str, str, Mapping[str, Any]]], table: pl.DataFrame, n: int, *, seed: int = 0,
+            host: Host | None = None, ctx: StepContext | None = None) -> tuple[list[Tried], list[WorkbenchError]]:
+    """Try each ``(family, name, options)`` in turn: the tries, and each failure as an error naming its component.
+
+    Run as a UI task (``ctx``), components report their progress and a Cancel stops before the next one."""
+    tried, failed = [], []
+    for family, name, options in chosen:
+        if ctx is not None and ctx.cancelled():
+            raise Cancelled()
+        try:
+            tried.append(try_component(family, name, options, table, n, seed=seed, host=host, ctx=ctx))
+        except Exception as exc:  # noqa: BLE001 - any component failure is reported by name, not raised
+            failed.append(WorkbenchError(f"{family} {name} failed on the sample: {exc}", hint=getattr(exc, "hint", None)))
+    return tried, failed
 
 
 def candidates(tried: list[Tried]) -> pl.DataFrame:
