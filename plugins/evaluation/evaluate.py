@@ -12,7 +12,7 @@ from workbench.generation import DecodeSettings
 from workbench.ledger import StepResult
 
 DEFAULT_METRICS = ["accuracy", "f1", "bleu", "chrf", "ter", "rouge_l", "exact_match", "semantic_similarity",
-                   "perplexity", "answer_length", "latency", "behavior"]
+                   "perplexity", "answer_length", "latency", "behavior", "facts", "off_topic"]
 
 
 class EvaluateOptions(Options):
@@ -91,7 +91,8 @@ class Evaluate(Step):
             extra += [t for t in trials if t not in extra]
         config = EvalConfig(model_names(o.base_model, tuned, extra), metrics, o.decode,
                             o.bootstrap_resamples, o.ar_trials, ctx.seed if o.seed is None else o.seed,
-                            o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env)
+                            o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env,
+                            train=training_examples(table, examples))
         cache_dir = (ctx.run_dir or ctx.step_dir) / "cache" / "generations"
         threads = free_cores()  # recorded: what local generation takes now (each model's answers re-decide)
         results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log)
@@ -100,6 +101,16 @@ class Evaluate(Step):
         store.write_parquet(ctx.step_dir / "examples.parquet", per_example)
         return StepResult(table, stats={**_headline(results), "threads": threads},
                           artifacts={"results": "results.json", "examples": "examples.parquet"})
+
+
+def training_examples(table: pl.DataFrame, evaluated: pl.DataFrame) -> pl.DataFrame:
+    """Examples of the train split, never an evaluated row (``splits = ["*"]`` leaves none): what ``fit`` sees."""
+    from workbench.evaluation.examples import build_examples
+
+    if "split" not in table.columns:
+        return build_examples(table.clear())
+    train = table.filter((pl.col("split") == "train") & ~pl.col("id").is_in(evaluated["id"].to_list()))
+    return build_examples(train)
 
 
 def _headline(results: dict) -> dict:

@@ -37,6 +37,8 @@ class EvalConfig:
     forgetting: bool = True
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    #: training examples (built like the evaluated ones) for metrics with ``fit`` (e.g. off_topic)
+    train: pl.DataFrame | None = None
 
 
 def _pairwise(metric: Any) -> bool:
@@ -87,6 +89,15 @@ def score_model(metrics: list[Any], frame: pl.DataFrame) -> dict[str, MetricResu
     return out
 
 
+def fit_metrics(metrics: list[Any], train: pl.DataFrame | None) -> None:
+    """Metrics that learn from the training rows (``fit(train)``) see them before scoring; without rows they skip."""
+    if train is None or train.height == 0:
+        return
+    for metric in metrics:
+        if callable(getattr(metric, "fit", None)):
+            metric.fit(train)
+
+
 def evaluate(examples: pl.DataFrame, config: EvalConfig, cache_dir: Path,
              progress: Callable[[int, str], Any] | None = None, log: Callable[[str], None] = lambda m: None
              ) -> tuple[dict[str, Any], pl.DataFrame]:
@@ -99,6 +110,7 @@ def evaluate(examples: pl.DataFrame, config: EvalConfig, cache_dir: Path,
     prompts = [json.loads(p) for p in examples["prompt"]]
     answers, counts = generate_all(config, prompts, cache, progress)
     frames = {name: model_frame(examples, config.models[name], answers[name]) for name in config.models}
+    fit_metrics(config.metrics, config.train)
     scores = {}
     for name, frame in frames.items():
         log(f"scoring {name}")
