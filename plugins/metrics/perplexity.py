@@ -50,6 +50,8 @@ class Perplexity(Metric):
         ref = refs.pop()
         if ref.startswith("openai:"):
             return skipped(self.name, "remote models do not expose token losses", higher_is_better=False)
+        if ref.startswith("answers:"):
+            return skipped(self.name, "saved answers come without a model to score them", higher_is_better=False)
         model, tok = _loaded(ref)
         losses = [reference_loss(model, tok, json.loads(p), r or "") for p, r in zip(frame["prompt"], frame["reference"])]
         mean_loss = sum(losses) / len(losses) if losses else None
