@@ -102,7 +102,7 @@ def forgetting_check(results: dict[str, Any], model: str) -> dict[str, str] | No
     summary = f"general probes passed: base {pct(base_rate)} -> {model} {pct(rate)}"
     if m.get("p_value") is not None:
         summary += f" ({p_text(m['p_value'])})"
-    rule = f.get("rule") or "flagged when the pass rate falls significantly (paired test on the probes)"
+    rule = f"fail: pass rate lower with p < {f.get('alpha', ALPHA)} ({f.get('test') or 'paired test on the probes'})"
     return _check("forgetting", status, summary, rule,
                   ("probes lost: " + ", ".join(lost[:12]) + (" ..." if len(lost) > 12 else "")) if lost else "")
 
