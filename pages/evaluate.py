@@ -100,11 +100,6 @@ def metrics_section() -> None:
         if slices.height:
             st.subheader("Slices")
             st.dataframe(slices.to_pandas(), hide_index=True)
-    f = (results.get("forgetting") or {}).get("models") or {}
-    flagged = [n for n, m in f.items() if m.get("flagged")]
-    if flagged:
-        st.warning(f"Forgetting flagged for {', '.join(flagged)}: " + "; ".join(
-            f"{n} lost {', '.join(f[n].get('lost') or []) or 'probes'}" for n in flagged))
 
 
 def downloads() -> None:
