@@ -13,7 +13,7 @@ import streamlit as st
 from workbench import store
 from workbench.errors import WorkbenchError
 from workbench.ui_support import jobs, keys, tasks
-from workbench.ui_support.forms import form_fields, to_options
+from workbench.ui_support.forms import GROUPS, FormField, OptionsError, form_fields, to_options
 from workbench.ui_support.pipeline import Pipeline, execute, latest_output
 
 
@@ -95,30 +95,74 @@ def require_table() -> Path:
     return Path(path)
 
 
+def _field_widget(f: FormField, key: str, initial: Any) -> Any:
+    """Draw one option's widget (bounds, steps and choices from its schema) and return its value."""
+    label = f.label
+    if f.widget == "checkbox":
+        return st.checkbox(label, value=bool(initial), help=f.help, key=key)
+    if f.widget in ("int", "float"):
+        cast = int if f.widget == "int" else float
+        value = cast(initial or 0)
+        low, high = f.minimum, f.maximum
+        if f.widget == "int" and low is not None and f.exclusive[0]:
+            low += 1
+        bounds = {"min_value": cast(low) if low is not None and value >= low else None,
+                  "max_value": cast(high) if high is not None and value <= high else None}
+        return st.number_input(label, value=value, step=cast(f.step), help=f.help, key=key, **bounds,
+                               **({"format": "%g"} if f.widget == "float" else {}))
+    if f.widget == "rate":
+        return st.select_slider(label, f.choices_around(initial), value=initial, help=f.help, key=key,
+                                format_func=lambda v: "(default)" if v is None else f"{v:g}")
+    if f.widget == "select":
+        index = f.choices.index(initial) if initial in f.choices else 0
+        return st.selectbox(label, f.choices, index=index, help=f.help, key=key,
+                            format_func=lambda v: "(none)" if v is None else str(v))
+    if f.widget == "multiselect":
+        return st.multiselect(label, f.choices, default=initial, help=f.help, key=key)
+    if f.widget == "keyvalue":
+        import pandas as pd
+
+        st.caption(f"**{label}**: {f.help} (one row per key; a value is a number, text or JSON, a list `1, 2`)")
+        return st.data_editor(pd.DataFrame(initial, columns=["key", "value"], dtype=str), num_rows="dynamic",
+                              hide_index=True, key=key, width="stretch")
+    if f.widget in ("lines", "json"):
+        hint = "one per line" if f.widget == "lines" else "JSON"
+        return st.text_area(f"{label} ({hint})", value=initial, help=f.help, key=key, height=80)
+    return st.text_input(label, value=initial, help=f.help, key=key)
+
+
 def options_form(component: type, prefix: str, current: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Draw the component's generated options form; return validated options or None (error shown)."""
-    values = {}
-    for f in form_fields(component):
-        key, label, initial = f"{prefix}{f.name}", f.label, f.initial(current)
-        if f.widget == "checkbox":
-            values[f.name] = st.checkbox(label, value=bool(initial), help=f.help, key=key)
-        elif f.widget == "int":
-            values[f.name] = st.number_input(label, value=int(initial or 0), step=1, help=f.help, key=key)
-        elif f.widget == "float":
-            values[f.name] = st.number_input(label, value=float(initial or 0.0), format="%g", help=f.help, key=key)
-        elif f.widget == "select":
-            index = f.choices.index(initial) if initial in f.choices else 0
-            values[f.name] = st.selectbox(label, f.choices, index=index, help=f.help, key=key,
-                                          format_func=lambda v: "(none)" if v is None else str(v))
-        elif f.widget == "multiselect":
-            values[f.name] = st.multiselect(label, f.choices, default=initial, help=f.help, key=key)
-        elif f.widget in ("lines", "json"):
-            hint = "one per line" if f.widget == "lines" else "JSON"
-            values[f.name] = st.text_area(f"{label} ({hint})", value=initial, help=f.help, key=key, height=80)
-        else:
-            values[f.name] = st.text_input(label, value=initial, help=f.help, key=key)
+    """Draw the component's generated options form; return validated options or None (errors shown at the fields).
+
+    Fields are drawn in their groups (tabs when there are several), advanced ones only on request, and a
+    field whose ``when`` condition does not hold is hidden and keeps its value.
+    """
+    fields = form_fields(component)
+    shown_values = {f.name: st.session_state.get(f"{prefix}{f.name}", f.initial(current)) for f in fields}
+    advanced = any(f.advanced for f in fields) and st.toggle(
+        "Show advanced options", key=f"{prefix}_show_advanced",
+        help=f"{sum(f.advanced for f in fields)} options most runs leave at their defaults")
+    groups = [g for g in (*GROUPS, *sorted({f.group for f in fields} - set(GROUPS)))
+              if any(f.group == g and f.applies(shown_values) and (advanced or not f.advanced) for f in fields)]
+    places = dict(zip(groups, st.tabs([GROUPS.get(g, g.capitalize()) for g in groups]))) if len(groups) > 1 else {}
+    values, slots = {}, {}
+    for f in fields:
+        if not f.applies(shown_values) or (f.advanced and not advanced):
+            values[f.name] = f.initial(current)  # hidden: keeps its value
+            continue
+        with places.get(f.group) or st.container():
+            values[f.name] = _field_widget(f, f"{prefix}{f.name}", f.initial(current))
+            slots[f.name] = st.empty()
     try:
         return to_options(component, values)
+    except OptionsError as exc:
+        for name, message in exc.fields.items():
+            if name in slots:
+                slots[name].error(message, icon=":material/error:")
+        hidden = {n: m for n, m in exc.fields.items() if n not in slots}
+        if hidden:
+            st.error("; ".join(f"{n.replace('_', ' ') or 'options'}: {m}" for n, m in hidden.items()))
+        return None
     except WorkbenchError as exc:
         show_error(exc)
         return None

@@ -75,8 +75,9 @@ if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
                     key="train_trainer", horizontal=True)
     trainer = host.registry.get("trainer", name)
     st.caption(trainer.description)
-    with st.expander("Trainer options", expanded=True):
-        options = common.options_form(trainer, f"train_{name}_", current.get("options") if current.get("component", default) == name else None)
+    st.subheader("Options")
+    options = common.options_form(trainer, f"train_{name}_",
+                                  current.get("options") if current.get("component", default) == name else None)
     with st.expander("Split"):
         split_step = next(iter(p.stage("split")), {})
         split_options = common.options_form(host.registry.get("step", "split"), "train_split_", split_step.get("options"))
@@ -84,7 +85,10 @@ if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
     if secret_name:
         st.text_input(f"API key ({secret_name}), kept for this browser session only", type="password",
                       key="train_api_key")
-    if options is not None and st.button("Pre-flight estimate", key="train_estimate"):
+    st.subheader("Pre-flight")
+    st.caption("What training would take (examples, steps, memory, time) before anything is trained.")
+    if st.button("Pre-flight estimate", key="train_estimate", disabled=options is None,
+                 help="fix the options marked in red first" if options is None else None):
         try:
             table = pl.read_parquet(table_path)
             if secret_name:
@@ -104,7 +108,11 @@ if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
     elif isinstance(estimate, dict) and not secret_name:
         preflight_tiles(estimate)
         st.caption("Expected time comes from a measured warm-up on this machine; shared CPUs may run slower.")
+    st.divider()
+    st.subheader("Train")
     running = job_dir is not None and jobs.status(Path(job_dir)).alive
+    if running:
+        st.caption("A training job is running; it is followed below.")
     if st.button("Start training in the background", key="train_start", type="primary",
                  disabled=options is None or split_options is None or running):
         p.set_stage("split", [{"kind": "split", "options": changed_options(host.registry.get("step", "split"), split_options)}])

@@ -76,3 +76,38 @@ def test_reattaches_to_a_running_job_and_cancels_it(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_grouped_form_hides_what_does_not_apply_and_shows_errors_at_the_field(tmp_path, sample_dir):
+    runs = tmp_path / "runs"
+    opened = data.open_file(sample_dir / "support.jsonl", runs)
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[keys.RUNS_DIR] = str(runs)
+    at.session_state[keys.TABLE_PATH] = str(opened.table_path)
+    at.session_state[keys.PIPELINE] = Pipeline(steps=[{"kind": "load", "options": {"path": str(opened.source)}}])
+    at.run()
+    assert not at.exception
+    prefix = "train_hf-causal-lm_"
+    assert [t.label for t in at.tabs] == ["Basic", "LoRA", "Optimisation", "Evaluation and early stopping",
+                                          "Checkpoints"]
+    assert at.tabs[1].number_input(key=f"{prefix}lora_r").value == 16
+    rate = at.select_slider(key=f"{prefix}learning_rate")
+    assert rate.value == 1e-3 and all(float(v) > 0 for v in rate.options), "a rate cannot be stepped to zero or below"
+    assert not [w for w in at.number_input if w.key == f"{prefix}step_every"], "step scheduler fields only for step"
+    at.selectbox(key=f"{prefix}scheduler").set_value("step").run()
+    assert at.number_input(key=f"{prefix}step_every").value == 50
+    at.selectbox(key=f"{prefix}method").set_value("full").run()
+    assert "LoRA" not in [t.label for t in at.tabs]
+    assert not [w for w in at.number_input if w.key == f"{prefix}lora_r"], "LoRA fields only for method lora"
+    assert not [w for w in at.text_input if w.key == f"{prefix}threads"] and f"{prefix}threads" not in at.session_state
+    at.toggle(key=f"{prefix}_show_advanced").set_value(True).run()
+    assert at.number_input(key=f"{prefix}threads").value == 0 and "Advanced" in [t.label for t in at.tabs]
+    assert not [a for a in at.text_area if a.label.startswith("grid")], "grid is a key-value editor, not raw JSON"
+    at.text_input(key=f"{prefix}epochs").input("three").run()
+    assert not at.exception
+    basic = at.tabs[0]
+    assert "valid number" in basic.error[0].value, "the error is shown in the tab of the field, next to it"
+    assert "highlighted" not in " ".join(e.value for e in at.error)
+    assert at.button(key="train_estimate").disabled, "the pre-flight button stays, disabled until the form is valid"
+    at.text_input(key=f"{prefix}epochs").input("2").run()
+    assert not at.error and not at.button(key="train_estimate").disabled

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from workbench import schema
-from workbench.components import Cleaner, Options
+from workbench.components import Cleaner, Options, form
 from workbench.errors import WorkbenchError
 from workbench.runfile import load_runfile
 from workbench.ui_support import forms, review, stats, table
@@ -42,19 +42,55 @@ def test_form_fields_cover_every_option_of_an_unknown_component():
     fields = {f.name: f for f in forms.form_fields(ThirdParty)}
     assert {n: f.widget for n, f in fields.items()} == {
         "flag": "checkbox", "count": "int", "ratio": "float", "mode": "select", "roles": "multiselect",
-        "words": "lines", "limit": "text", "inner": "json"}
+        "words": "lines", "limit": "text", "inner": "keyvalue"}
     assert fields["count"].minimum == 1 and fields["count"].help == "how many"
-    assert fields["words"].initial() == "x\ny" and fields["inner"].initial() == '{"depth": 2}'
+    assert fields["words"].initial() == "x\ny" and fields["inner"].initial() == [{"key": "depth", "value": "2"}]
 
 
-def test_to_options_converts_widget_values_and_reports_errors_readably():
-    options = forms.to_options(ThirdParty, {"words": "a\n b \n", "limit": "", "inner": '{"depth": 5}', "count": 4})
+def test_to_options_converts_widget_values_and_reports_errors_at_their_field():
+    rows = [{"key": "depth", "value": "5"}, {"key": " ", "value": "ignored"}]
+    options = forms.to_options(ThirdParty, {"words": "a\n b \n", "limit": "", "inner": rows, "count": 4})
     assert options["words"] == ["a", "b"] and options["limit"] is None and options["inner"] == {"depth": 5}
     assert forms.changed_options(ThirdParty, options) == {"count": 4, "words": ["a", "b"], "inner": {"depth": 5}}
-    with pytest.raises(WorkbenchError, match="count"):
-        forms.to_options(ThirdParty, {"count": 0})
-    with pytest.raises(WorkbenchError, match="not valid JSON"):
-        forms.to_options(ThirdParty, {"inner": "{oops"})
+    with pytest.raises(forms.OptionsError, match="count") as caught:
+        forms.to_options(ThirdParty, {"count": 0, "limit": "x"})
+    assert set(caught.value.fields) == {"count", "limit"} and "greater than or equal to 1" in caught.value.fields["count"]
+    assert "highlighted" not in caught.value.hint
+
+
+class Marked(Options):
+    form_layout = {"rank": form("lora", when={"method": "lora"}), "rate": form(scale="log")}
+
+    method: Literal["lora", "full"] = "lora"
+    rank: int = Field(default=8, ge=1)
+    rate: float = Field(default=2e-4, gt=0, lt=1)
+    grid: dict[str, list[float]] = Field(default_factory=dict, json_schema_extra=form("advanced", advanced=True))
+
+
+class MarkedComponent(Cleaner):
+    name = "marked"
+    Options = Marked
+
+
+def test_form_hints_group_hide_and_scale_fields():
+    fields = {f.name: f for f in forms.form_fields(MarkedComponent)}
+    assert (fields["rank"].group, fields["rank"].when) == ("lora", {"method": ["lora"]})
+    assert fields["rank"].applies({"method": "lora"}) and not fields["rank"].applies({"method": "full"})
+    assert fields["grid"].widget == "keyvalue" and fields["grid"].advanced and fields["grid"].group == "advanced"
+    rate = fields["rate"]
+    assert rate.widget == "rate" and 2e-4 in rate.choices_around(2e-4) and 3.3e-4 in rate.choices_around(3.3e-4)
+    assert min(rate.choices_around(2e-4)) > 0 and max(rate.choices_around(2e-4)) < 1  # gt=0, lt=1: bounds excluded
+    grid = forms.to_options(MarkedComponent, {"grid": [{"key": "rate", "value": "1e-4, 2e-4"}]})["grid"]
+    assert grid == {"rate": [1e-4, 2e-4]}
+
+
+def test_form_layout_naming_an_unknown_option_is_an_error():
+    class Typo(Options):
+        form_layout = {"rnak": form("lora")}
+        rank: int = 8
+
+    with pytest.raises(ValueError, match="rnak"):
+        Typo.model_json_schema()
 
 
 def test_pipeline_stages_keep_order_and_save_a_replayable_run_file(tmp_path, sample_dir):

@@ -31,6 +31,33 @@ class Options(BaseModel):
     """Base for option models: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    #: form hints (:func:`form`) by option name, for models with many options; inherited and merged, and a
+    #: field's own ``json_schema_extra`` wins
+    form_layout: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The JSON schema with the form hints of :attr:`form_layout` on each property."""
+        schema = super().model_json_schema(*args, **kwargs)
+        layout = {k: v for c in reversed(cls.__mro__) for k, v in vars(c).get("form_layout", {}).items()}
+        unknown = sorted(set(layout) - set(schema.get("properties", {})))
+        if unknown:
+            raise ValueError(f"{cls.__name__}.form_layout names unknown options: {', '.join(unknown)}")
+        for name, hints in layout.items():
+            schema["properties"][name] = {**hints, **schema["properties"][name]}
+        return schema
+
+
+def form(group: str | None = None, *, advanced: bool = False, when: dict[str, Any] | None = None,
+         scale: str | None = None) -> dict[str, Any]:
+    """How the generated UI form draws an option: ``Field(..., json_schema_extra=form("lora", when=...))``.
+
+    ``group``: its section (basic, lora, optimisation, evaluation, checkpoints, advanced); ``advanced``:
+    drawn only when the user asks; ``when``: ``{option: value or [values]}`` it applies to (hidden
+    otherwise); ``scale="log"``: a rate picked on a log-spaced scale. See docs/plugins.md.
+    """
+    hints = {"group": group, "advanced": advanced or None, "when": when, "scale": scale}
+    return {k: v for k, v in hints.items() if v is not None}
 
 
 class Component:

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import Field
 
-from workbench.components import Options, Step
+from workbench.components import Options, Step, form
 from workbench.generation import DecodeSettings
 from workbench.ledger import StepResult
 
@@ -34,6 +34,14 @@ class EvaluateOptions(Options):
     forgetting_probe: bool = Field(default=True, description="Answer the general probe set to detect forgetting")
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for openai: models")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key")
+
+    form_layout = {
+        "decode": form("decoding"),
+        **dict.fromkeys(("metrics", "primary_metric", "top_examples"), form("metrics")),
+        **dict.fromkeys(("metric_options", "bootstrap_resamples", "ar_trials", "seed"), form("metrics", advanced=True)),
+        **dict.fromkeys(("extra_models", "grid_trials", "include_scenarios", "base_url",
+                         "api_key_env"), form("advanced", advanced=True)),
+    }
 
 
 def model_names(base: str, tuned: str | None, extra: list[str]) -> dict[str, str]:

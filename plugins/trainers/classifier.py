@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import polars as pl
 from pydantic import Field
 
-from workbench.components import Trainer
+from workbench.components import Trainer, form
 from workbench.context import StepContext
 from workbench.errors import WorkbenchError
 from workbench.ledger import StepResult
@@ -35,6 +35,9 @@ class ClassifierOptions(LoopOptions):
     freeze_layers: int = Field(default=0, ge=0, description="Freeze the embeddings and the lowest N encoder layers")
     max_length: int = Field(default=128, ge=8, description="Longest input in tokens")
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay")
+
+    form_layout = {"learning_rate": form(scale="log"), "head_learning_rate": form("optimisation", scale="log"),
+                   "weight_decay": form("optimisation"), "freeze_layers": form("optimisation", advanced=True)}
 
 
 def texts_and_labels(table: pl.DataFrame, split: str, roles: list[str]) -> tuple[list[str], list[str]]:

@@ -10,11 +10,11 @@ measured figures); the same options work on a GPU, where bf16 is used.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from workbench.components import Options
+from workbench.components import Options, form
 
 
 class LoopOptions(Options):
@@ -40,6 +40,16 @@ class LoopOptions(Options):
     threads: int = Field(default=0, ge=0, description="CPU threads for torch (0 = every core other processes do not "
                                                          "keep busy right now: oversubscribed threads stall each other)")
     device: Literal["auto", "cuda", "cpu"] = Field(default="auto", description="auto = CUDA with bf16 when present")
+
+    form_layout: ClassVar[dict[str, dict[str, Any]]] = {
+        **dict.fromkeys(("grad_accum", "warmup_steps", "scheduler"), form("optimisation")),
+        **dict.fromkeys(("step_every", "step_gamma"), form("optimisation", when={"scheduler": "step"})),
+        "max_grad_norm": form("optimisation", advanced=True),
+        **dict.fromkeys(("eval_every", "early_stopping_patience", "early_stopping_min_delta", "restore_best"),
+                        form("evaluation")),
+        **dict.fromkeys(("checkpoint_every", "keep_checkpoints"), form("checkpoints")),
+        **dict.fromkeys(("seed", "threads", "device"), form("advanced", advanced=True)),
+    }
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -87,6 +97,17 @@ class CausalLMOptions(LoopOptions):
         default_factory=dict,
         description="Grid search: option -> values, e.g. {learning_rate = [5e-4, 1e-3], lora_r = [8, 16]}; "
                     "each combination trains in a sub-run, the best by validation loss becomes the model")
+
+    form_layout: ClassVar[dict[str, dict[str, Any]]] = {
+        **dict.fromkeys(("merge", "lora_r", "lora_alpha", "lora_dropout", "lora_targets"),
+                        form("lora", when={"method": "lora"})),
+        "new_head": form(when={"method": "head"}),
+        "learning_rate": form(scale="log"),
+        "head_learning_rate": form("optimisation", advanced=True, scale="log"),
+        **dict.fromkeys(("weight_decay",), form("optimisation")),
+        **dict.fromkeys(("freeze_layers", "layer_lr_decay", "dropout"), form("optimisation", advanced=True)),
+        **dict.fromkeys(("max_batch_tokens", "batching", "warmup_probe_steps", "grid"), form("advanced", advanced=True)),
+    }
 
     @model_validator(mode="after")
     def _grid_names_are_options(self) -> "CausalLMOptions":
