@@ -154,3 +154,59 @@ def test_real_minilm_tells_a_password_answer_from_a_refund_answer():
          "We refund the money to your original payment method in 5-7 business days."]))
     assert result.per_example == [0.0, 1.0]
     assert result.details["similarity"][0] > 0.5
+
+
+def _support_rows(path):
+    """Train and test rows of a small support domain, with labels."""
+    answers = {"password": "Use Forgot password on the sign-in page; the link is valid for 24 hours.",
+               "refund": "Your refund reaches your card within 5-7 business days."}
+    rows = [{"id": f"{split}-{intent}-{i}", "split": split, "label": intent,
+             "messages": [{"role": "user", "content": f"{intent} question {i} about order NW-1000{i}"},
+                          {"role": "assistant", "content": answers[intent]}]}
+            for split in ("train", "test") for intent in answers for i in range(2)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.slow  # generates with two tiny models and loads MiniLM
+def test_evaluate_step_reports_facts_and_off_topic(tmp_path, tiny_model_dir):
+    from workbench import store
+    from workbench.engine import execute
+    from workbench.runfile import parse_runfile
+    from workbench.tiny import tiny_causal_lm
+
+    tuned = tiny_causal_lm(tmp_path / "tuned", seed=1)
+    evaluate = {"base_model": str(tiny_model_dir), "tuned_model": str(tuned), "decode": {"max_new_tokens": 4},
+                "metrics": ["facts", "off_topic"], "bootstrap_resamples": 20, "forgetting_probe": False}
+    outcome = execute(parse_runfile({"run": {"name": "correctness"}, "steps": [
+        {"kind": "load", "options": {"path": str(_support_rows(tmp_path / "data.jsonl"))}},
+        {"kind": "evaluate", "options": evaluate}]}, base_dir=tmp_path))
+    results = store.read_json(outcome.steps[1].folder / "results.json")
+    assert results["n_examples"] == 4  # the test rows; the train rows only teach off_topic the intents
+    for model in ("base", "tuned"):
+        facts = results["scores"][model]["facts"]
+        assert facts["details"]["applicable"] == 4 and len(facts["details"]["verdicts"]) == 4
+        off = results["scores"][model]["off_topic"]
+        assert off["details"]["train_rows"] == 4 and off["details"]["reference_intents"] == [
+            "password", "password", "refund", "refund"]
+    for name in ("facts", "off_topic"):
+        comparison = results["comparisons"]["tuned"][name]
+        assert comparison["method"].startswith("McNemar") and 0.0 <= comparison["p_value"] <= 1.0
+
+
+@pytest.mark.slow  # generates with a tiny model
+def test_workbench_evaluate_on_a_data_file_skips_off_topic_with_the_reason(tmp_path, tiny_model_dir):
+    from workbench import store
+    from workbench.cli import build_parser
+    from workbench.commands.evaluate import runfile_data
+    from workbench.engine import execute
+    from workbench.runfile import parse_runfile
+
+    args = build_parser().parse_args(["evaluate", str(_support_rows(tmp_path / "data.jsonl")), "--model",
+                                      str(tiny_model_dir), "--max-new-tokens", "4", "--resamples", "20",
+                                      "--no-forgetting", "--metrics", "facts,off_topic"])
+    outcome = execute(parse_runfile(runfile_data(args), base_dir=tmp_path))
+    results = store.read_json(outcome.steps[1].folder / "results.json")
+    assert results["n_examples"] == 8
+    assert results["scores"]["base"]["off_topic"]["skipped"] == NO_TRAIN_ROWS
+    assert results["scores"]["base"]["facts"]["skipped"] is None
