@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from workbench.components import Options, Step
 from workbench.context import StepContext
 from workbench.hookspecs import hookimpl
-from workbench.ledger import Ledger, StepResult
+from workbench.ledger import Ledger, StepResult, rows_as_json
 
 
 class LoadOptions(Options):
@@ -51,8 +51,16 @@ class Load(Step):
         # a fresh load replaces the previous table: those rows count as dropped
         if not o.append and table.height:
             ledger.extend(pl.DataFrame({"row_id": table["id"], "action": "dropped", "reason": "replaced by load"}))
-        # every record read is added; quarantined ones are dropped again with their reasons
-        ledger.extend(pl.DataFrame({"row_id": loaded["id"], "action": "added", "reason": f"loaded from {o.path}"}))
+        # appending a row whose id is already in the table replaces it (a restored earlier version)
+        again = loaded.filter(pl.col("id").is_in(table["id"].to_list())) if o.append and table.height else loaded.clear()
+        if again.height:
+            before = table.filter(pl.col("id").is_in(again["id"].to_list()))
+            ledger.extend(pl.DataFrame({"row_id": before["id"], "action": "changed", "row": rows_as_json(before),
+                                        "reason": f"replaced by the row of the same id in {o.path}"}))
+            table = table.filter(~pl.col("id").is_in(again["id"].to_list()))
+        # every other record read is added; quarantined ones are dropped again with their reasons
+        new = loaded.filter(~pl.col("id").is_in(again["id"].to_list())) if again.height else loaded
+        ledger.extend(pl.DataFrame({"row_id": new["id"], "action": "added", "reason": f"loaded from {o.path}"}))
         for row_id, line, codes in result.recovered:
             ledger.change(row_id, f"recovered: {codes}", detail={"line": line})
         for q in result.quarantined:

@@ -343,3 +343,61 @@ def register_cleaners(register):
     assert set(edited.table["origin"]) == {"EDITED"}
     assert "code of 'shout' changed under the same version '1'" in capsys.readouterr().err
     assert edited.steps[1].manifest["source_hash"] != first.steps[1].manifest["source_hash"]
+
+
+class Tidy(Cleaner):
+    """Changes rows 0 and 1 (records them), drops row 2, rejects one candidate."""
+
+    name = "tidy"
+    description = "Rewrite two answers, drop one row"
+
+    def run(self, table, ctx):
+        ledger = Ledger(self.name)
+        out = []
+        for row in table.iter_rows(named=True):
+            if row["id"] == "r2":
+                ledger.drop(row["id"], "too short", row=row)
+                continue
+            if row["id"] in ("r0", "r1"):
+                ledger.change(row["id"], "tidied", row=row, detail={"chars": 3})
+                row = row | {"messages": [m | {"content": m["content"].upper()} for m in row["messages"]]}
+            out.append(row)
+        ledger.reject("r3", "no better wording", detail={"tries": 2})
+        return StepResult(schema.from_rows(out), ledger.frame())
+
+
+def test_restore_brings_back_changed_rows_as_they_were_and_dropped_rows(host, tmp_path, capsys):
+    from workbench.cli import main
+
+    class Plugin:
+        @hookimpl
+        def register_cleaners(self, register):
+            register(Tidy)
+
+    host.add_plugin(Plugin(), "tidy-kit")
+    try:
+        execute(parse_runfile({"run": {"name": "tidy"}, "steps": [
+            {"kind": "seed", "component": "seed-rows", "options": {"rows": 5}}, {"kind": "clean", "component": "tidy"}]}),
+            host=host)
+        assert main(["runs", "show", "tidy"]) == 0
+        shown = capsys.readouterr().out
+        assert "rejected 1" in shown and "rejected     1  no better wording" in shown
+        assert main(["runs", "ledger", "tidy", "--json"]) == 0
+        entries = json.loads(capsys.readouterr().out)
+        assert {"chars": 3} in [e["detail"] for e in entries] and {"tries": 2} in [e["detail"] for e in entries]
+        back = tmp_path / "back.jsonl"
+        assert main(["runs", "restore", "tidy", "--step", "2", "-o", str(back), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) | {"output": None} == {"restored": 3, "dropped": 1, "changed": 2,
+                                                                        "output": None}
+        restored = {json.loads(line)["id"]: json.loads(line) for line in back.read_text().splitlines()}
+        assert restored["r0"]["messages"][0]["content"] == "question 0"  # the text before the change
+        assert set(restored) == {"r0", "r1", "r2"}
+        again = execute(parse_runfile({"run": {"name": "tidy"}, "steps": [
+            {"kind": "seed", "component": "seed-rows", "options": {"rows": 5}}, {"kind": "clean", "component": "tidy"},
+            {"kind": "load", "options": {"path": str(back), "append": True}}]}), host=host)
+    finally:
+        host.remove_plugin("tidy-kit")
+    load = again.steps[2].manifest
+    assert (load["added"], load["changed"], load["rows_out"]) == (1, 2, 5)
+    table = {r["id"]: r for r in again.table.iter_rows(named=True)}
+    assert table["r0"]["messages"][0]["content"] == "question 0" and table["r4"]["messages"][0]["content"] == "question 4"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -72,9 +72,16 @@ class Component:
     def __init__(self, options: BaseModel | dict[str, Any] | None = None) -> None:
         if isinstance(options, self.Options):
             self.options = options
-        else:
-            data = options.model_dump() if isinstance(options, BaseModel) else (options or {})
+            return
+        data = options.model_dump() if isinstance(options, BaseModel) else (options or {})
+        try:
             self.options = self.Options.model_validate(data)
+        except ValidationError as exc:
+            from workbench.errors import WorkbenchError
+            from workbench.options_error import options_problem
+
+            raise WorkbenchError(f"invalid options for {self.kind} {self.name!r}: {options_problem(exc)}",
+                                 hint=f"`workbench plugins --options --json` shows the options of {self.name!r}") from exc
 
     @classmethod
     def options_schema(cls) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from workbench.code_hash import source_hash
 from workbench.context import StepContext
 from workbench.errors import RowError, StepError, WorkbenchError
 from workbench.ledger import balance_problem, StepResult
-from workbench.options_error import options_problem
 from workbench.plugins import Host, get_host
 from workbench.runfile import RunFile, StepSpec
 from workbench.step_failure import failing_row, write_traceback
@@ -131,10 +130,8 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
     step_name = f"{index:02d}-{spec.kind}-{cls.name}"
     try:
         component = cls(spec.options)
-    except Exception as exc:  # pydantic.ValidationError and friends
-        raise WorkbenchError(f"step {step_name}: invalid options for {spec.family} {cls.name!r}: "
-                             f"{options_problem(exc)}",
-                             hint=f"`workbench plugins --options --json` shows the options of {cls.name!r}") from exc
+    except WorkbenchError as exc:  # invalid options, one line naming each
+        raise WorkbenchError(f"step {step_name}: {exc}", hint=exc.hint) from exc
     options = component.options.model_dump(mode="json")
     plugin_version = host.plugins[entry.plugin].version
     code = source_hash(cls) if host.plugins[entry.plugin].local else None

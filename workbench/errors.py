@@ -32,6 +32,8 @@ class StepError(WorkbenchError):
         if row_id:
             where += f" at row {row_id!r}"
         hint = "earlier steps' outputs are kept; fix the cause and re-run to resume"
+        if isinstance(cause, WorkbenchError) and cause.hint:
+            hint = f"{cause.hint}; {hint}"
         if traceback_file:
             hint = f"full traceback in {traceback_file} (or re-run with --debug); {hint}"
         super().__init__(f"{where}: {type(cause).__name__}: {cause}", hint=hint)

@@ -148,3 +148,23 @@ def restore(table: pl.DataFrame, ledger: pl.DataFrame, row_ids: Iterable[str] | 
     base = schema.conform(table)
     back = schema.conform(schema.from_rows(rows))
     return pl.concat([base, back.select(base.columns)], how="vertical_relaxed")
+
+
+def earliest_versions(ledger: pl.DataFrame, row_ids: Iterable[str] | None = None) -> pl.DataFrame:
+    """Each dropped or changed row (all, or those in ``row_ids``) as it was before the first step that touched it.
+
+    ``ledger`` is in step order (:func:`workbench.store.run_ledger`); a row changed and later dropped
+    comes back with its original text. Loading the result with ``append = true`` puts dropped rows
+    back and replaces changed rows by their earlier version.
+    """
+    from workbench import schema
+
+    touched = ledger.filter(pl.col("action").is_in(["dropped", "changed"]))
+    if row_ids is not None:
+        touched = touched.filter(pl.col("row_id").is_in(list(row_ids)))
+    rows: dict[str, dict[str, Any]] = {}
+    for text in touched.get_column("row").drop_nulls():
+        row = _restorable(text)
+        if row is not None and row["id"] not in rows:
+            rows[row["id"]] = row
+    return schema.conform(schema.from_rows(rows.values())) if rows else schema.empty_table()

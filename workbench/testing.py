@@ -50,12 +50,8 @@ def run_component(cls: type[Component], table: pl.DataFrame, ctx: StepContext | 
     a StepResult, or its rows do not balance (rows in + added = rows out + dropped).
     """
     from workbench.ledger import StepResult, balance_problem
-    from workbench.options_error import options_problem
 
-    try:
-        component = cls(options)
-    except Exception as exc:  # pydantic.ValidationError
-        raise WorkbenchError(f"invalid options for {cls.kind} {cls.name!r}: {options_problem(exc)}") from exc
+    component = cls(options)  # invalid options: a WorkbenchError naming each
     if isinstance(component, Metric):
         return component.compute(table)
     if not isinstance(component, Step):
