@@ -63,6 +63,8 @@ CASES = [
     ("It ships on May 1st, 2024.", ["date: 2024-05-01"]),
     ("It ships on the 1st of May.", ["date: 05-01"]),
     ("It ships on Monday.", ["weekday: monday"]),
+    ("It ships by 31/12/2024.", ["date: 31/12/2024"]),
+    ("Support is there 24/7.", ["number: 24/7"]),
     ("Order before 2 pm.", ["time: 14:00"]),
     ("Order before 2:30 p.m.", ["time: 14:30"]),
     ("Order before 14:30.", ["time: 14:30"]),

@@ -291,6 +291,10 @@ def structure_rules(prompt_ids: set[str], glossary: Iterable[str]) -> list[Rule]
         Rule("date", rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<year>\d{{4}}))?", _date),
         Rule("date", rf"\b(?:january|february|march|april|june|july|august|september|october|november|december)"
                      rf"(?:\s+(?P<year>\d{{4}}))?\b", lambda m: _date_month_only(m)),
+        # day and month order of "31/12/2024" is not guessed: the value keeps the written order
+        Rule("date", r"\b(\d{1,2})([/.])(\d{1,2})\2(\d{4}|\d{2})\b",
+             lambda m: f"{int(m.group(1)):02d}/{int(m.group(3)):02d}/{m.group(4)}"),
+        Rule("number", r"\b\d+/\d+\b", lambda m: m.group(0)),  # "24/7", "1/2"
         Rule("weekday", r"\b(?:" + "|".join(WEEKDAYS) + r")s?\b", lambda m: m.group(0).lower().rstrip("s")
              if m.group(0).lower() not in WEEKDAYS else m.group(0).lower()),
         Rule("time", r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)(?!\w)", _time),
