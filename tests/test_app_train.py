@@ -24,8 +24,8 @@ def _root_on_path(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
 
 
-def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_model_dir, monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def _train_page(tmp_path: Path, sample_dir: Path) -> AppTest:
+    """The Train page run once with the sample data opened."""
     runs = tmp_path / "runs"
     opened = data.open_file(sample_dir / "support.jsonl", runs)
     at = AppTest.from_file(PAGE, default_timeout=120)
@@ -33,6 +33,12 @@ def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_mode
     at.session_state[keys.TABLE_PATH] = str(opened.table_path)
     at.session_state[keys.PIPELINE] = Pipeline(steps=[{"kind": "load", "options": {"path": str(opened.source)}}])
     at.run()
+    return at
+
+
+def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_model_dir, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    at = _train_page(tmp_path, sample_dir)
     assert not at.exception
     at.text_input(key="train_hf-causal-lm_model").input(str(tiny_model_dir))
     at.number_input(key="train_hf-causal-lm_max_steps").set_value(3)
@@ -79,13 +85,7 @@ def test_reattaches_to_a_running_job_and_cancels_it(tmp_path):
 
 
 def test_grouped_form_hides_what_does_not_apply_and_shows_errors_at_the_field(tmp_path, sample_dir):
-    runs = tmp_path / "runs"
-    opened = data.open_file(sample_dir / "support.jsonl", runs)
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state[keys.RUNS_DIR] = str(runs)
-    at.session_state[keys.TABLE_PATH] = str(opened.table_path)
-    at.session_state[keys.PIPELINE] = Pipeline(steps=[{"kind": "load", "options": {"path": str(opened.source)}}])
-    at.run()
+    at = _train_page(tmp_path, sample_dir)
     assert not at.exception
     prefix = "train_hf-causal-lm_"
     assert [t.label for t in at.tabs] == ["Basic", "LoRA", "Optimisation", "Evaluation and early stopping",
