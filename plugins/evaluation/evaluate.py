@@ -32,6 +32,8 @@ class EvaluateOptions(Options):
     primary_metric: str = Field(default="chrf", description="Metric for slices, win/tie/loss tables and top examples")
     top_examples: int = Field(default=5, ge=0, description="Biggest wins and worst regressions shown")
     forgetting_probe: bool = Field(default=True, description="Answer the general probe set to detect forgetting")
+    answers: dict[str, str] = Field(default_factory=dict, description="Saved answers scored as more models: name -> "
+                                    "JSONL file of id and answer (needs forgetting_probe = false)")
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for openai: models")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key")
 
@@ -78,6 +80,7 @@ class Evaluate(Step):
         from workbench.errors import WorkbenchError
         from workbench.evaluation.examples import build_examples, select_rows
         from workbench.evaluation.harness import EvalConfig, evaluate
+        from workbench.evaluation.saved_answers import saved_models
         from workbench.plugins import get_registry
 
         o = self.options
@@ -97,10 +100,11 @@ class Evaluate(Step):
                 raise WorkbenchError("grid_trials is on but the tuned model has no trials/*/model next to it",
                                      hint="train with a grid (options.grid) or turn grid_trials off")
             extra += [t for t in trials if t not in extra]
-        config = EvalConfig(model_names(o.base_model, tuned, extra), metrics, o.decode,
+        models = model_names(o.base_model, tuned, extra) | {n: f"answers:{ctx.resolve(f)}" for n, f in o.answers.items()}
+        config = EvalConfig(models, metrics, o.decode,
                             o.bootstrap_resamples, o.ar_trials, ctx.seed if o.seed is None else o.seed,
                             o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env,
-                            train=training_examples(table, examples))
+                            train=training_examples(table, examples), saved=saved_models(models, examples))
         cache_dir = (ctx.run_dir or ctx.step_dir) / "cache" / "generations"
         threads = free_cores()  # recorded: what local generation takes now (each model's answers re-decide)
         results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log)

@@ -19,9 +19,15 @@ def register(sub) -> None:
 
     p = sub.add_parser("evaluate", help="evaluate one or more models on a data file (writes a run; then `workbench report`)")
     p.add_argument("data", help="held-out conversations or a scenarios suite file (any supported format)")
-    p.add_argument("--model", action="append", required=True, metavar="REF",
+    p.add_argument("--model", action="append", default=[], metavar="REF",
                    help="model: smollm2, a local folder (model or adapter), a .gguf, openai:<model>; repeatable, "
                         "the first is the base")
+    p.add_argument("--answers", action="append", default=[], metavar="NAME=FILE",
+                   help="score saved answers as model NAME: a JSONL file of id and answer, or column:<COLUMN> of "
+                        "DATA; repeatable (without --model the first is the base; turns the forgetting probe off)")
+    p.add_argument("--metric-options", metavar="JSON",
+                   help='options per metric as JSON, e.g. \'{"judge": {"rubric": "..."}}\' '
+                        "(`workbench plugins --options --json` lists them)")
     p.add_argument("--name", help="run name (default: eval-<data file name>)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint for openai: models")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
@@ -38,11 +44,34 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def run_name(args) -> str:
+    return args.name or "eval-" + re.sub(r"[^A-Za-z0-9_.\-]+", "-", Path(args.data).stem).strip("-.")
+
+
+def metric_options(text: str) -> dict:
+    """``--metric-options`` JSON: an object of metric name -> options object."""
+    import json
+
+    from workbench.errors import WorkbenchError
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkbenchError(f"--metric-options is not JSON: {exc.msg} at character {exc.pos}",
+                             hint='e.g. --metric-options \'{"judge": {"rubric": "..."}}\'') from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise WorkbenchError("--metric-options must be an object of metric name -> options object",
+                             hint='e.g. --metric-options \'{"exact_match": {"normalise": false}}\'')
+    return value
+
+
 def runfile_data(args) -> dict:
     """The run file the command executes (also what a user could save and re-run)."""
     data = Path(args.data).resolve()
-    name = args.name or "eval-" + re.sub(r"[^A-Za-z0-9_.\-]+", "-", data.stem).strip("-.")
-    evaluate = {"base_model": args.model[0], "extra_models": list(args.model[1:]), "splits": args.splits,
+    name = run_name(args)
+    answers = dict(getattr(args, "answer_files", {}))
+    base = args.model[0] if args.model else f"answers:{answers.pop(next(iter(answers)))}"
+    evaluate = {"base_model": base, "extra_models": list(args.model[1:]), "splits": args.splits,
                 "decode": {"max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size},
                 "bootstrap_resamples": args.resamples, "forgetting_probe": not args.no_forgetting,
                 "api_key_env": args.api_key_env}
@@ -52,6 +81,12 @@ def runfile_data(args) -> dict:
         evaluate["max_examples"] = args.max_examples
     if args.metrics:
         evaluate["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if answers:
+        evaluate["answers"] = answers
+    if getattr(args, "answer_files", None):
+        evaluate["forgetting_probe"] = False  # saved answers do not answer the probe set
+    if args.metric_options:
+        evaluate["metric_options"] = metric_options(args.metric_options)
     steps = [{"kind": "load", "options": {"path": str(data)}}, {"kind": "evaluate", "options": evaluate}]
     if args.report:
         steps.append({"kind": "report"})
@@ -63,10 +98,18 @@ def run(args) -> int:
     from workbench.errors import WorkbenchError
     from workbench.runfile import parse_runfile
 
+    if not args.model and not args.answers:
+        raise WorkbenchError("nothing to evaluate", hint="give --model REF or --answers NAME=FILE")
     for ref in args.model:
         if not ref.startswith("openai:") and ref != "smollm2" and not Path(ref).exists():
             raise WorkbenchError(f"model {ref!r} not found", hint="give smollm2, a local folder, a .gguf or openai:<model>")
     if not Path(args.data).exists():
         raise WorkbenchError(f"data file {args.data} not found")
+    if args.answers:
+        from workbench import store
+        from workbench.evaluation.saved_answers import answer_files
+
+        folder = store.runs_root(args.runs_dir) / run_name(args) / "answers"
+        args.answer_files = answer_files(args.answers, Path(args.data).resolve(), folder)
     execute_and_report(parse_runfile(runfile_data(args), base_dir=Path.cwd(), source="workbench evaluate"), args)
     return 0

@@ -39,6 +39,8 @@ class EvalConfig:
     api_key_env: str = "OPENAI_API_KEY"
     #: training examples (built like the evaluated ones) for metrics with ``fit`` (e.g. off_topic)
     train: pl.DataFrame | None = None
+    #: display name -> answers saved elsewhere (``answers:<file>`` models), read instead of generated
+    saved: dict[str, Any] = field(default_factory=dict)
 
 
 def _pairwise(metric: Any) -> bool:
@@ -56,6 +58,10 @@ def generate_all(config: EvalConfig, prompts: list[list[dict]], cache: Generatio
 
     answers, counts = {}, {}
     for name, ref in config.models.items():
+        if name in config.saved:
+            answers[name] = config.saved[name].answers(prompts)
+            counts[name] = {"generated": 0, "cached": 0, "saved": len(prompts), "hit_max_new_tokens": 0}
+            continue
         # local models: one torch thread per free core (oversubscribed threads stall each other)
         model = chat_model(ref, base_url=config.base_url, api_key_env=config.api_key_env, threads=0)
         bar = progress(len(prompts), f"answers of {name}") if progress else None
