@@ -16,6 +16,7 @@ class OpenAIChatReader(JsonReader):
     description = "OpenAI chat fine-tuning JSONL: {messages: [{role, content, weight?}], ...}"
     signature = ("messages",)
     own_keys = ("messages",)
+    fast_path = True
 
     def convert(self, obj: dict[str, Any], rec: Record) -> None:
         rec.fields["messages"] = obj.get("messages")
@@ -40,6 +41,7 @@ class WorkbenchJsonlReader(OpenAIChatReader):
     description = "Workbench's lossless JSONL: every canonical column, extra columns kept as columns"
     signature = schema.COLUMNS
     keep_columns: ClassVar[bool] = True
+    fast_path = False  # extra keys become columns: the per-line path keeps them
 
     def detect(self, sample: Any) -> float:
         return JsonReader.detect(self, sample) * (0.95 / 0.9)

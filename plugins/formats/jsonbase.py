@@ -10,7 +10,7 @@ from workbench.components import Reader, Writer
 from workbench.errors import WorkbenchError
 from workbench.io import source
 from workbench.io.problems import Problem, problem
-from workbench.io.records import Record, take_fields
+from workbench.io.records import Batch, Record, batches_of, take_fields
 
 JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean",
               type(None): "null"}
@@ -29,22 +29,46 @@ class JsonReader(Reader):
     #: keep unknown keys as table columns instead of in meta
     keep_columns: ClassVar[bool] = False
 
+    #: lines of a well-formed file may take the compiled fast path (:mod:`workbench.io.fastjson`)
+    fast_path: ClassVar[bool] = False
+
     def read(self, path: str, **kwargs: Any) -> Iterator[Record | Problem]:
         for item in source.iter_json_items(Path(path)):
-            if isinstance(item, Problem):
-                yield item
-            elif item.obj is source.UNPARSED:
-                yield Record(item.line, item.raw, None, item.problems)
-            elif not isinstance(item.obj, dict):
-                kind = JSON_TYPES.get(type(item.obj), type(item.obj).__name__)
-                yield Record(item.line, item.raw, None, item.problems + [problem(
-                    item.line, None, "not_object", f"record is a JSON {kind}, not an object")])
-            else:
-                rec = take_fields(item.obj, self.own_keys, item.line, keep_columns=self.keep_columns)
-                rec.raw = item.raw
-                rec.problems[:0] = item.problems  # what reading the line recovered from (bom_removed)
-                self.convert(item.obj, rec)
-                yield rec
+            yield item if isinstance(item, Problem) else self.record_of(item)
+
+    def read_batches(self, path: str, size: int, fast: bool = True) -> Iterator[Batch]:
+        """Batches of ``size`` lines; with ``fast``, a JSONL file's clean lines come as one frame per batch."""
+        p = Path(path)
+        if not (fast and self.fast_path) or source.first_char(p) == "[":
+            yield from batches_of(self.read(path), size)
+            return
+        from workbench.io import fastjson
+
+        source.refuse_binary(p, source.head(p))
+        for lines in source.iter_line_batches(p, size):
+            split = fastjson.split_batch(lines)
+            batch = Batch(fast=split)
+            for number, data, too_long in split.rest:
+                item = source.line_item(number, data, too_long)
+                if isinstance(item, Problem):
+                    batch.problems.append(item)
+                else:
+                    batch.records.append(self.record_of(source.parse(item)))
+            yield batch
+
+    def record_of(self, item: source.Item) -> Record:
+        """The record of one JSON item (its problems when it could not be parsed or is not an object)."""
+        if item.obj is source.UNPARSED:
+            return Record(item.line, item.raw, None, item.problems)
+        if not isinstance(item.obj, dict):
+            kind = JSON_TYPES.get(type(item.obj), type(item.obj).__name__)
+            return Record(item.line, item.raw, None, item.problems + [problem(
+                item.line, None, "not_object", f"record is a JSON {kind}, not an object")])
+        rec = take_fields(item.obj, self.own_keys, item.line, keep_columns=self.keep_columns)
+        rec.raw = item.raw
+        rec.problems[:0] = item.problems  # what reading the line recovered from (bom_removed)
+        self.convert(item.obj, rec)
+        return rec
 
     def convert(self, obj: dict[str, Any], rec: Record) -> None:
         """Set ``rec.fields["messages"]`` (and ``rec.paths``) from the source object."""
@@ -64,14 +88,19 @@ class JsonWriter(Writer):
     extensions: ClassVar[tuple[str, ...]] = ()
 
     def write(self, table, path: str) -> None:
+        self.write_frames([table], path)
+
+    def write_frames(self, frames, path: str) -> None:
+        """Write the rows of each frame in turn (a table arriving in parts is never held whole)."""
         as_array = Path(path).suffix.lower() == ".json"
         with open(path, "w", encoding="utf-8") as fh:
             fh.write("[\n" if as_array else "")
             sep = ""
-            for chunk in table.iter_slices(5000):
-                for row in chunk.iter_rows(named=True):
-                    fh.write(sep + json.dumps(self.to_object(row), ensure_ascii=False, default=str))
-                    sep = ",\n" if as_array else "\n"
+            for table in frames:
+                for chunk in table.iter_slices(5000):
+                    for row in chunk.iter_rows(named=True):
+                        fh.write(sep + json.dumps(self.to_object(row), ensure_ascii=False, default=str))
+                        sep = ",\n" if as_array else "\n"
             fh.write("\n]\n" if as_array else sep)
 
     def to_object(self, row: dict[str, Any]) -> dict[str, Any]:

@@ -204,4 +204,23 @@ class ParquetWriter(Writer):
     def write(self, table, path: str) -> None:
         table.write_parquet(path)
 
+    def write_frames(self, frames, path: str) -> None:
+        """Each part becomes a Parquet file in a temporary folder; polars' streaming engine joins them
+        (columns that only some parts have are null elsewhere) without holding the table."""
+        import tempfile
+
+        import polars as pl
+
+        with tempfile.TemporaryDirectory(prefix="parts-", dir=Path(path).parent) as tmp:
+            parts = []
+            for number, frame in enumerate(frames):
+                parts.append(Path(tmp) / f"{number:06d}.parquet")
+                frame.write_parquet(parts[-1])
+            if not parts:
+                from workbench import schema
+
+                schema.empty_table().write_parquet(path)
+                return
+            pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed").sink_parquet(path)
+
 

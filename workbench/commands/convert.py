@@ -38,23 +38,25 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from workbench.io import load_table, write_table
+    from workbench.io import write_frames
+    from workbench.io.loader import TableStream
 
     out = Path(args.output)
     quarantine = Path(args.quarantine) if args.quarantine else out.with_name(out.name + ".quarantine.jsonl")
-    result = load_table(args.input, format=args.from_format, quarantine_path=quarantine,
-                        options=parse_options(args.option))
-    if not result.quarantined and not args.quarantine:
+    stream = TableStream(args.input, format=args.from_format, quarantine_path=quarantine,
+                         options=parse_options(args.option), keep_quarantined=False)
+    written = write_frames(stream, out, format=args.to_format)  # batch by batch where the writer allows it
+    result = stream.result()
+    if not result.rows_quarantined and not args.quarantine:
         quarantine.unlink(missing_ok=True)
-    written = write_table(result.table, out, format=args.to_format)
     summary = {"input": args.input, "from": result.format, "output": str(out), "to": written,
-               "rows_read": result.rows_read, "rows_written": result.table.height,
-               "rows_quarantined": len(result.quarantined),
-               "quarantine": str(quarantine) if result.quarantined else None}
+               "rows_read": result.rows_read, "rows_written": result.rows_valid,
+               "rows_quarantined": result.rows_quarantined,
+               "quarantine": str(quarantine) if result.rows_quarantined else None}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"{result.rows_read} rows read ({result.format}), {result.table.height} written to {out} ({written})"
-              + (f", {len(result.quarantined)} invalid rows in {quarantine}" if result.quarantined else ""),
+        print(f"{result.rows_read} rows read ({result.format}), {result.rows_valid} written to {out} ({written})"
+              + (f", {result.rows_quarantined} invalid rows in {quarantine}" if result.rows_quarantined else ""),
               file=sys.stderr)
     return 0

@@ -25,12 +25,16 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from workbench.errors import WorkbenchError
-    from workbench.io import load_table
+    from workbench.io.loader import TableStream
     from workbench.validate import report
 
-    try:
-        result = load_table(args.path, format=args.format, quarantine_path=args.quarantine,
-                            max_tokens=args.max_tokens, tokenizer=args.tokenizer, options=parse_options(args.option))
+    try:  # streamed: no table is kept, so memory is bounded by a batch whatever the file's size
+        stream = TableStream(args.path, format=args.format, quarantine_path=args.quarantine,
+                             max_tokens=args.max_tokens, tokenizer=args.tokenizer, options=parse_options(args.option),
+                             keep_quarantined=False)
+        for _ in stream:
+            pass
+        result = stream.result()
     except WorkbenchError as exc:
         if not args.json:
             raise

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import islice
+from typing import Any, Iterable, Iterator
 
 from workbench.io.problems import Problem, problem
 
@@ -44,6 +45,28 @@ class Record:
         if key is None or not where.endswith("]"):
             return where
         return f"{where}.{self.turn_keys.get(key, key)}"
+
+
+@dataclass
+class Batch:
+    """What a reader hands the loader at once: records for the per-line checks, file-level problems, and
+    the rows a compiled fast path already found clean (:class:`workbench.io.fastjson.FastRows`)."""
+
+    records: list[Record] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    fast: Any = None
+
+
+def batches_of(items: Iterable[Record | Problem], size: int) -> Iterator[Batch]:
+    """Group a reader's stream of records and problems into batches of ``size`` items."""
+    iterator = iter(items)
+    while True:
+        batch = Batch()
+        for item in islice(iterator, size):
+            (batch.problems if isinstance(item, Problem) else batch.records).append(item)
+        if not batch.records and not batch.problems:
+            return
+        yield batch
 
 
 def take_fields(obj: dict[str, Any], own_keys: tuple[str, ...], line: int, *, keep_columns: bool = False) -> Record:

@@ -12,6 +12,7 @@ import codecs
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
@@ -132,14 +133,25 @@ def line_item(number: int, data: bytes, too_long: bool = False) -> Item | Proble
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Item(number, data.decode("utf-8", "replace"), problems=warnings + [problem(
+        return Item(number, data.decode("utf-8", "replace").rstrip("\r\n"), problems=warnings + [problem(
             number, None, "invalid_utf8", f"invalid UTF-8 byte at column {exc.start + 1}")])
     if not text.strip():
         return problem(number, None, "blank_line", "blank line")
     return Item(number, text.rstrip("\r\n"), problems=warnings)
 
 
-def _parse(item: Item) -> Item:
+def iter_line_batches(path: Path, size: int) -> Iterator[list[tuple[int, bytes, bool]]]:
+    """Raw lines in batches of ``size``: (1-based line number, bytes, whether the line was cut at MAX_RECORD_BYTES)."""
+    with path.open("rb") as fh:
+        lines = enumerate(_bounded_lines(fh), start=1)
+        while True:
+            batch = [(number, data, too_long) for number, (data, too_long) in islice(lines, size)]
+            if not batch:
+                return
+            yield batch
+
+
+def parse(item: Item) -> Item:
     if is_error(item.problems):
         return item
     try:
@@ -158,7 +170,7 @@ def iter_json_items(path: Path) -> Iterator[Item | Problem]:
         yield from iter_array_items(path)
     else:
         for entry in iter_text_lines(path):
-            yield _parse(entry) if isinstance(entry, Item) else entry
+            yield parse(entry) if isinstance(entry, Item) else entry
 
 
 def first_char(path: Path) -> str:
