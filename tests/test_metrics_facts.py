@@ -57,6 +57,9 @@ CASES = [
     ("Split it into 4 interest-free instalments.", ["number:instalment: 4"]),
     ("You get 3 replacement cards.", ["number:replacement: 3"]),
     ("Pick one you like.", []),
+    ("1. Open the app\n2. Tap Cards > Freeze.", ["path: cards > freeze"]),
+    ("Step 2: confirm within 10 minutes.", ["duration:minute: 10"]),
+    ("The most you can try is 5.", ["number: 5"]),
     # dates, times, ordinals
     ("It ships on 2024-05-01.", ["date: 2024-05-01"]),
     ("It ships on 1 May 2024.", ["date: 2024-05-01"]),

@@ -272,6 +272,9 @@ def structure_rules(prompt_ids: set[str], glossary: Iterable[str]) -> list[Rule]
              lambda m: re.sub(r"^(?:https?://)?(?:www\.)?", "", m.group(0).lower()).rstrip("/.,;:!?)")),
         Rule("id", ID_TOKEN, lambda m: m.group(0).upper() if id_shape(m.group(0)) in shapes else None, re.UNICODE),
         Rule("id-like", ID_TOKEN, emit=False, flags=re.UNICODE),  # masked: its digits are no number
+        # list markers ("1. Open Settings", "Step 2:") number the answer's own steps: no fact
+        Rule("list-marker", r"^[ \t]*(?:[-*•][ \t]*)?\d{1,2}[.)](?=\s)|\bstep \d{1,2}\b", emit=False,
+             flags=re.IGNORECASE | re.MULTILINE),
         Rule("date", r"\b(?P<year>\d{4})-(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\b", _date),
         Rule("phone", r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w-])",
              lambda m: (("+" if m.group(0).startswith("+") else "") + re.sub(r"\D", "", m.group(0)))
