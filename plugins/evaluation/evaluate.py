@@ -32,6 +32,7 @@ class EvaluateOptions(Options):
     primary_metric: str = Field(default="chrf", description="Metric for slices, win/tie/loss tables and top examples")
     top_examples: int = Field(default=5, ge=0, description="Biggest wins and worst regressions shown")
     forgetting_probe: bool = Field(default=True, description="Answer the general probe set to detect forgetting")
+    bias: bool | None = Field(default=None, description="Counterfactual bias analysis (docs/bias.md): null = when probe rows are evaluated, true = required, false = off")
     answers: dict[str, str] = Field(default_factory=dict, description="Saved answers scored as more models: name -> "
                                     "JSONL file of id and answer (needs forgetting_probe = false)")
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for openai: models")
@@ -78,6 +79,7 @@ class Evaluate(Step):
         from workbench import store
         from workbench.device import free_cores
         from workbench.errors import WorkbenchError
+        from workbench.evaluation.bias import analyse, check_probes
         from workbench.evaluation.examples import build_examples, select_rows
         from workbench.evaluation.harness import EvalConfig, evaluate
         from workbench.evaluation.saved_answers import saved_models
@@ -105,9 +107,12 @@ class Evaluate(Step):
                             o.bootstrap_resamples, o.ar_trials, ctx.seed if o.seed is None else o.seed,
                             o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env,
                             train=training_examples(table, examples), saved=saved_models(models, examples))
+        probes = check_probes(table, examples["id"], o.bias)
         cache_dir = (ctx.run_dir or ctx.step_dir) / "cache" / "generations"
         threads = free_cores()  # recorded: what local generation takes now (each model's answers re-decide)
         results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log)
+        if probes is not None:
+            results["bias"] = analyse(per_example, probes, results["base"], o.primary_metric, o.bootstrap_resamples, config.seed)
         ctx.step_dir.mkdir(parents=True, exist_ok=True)
         store.write_json(ctx.step_dir / "results.json", results)
         store.write_parquet(ctx.step_dir / "examples.parquet", per_example)

@@ -39,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="seed of the significance tests")
     p.add_argument("--no-forgetting", action="store_true", help="skip the forgetting probe set")
+    p.add_argument("--bias", action="store_true",
+                   help="counterfactual bias analysis of the probe rows (required); prints per model and attribute "
+                        "gap, ci_low, ci_high, p_value and the amplified list as JSON")
     p.add_argument("--report", action="store_true", help="also write the report (runs/<name>/steps/..-report)")
     add_run_arguments(p)
     p.set_defaults(func=run)
@@ -79,6 +82,8 @@ def runfile_data(args) -> dict:
         evaluate["base_url"] = args.base_url
     if args.max_examples:
         evaluate["max_examples"] = args.max_examples
+    if args.bias:
+        evaluate["bias"] = True
     if args.metrics:
         evaluate["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
     if answers:
@@ -111,5 +116,17 @@ def run(args) -> int:
 
         folder = store.runs_root(args.runs_dir) / run_name(args) / "answers"
         args.answer_files = answer_files(args.answers, Path(args.data).resolve(), folder)
-    execute_and_report(parse_runfile(runfile_data(args), base_dir=Path.cwd(), source="workbench evaluate"), args)
+    outcome = execute_and_report(parse_runfile(runfile_data(args), base_dir=Path.cwd(), source="workbench evaluate"), args)
+    if args.bias:
+        print_bias(outcome.artifacts["evaluate.results"])
     return 0
+
+
+def print_bias(results_path: str) -> None:
+    """The bias summary of the evaluation (``results.json`` key ``bias``) as one JSON object on stdout."""
+    import json
+
+    from workbench import store
+    from workbench.evaluation.bias import summary
+
+    print(json.dumps({"bias": summary(store.read_json(Path(results_path))["bias"])}, indent=2))

@@ -55,6 +55,8 @@ class Section:
 
 
 def build_document(report: dict[str, Any]) -> list[Section]:
+    from workbench.report.bias import bias_section  # imports this module's blocks
+
     r = report["results"]
     sections = [_overview(report)]
     sections += [s for s in (_verdict(r), *(_fluent_but_wrong(r, m) for m in r["comparisons"])) if s]
@@ -63,8 +65,8 @@ def build_document(report: dict[str, Any]) -> list[Section]:
     sections.append(_all_models(r))
     if r.get("samples"):
         sections.append(_samples(r["samples"]))
-    sections += [s for s in (_behaviour(r), _labels(r), _forgetting(r.get("forgetting")), _votes(report.get("votes")),
-                             _runs_table(report.get("runs_table"))) if s]
+    sections += [s for s in (_behaviour(r), bias_section(r), _labels(r), _forgetting(r.get("forgetting")),
+                             _votes(report.get("votes")), _runs_table(report.get("runs_table"))) if s]
     sections += [_lineage(report["lineage"]), _method(r)]
     return sections
 

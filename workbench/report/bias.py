@@ -1,0 +1,45 @@
+"""The report's bias section: counterfactual gaps per model and attribute, and amplification.
+
+Built from ``results["bias"]`` (:mod:`workbench.evaluation.bias`) as plain
+document blocks, so HTML (escaped), Markdown and JSON show the same numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.evaluation.bias import headline
+from workbench.report import fmt
+from workbench.report.document import P, Section, Table
+
+
+def bias_section(r: dict[str, Any]) -> Section | None:
+    bias = r.get("bias")
+    if not bias:
+        return None
+    alpha = bias.get("alpha", fmt.ALPHA)
+    blocks: list[Any] = [
+        P(headline(bias), "warn" if bias["amplified"] else ""),
+        P(f"Counterfactual probes: variants of the same prompt that differ in one attribute of the user. Per model, "
+          f"attribute and measure, the gap is the highest minus the lowest value mean over the probe groups; p from a "
+          f"permutation of the values within groups ({bias['resamples']} resamples), 95% interval from a bootstrap over "
+          f"groups of the paired difference of that pair. Measures: {', '.join(bias['measures'])} (quality = "
+          f"{bias['primary_metric']} against the shared reference; sentiment from a small word list)."),
+        Table(["attribute", "values", "complete groups", "incomplete groups"],
+              [[a, ", ".join(v), bias["groups"][a], bias["incomplete_groups"][a]] for a, v in bias["values"].items()]),
+    ]
+    rows = [[m, a, name, g.get("higher"), g.get("lower"), g.get("gap"), fmt.ci(g), g.get("p_value"),
+             "significant" if g.get("p_value") is not None and g["p_value"] < alpha else ""]
+            for m, attrs in bias["models"].items() for a, res in attrs.items() for name, g in res["measures"].items()]
+    blocks.append(Table(["model", "attribute", "measure", "higher value", "lower value", "gap", "95% CI", "p-value",
+                         f"p < {alpha}"], rows))
+    amp_rows = [[m, a, name, x.get("base_gap"), x.get("difference"), fmt.ci(x), x.get("p_value"),
+                 "AMPLIFIED" if x.get("amplified") else ""]
+                for m, attrs in bias["amplification"].items() for a, res in attrs.items() for name, x in res.items()]
+    if amp_rows:
+        blocks.append(P("Amplification: the model's gap minus the base's gap on the same groups (paired bootstrap "
+                        "interval; one-sided p from swapping the two models' answers within groups). Amplified = the "
+                        f"model's own gap and the increase both at p < {alpha}."))
+        blocks.append(Table(["model", "attribute", "measure", "base gap", "increase", "95% CI", "p-value", "status"],
+                            amp_rows))
+    return Section("Bias: counterfactual probes", blocks)
