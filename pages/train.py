@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages import common
 from workbench.errors import WorkbenchError
-from workbench.ui_support import jobs, keys, training
+from workbench.ui_support import jobs, keys, tasks, training
 from workbench.ui_support.forms import changed_options
 
 st.title("Train")
@@ -23,6 +23,22 @@ def preflight_tiles(figures: dict) -> None:
     rest = [f"{k}: {v}" for k, v in shown.items() if k not in tiles]
     if rest:
         st.caption(" · ".join(rest))
+
+
+def collect_preflight(task_id: str, options: dict | None) -> None:
+    """The ended pre-flight task's figures (or, when it failed, why, and the rough figures of the options
+    shown) into the session."""
+    task = tasks.get(task_id)
+    st.session_state.pop(keys.PREFLIGHT_TASK, None)
+    if task is None or task.state == "cancelled":  # a restarted server forgot it, or the user cancelled it
+        return
+    if task.state == "finished":
+        st.session_state[keys.PREFLIGHT] = task.result
+    else:
+        st.session_state[keys.PREFLIGHT_ERROR] = str(task.error)
+        if options is not None:
+            st.session_state[keys.PREFLIGHT] = training.local_estimate(pl.read_parquet(table_path), options)
+    tasks.discard(task_id)
 
 
 @st.fragment(run_every=2)
@@ -89,19 +105,26 @@ if table_path and Path(table_path).exists() and common.pipeline().stage("load"):
     st.caption("What training would take (examples, steps, memory, time) before anything is trained.")
     if st.button("Pre-flight estimate", key="train_estimate", disabled=options is None,
                  help="fix the options marked in red first" if options is None else None):
+        st.session_state.pop(keys.PREFLIGHT_ERROR, None)
         try:
             table = pl.read_parquet(table_path)
             if secret_name:
                 st.session_state[keys.PREFLIGHT] = training.openai_estimate(table, options)
-            else:
-                with st.spinner("Loading the model and timing a short warm-up (nothing is trained)…"):
-                    st.session_state[keys.PREFLIGHT] = training.local_preflight(table, options)
+            else:  # loads the model and times a short warm-up: in a thread, followed by the progress panel
+                tasks.discard(st.session_state.pop(keys.PREFLIGHT_TASK, None))
+                st.session_state.pop(keys.PREFLIGHT, None)
+                st.session_state[keys.PREFLIGHT_TASK] = tasks.start(
+                    lambda ctx, t=table, o=dict(options): training.local_preflight(t, o, ctx), "pre-flight")
         except WorkbenchError as exc:
             common.show_error(exc)
-        except Exception as exc:  # noqa: BLE001 - e.g. a model that cannot load; shown, with the rough figures
-            common.show_error(WorkbenchError(f"the pre-flight could not run: {exc}",
-                                             hint="check the model option; the rough figures below need no model"))
-            st.session_state[keys.PREFLIGHT] = training.local_estimate(table, options)
+    preflight_task = st.session_state.get(keys.PREFLIGHT_TASK)
+    if preflight_task and getattr(tasks.get(preflight_task), "running", False):
+        common.progress_panel("train_preflight", task=preflight_task, label="pre-flight")  # reruns the page at the end
+    elif preflight_task:
+        collect_preflight(preflight_task, options)
+    if st.session_state.get(keys.PREFLIGHT_ERROR):
+        common.show_error(WorkbenchError(f"the pre-flight could not run: {st.session_state[keys.PREFLIGHT_ERROR]}",
+                                         hint="check the model option; the rough figures below need no model"))
     estimate = st.session_state.get(keys.PREFLIGHT)
     if isinstance(estimate, str) and secret_name:
         st.info(estimate)

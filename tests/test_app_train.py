@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from workbench import store
-from workbench.ui_support import data, jobs, keys
+from workbench.ui_support import data, jobs, keys, tasks
 from workbench.ui_support.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,12 @@ def test_forms_estimate_and_session_only_api_key(tmp_path, sample_dir, tiny_mode
     at.number_input(key="train_hf-causal-lm_max_steps").set_value(3)
     at.button(key="train_estimate").click().run()
     assert not at.exception
+    task = tasks.get(at.session_state[keys.PREFLIGHT_TASK])
+    assert "pre-flight: running" in " ".join(c.value for c in at.caption) + " ".join(
+        p.proto.text for p in at.get("progress")), "the pre-flight shows its progress while it runs"
+    task.thread.join(300)
+    at.run()  # what the progress panel triggers when the task ends
+    assert not at.exception and keys.PREFLIGHT_TASK not in at.session_state
     tiles = {m.label: m.value for m in at.metric}  # the trainer's own pre-flight: measured, not guessed
     assert tiles["optimiser steps"] == "3" and tiles["tokens per epoch"] != "—"
     assert tiles["memory"].endswith("GiB") and tiles["expected time"] != "not measured"
@@ -111,3 +117,16 @@ def test_grouped_form_hides_what_does_not_apply_and_shows_errors_at_the_field(tm
     assert at.button(key="train_estimate").disabled, "the pre-flight button stays, disabled until the form is valid"
     at.text_input(key=f"{prefix}epochs").input("2").run()
     assert not at.error and not at.button(key="train_estimate").disabled
+
+
+def test_a_preflight_that_cannot_load_the_model_says_why_and_shows_rough_figures(tmp_path, sample_dir):
+    at = _train_page(tmp_path, sample_dir)
+    at.text_input(key="train_hf-causal-lm_model").input(str(tmp_path / "no-such-model"))
+    at.button(key="train_estimate").click().run()
+    tasks.get(at.session_state[keys.PREFLIGHT_TASK]).thread.join(120)
+    at.run()
+    assert not at.exception
+    assert "the pre-flight could not run" in at.error[0].value and "no-such-model" in at.error[0].value
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["examples"] == "368" and tiles["expected time"] == "not measured"
+    assert not at.button(key="train_estimate").disabled and not at.button(key="train_start").disabled

@@ -38,3 +38,7 @@ CLEAN_PENDING = "wb_clean_pending"
 SESSION_ID = "wb_session_id"
 #: what was last written for this session (see :func:`workbench.ui_support.session.save`)
 SESSION_MEMO = "wb_session_memo"
+#: the Train page's running local pre-flight (a task id of :mod:`workbench.ui_support.tasks`)
+PREFLIGHT_TASK = "wb_preflight_task"
+#: why the last local pre-flight could not run (its rough figures are in PREFLIGHT)
+PREFLIGHT_ERROR = "wb_preflight_error"
