@@ -75,6 +75,13 @@ class OffTopic(Metric):
             self._encoder = sentence_encoder(self.options.encoder)
         return self._encoder
 
+    def encode(self, texts: list[str]) -> Any:
+        """Embeddings of ``texts``, each distinct text encoded once (house-style answers repeat)."""
+        unique = list(dict.fromkeys(texts))
+        vectors = self.encoder().encode(unique)
+        where = {t: i for i, t in enumerate(unique)}
+        return vectors[[where[t] for t in texts]]
+
     def fit(self, train: pl.DataFrame) -> None:
         """Learn the intents from the training examples (``reference`` = answer, optional ``label``)."""
         rows = [(r, l) for r, l in zip(train["reference"], train["label"] if "label" in train.columns
@@ -84,7 +91,7 @@ class OffTopic(Metric):
             return
         labelled = [(r, l) for r, l in rows if l]
         texts = [r for r, _ in (labelled or rows)]
-        vectors = self.encoder().encode(texts)
+        vectors = self.encode(texts)
         if labelled:
             intents, source = [str(l) for _, l in labelled], "label"
         else:
@@ -103,7 +110,7 @@ class OffTopic(Metric):
         intents: list[str | None] = [None] * len(texts)
         sims: list[float | None] = [None] * len(texts)
         if present:
-            sim = self.encoder().encode([texts[i] for i in present]) @ train["vectors"].T
+            sim = self.encode([texts[i] for i in present]) @ train["vectors"].T
             for row, i in enumerate(present):
                 j = int(sim[row].argmax())
                 intents[i], sims[i] = train["intents"][j], round(float(sim[row, j]), 4)
