@@ -29,7 +29,7 @@ def test_listed_by_plugins_json():
     assert example["source"] == "entrypoint" and example["version"] == "0.1.0"
     assert {(c["kind"], c["name"]) for c in example["components"]} >= {
         ("cleaner", "strip-signatures"), ("augmenter", "polite-prefix"), ("scenario", "greeting-probe"),
-        ("trainer", "majority-label"), ("metric", "required-phrase")}
+        ("trainer", "majority-label"), ("step", "keep-labels"), ("metric", "required-phrase")}
 
 
 def test_used_in_a_run(sample_dir, tmp_path):

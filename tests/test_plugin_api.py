@@ -11,7 +11,7 @@ import workbench
 from workbench.testing import chat_rows, run_component, scratch_context, tiny_model
 
 CONTRACT = ["hookimpl", "Component", "Step", "Reader", "Writer", "Cleaner", "Augmenter", "ScenarioGenerator",
-            "Trainer", "Metric", "Options", "AugmentOptions", "StepResult", "Ledger", "StepContext", "MetricResult",
+            "Trainer", "Metric", "Options", "AugmentOptions", "augment_selection", "variant_row", "StepResult", "Ledger", "StepContext", "MetricResult",
             "RowError", "WorkbenchError", "PluginError"]
 
 

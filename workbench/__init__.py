@@ -29,6 +29,8 @@ _API: dict[str, str] = {
     "Options": "workbench.components",
     "NoOptions": "workbench.components",
     "AugmentOptions": "workbench.augmentation",
+    "augment_selection": "workbench.augmentation",
+    "variant_row": "workbench.augmentation",
     "StepResult": "workbench.ledger",
     "Ledger": "workbench.ledger",
     "StepContext": "workbench.context",
@@ -41,7 +43,7 @@ _API: dict[str, str] = {
 __all__ = ["__version__", *_API]
 
 if TYPE_CHECKING:
-    from workbench.augmentation import AugmentOptions
+    from workbench.augmentation import AugmentOptions, augment_selection, variant_row
     from workbench.components import (Augmenter, Cleaner, Component, Metric, NoOptions, Options, Reader,
                                       ScenarioGenerator, Step, Trainer, Writer)
     from workbench.context import StepContext

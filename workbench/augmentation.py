@@ -1,8 +1,8 @@
 """What every augmenter shares, built-in or third-party: which rows it may touch and how a variant looks.
 
 ``AugmentOptions`` is the documented options base (roles, variants, splits,
-unsplit rows, originals only, meaning filter): subclass it to add your own
-options. ``selection`` picks the rows those options allow and ``variant_row``
+unsplit rows, originals only): subclass it to add your own options.
+``augment_selection`` picks the rows those options allow and ``variant_row``
 builds a new row with the lineage rules of docs/augmentation.md: id
 ``<source id>~<augmenter><n>``, ``source_id`` pointing at the original,
 ``origin`` naming the augmenter and ``meta`` recording augmenter, version,
@@ -30,13 +30,9 @@ class AugmentOptions(Options):
                                                     "split keeps each variant with its original)")
     originals_only: bool = Field(default=True, description="Skip rows that are themselves variants (origin of "
                                                           "an augmenter), so augmenters in a row do not compound")
-    min_similarity: float = Field(default=0.75, ge=0, le=1, description="Meaning filter: minimum MiniLM cosine "
-                                                                        "between original and variant (0 = off)")
-    encoder: str | None = Field(default=None, description="Sentence encoder folder for the meaning filter "
-                                                          "(default: the embedded MiniLM)")
 
 
-def selection(options: AugmentOptions) -> pl.Expr:
+def augment_selection(options: AugmentOptions) -> pl.Expr:
     """The rows ``options`` allow an augmenter to rewrite (a polars filter expression)."""
     import polars as pl
 

@@ -16,10 +16,10 @@ from pydantic import Field
 
 from workbench.errors import WorkbenchError
 
-from .base import AugmentOptions, TextAugmenter
+from .base import TextAugmentOptions, TextAugmenter
 
 
-class BackTranslateOptions(AugmentOptions):
+class BackTranslateOptions(TextAugmentOptions):
     forward_model: str = Field(default="", description="Local folder of an English -> pivot translation model")
     backward_model: str = Field(default="", description="Local folder of a pivot -> English translation model")
     batch_size: int = Field(default=16, ge=1, description="Sentences translated together")

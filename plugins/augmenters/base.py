@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import polars as pl
+from pydantic import Field
+
 from workbench import schema
-from workbench.augmentation import AugmentOptions, selection, variant_row
+from workbench.augmentation import AugmentOptions, augment_selection, variant_row
 from workbench.components import Augmenter
 from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
@@ -33,6 +35,15 @@ PROTECTED = "protected token altered"
 TOO_FAR = "too far in meaning"
 
 
+class TextAugmentOptions(AugmentOptions):
+    """The shared augmenter options plus the meaning filter every built-in text augmenter applies."""
+
+    min_similarity: float = Field(default=0.75, ge=0, le=1, description="Meaning filter: minimum MiniLM cosine "
+                                                                        "between original and variant (0 = off)")
+    encoder: str | None = Field(default=None, description="Sentence encoder folder for the meaning filter "
+                                                          "(default: the embedded MiniLM)")
+
+
 @dataclass
 class Turn:
     row: int  # index into the selected rows
@@ -43,7 +54,7 @@ class Turn:
 class TextAugmenter(Augmenter):
     """Base of the built-in augmenters: subclasses implement ``propose``."""
 
-    Options: ClassVar[type[AugmentOptions]] = AugmentOptions
+    Options: ClassVar[type[TextAugmentOptions]] = TextAugmentOptions
 
     def propose(self, texts: list[str], seeds: list[str], variant: int, ctx: Any) -> list[str]:
         """Rewrite each text once; ``seeds[i]`` seeds text i, ``variant`` counts from 0."""
@@ -52,7 +63,7 @@ class TextAugmenter(Augmenter):
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         table = schema.conform(table)
-        selected = table.filter(selection(o))
+        selected = table.filter(augment_selection(o))
         rows = selected.to_dicts()
         turns = [Turn(r, m, msg["content"]) for r, row in enumerate(rows) for m, msg in enumerate(row["messages"])
                  if msg["role"] in o.roles and (msg.get("content") or "").strip()]

@@ -13,12 +13,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import AugmentOptions, TextAugmenter, rng
+from .base import TextAugmentOptions, TextAugmenter, rng
 from .protect import Token, join, tokenize
 from .synonyms import Lexicon
 
 
-class EdaOptions(AugmentOptions):
+class EdaOptions(TextAugmentOptions):
     ops: list[Literal["insert", "swap", "delete"]] = Field(default=["insert", "swap", "delete"],
                                                            description="EDA operations to draw from, one per variant")
     word_rate: float = Field(default=0.1, gt=0, le=0.5, description="Fraction of editable words affected (at least one)")

@@ -17,14 +17,14 @@ from pydantic import Field
 
 from workbench.generation import DecodeSettings
 
-from .base import AugmentOptions, TextAugmenter
+from .base import TextAugmentOptions, TextAugmenter
 
 DEFAULT_PROMPT = ("Rewrite the customer's message below in different words. Keep its meaning, every name, number "
                   "and code exactly. Reply with the rewritten message only.\n\nMessage: {text}")
 _LABEL = re.compile(r"^(?:rewritten message|paraphrase|message|rewrite)\s*:\s*", re.I)
 
 
-class ParaphraseOptions(AugmentOptions):
+class ParaphraseOptions(TextAugmentOptions):
     model: str = Field(default="smollm2", description="smollm2, a local model folder, or openai:<model>")
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for openai:<model>")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key")

@@ -18,7 +18,7 @@ import random
 import re
 from typing import Any, Callable
 
-from .base import AugmentOptions, TextAugmenter, rng
+from .base import TextAugmentOptions, TextAugmenter, rng
 
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 _ASK = r"(?:could|can|would) you(?: please)?"
@@ -57,7 +57,7 @@ RULES: list[Rule] = [
 class Structure(TextAugmenter):
     name = "structure"
     description = "Rephrase requests and reorder clauses by rule (\"Could you tell me X?\" <-> \"Tell me X.\")"
-    Options = AugmentOptions
+    Options = TextAugmentOptions
 
     def propose(self, texts: list[str], seeds: list[str], variant: int, ctx: Any) -> list[str]:
         return [restructure(t, rng(s)) for t, s in zip(texts, seeds)]

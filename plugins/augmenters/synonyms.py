@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import AugmentOptions, TextAugmenter, rng
+from .base import TextAugmentOptions, TextAugmenter, rng
 from .protect import Token, join, stopwords, tokenize
 
 NOUN_CONTEXT = frozenset("a an the my your our their his her its this that these those each every any some no "
@@ -43,7 +43,7 @@ VERB_CONTEXT = frozenset("to can could will would should may might must please i
 _POS = ("n", "v", "a", "r")
 
 
-class SynonymOptions(AugmentOptions):
+class SynonymOptions(TextAugmentOptions):
     word_rate: float = Field(default=0.2, gt=0, le=1, description="Fraction of replaceable words replaced per turn "
                                                                   "(at least one)")
     senses: int = Field(default=1, ge=1, description="Synonyms come from this many most frequent senses")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import AugmentOptions, TextAugmenter, rng
+from .base import TextAugmentOptions, TextAugmenter, rng
 
 OPS = ("keyboard", "swap", "insert", "delete", "ocr", "case", "punctuation")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -27,7 +27,7 @@ _PUNCT = re.compile(r"[.,!?;]+(?=\s|$)")
 _NLPAUG_PROTECTED = r"^\S*(\d|@|\[|://|www\.)\S*$|^[A-Z]\S*$"
 
 
-class TypoOptions(AugmentOptions):
+class TypoOptions(TextAugmentOptions):
     ops: list[Literal["keyboard", "swap", "insert", "delete", "ocr", "case", "punctuation"]] = Field(
         default=["keyboard", "swap", "insert", "delete"], description=f"Noise operations to draw from: {', '.join(OPS)}")
     word_rate: float = Field(default=0.1, gt=0, le=1, description="Fraction of eligible words changed per turn "
