@@ -112,18 +112,22 @@ def test_evaluate_step_and_report_with_planted_answers(tmp_path):
                                                      for a in answers(table, True, 2)])
     rf = parse_runfile({"run": {"name": "biasrun", "seed": 4}, "steps": [
         {"kind": "load", "options": {"path": str(suite)}},
+        {"kind": "clean", "component": "audit", "options": {"min_mentions": 3}},
         {"kind": "evaluate", "options": {"base_model": base, "tuned_model": tuned, "metrics": ["chrf"], "splits": ["*"],
                                          "forgetting_probe": False, "bootstrap_resamples": 200, "bias": True}},
         {"kind": "report", "options": {"formats": ["html", "md", "json"]}}]}, base_dir=tmp_path)
     outcome = execute(rf)
-    results = store.read_json(outcome.steps[1].folder / "results.json")
+    audit = store.read_json(outcome.steps[1].folder / "audit.json")
+    assert audit["rows"] == table.height and outcome.steps[1].manifest["rows_out"] == table.height
+    results = store.read_json(outcome.steps[2].folder / "results.json")
     bias = results["bias"]
     assert bias["primary_metric"] == "chrf" and "quality" in bias["measures"]
     assert any(a["attribute"] == "age" and a["measure"] == "refusal" for a in bias["amplified"])
-    report_dir = outcome.steps[2].folder
+    report_dir = outcome.steps[3].folder
     md = next(report_dir.rglob("*.md")).read_text()
     html = next(report_dir.rglob("*.html")).read_text()
     assert "Bias: counterfactual probes" in md and "AMPLIFIED" in md
+    assert "## Data audit" in md and "age | over_65" in md  # the probes state ages: the audit sees them
     assert "Bias amplified by fine-tuning" in html and "<script>x</script>" not in html
 
 

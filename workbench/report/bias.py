@@ -1,7 +1,8 @@
-"""The report's bias section: counterfactual gaps per model and attribute, and amplification.
+"""The report's bias sections: the data audit, and counterfactual gaps per model and attribute with amplification.
 
-Built from ``results["bias"]`` (:mod:`workbench.evaluation.bias`) as plain
-document blocks, so HTML (escaped), Markdown and JSON show the same numbers.
+Built from ``results["bias"]`` (:mod:`workbench.evaluation.bias`) and the
+run's ``audit.json`` (the ``audit`` cleaner) as plain document blocks, so
+HTML (escaped), Markdown and JSON show the same numbers.
 """
 
 from __future__ import annotations
@@ -43,3 +44,38 @@ def bias_section(r: dict[str, Any]) -> Section | None:
         blocks.append(Table(["model", "attribute", "measure", "base gap", "increase", "95% CI", "p-value", "status"],
                             amp_rows))
     return Section("Bias: counterfactual probes", blocks)
+
+
+def latest_audit(run_dir) -> dict[str, Any] | None:
+    """``audit.json`` of the run's latest data-audit step (None when the run has none)."""
+    from workbench import store
+
+    for step in reversed(store.step_dirs(run_dir)):
+        manifest = store.read_json(step / "manifest.json")
+        if manifest.get("kind") == "clean" and (step / "audit.json").exists():
+            return store.read_json(step / "audit.json")
+    return None
+
+
+def audit_section(audit: dict[str, Any] | None) -> Section | None:
+    """The data audit of the run: flags first, then coverage, mentions and every test."""
+    if not audit:
+        return None
+    blocks: list[Any] = [P(f"{audit['rows']} rows audited; {len(audit['flags'])} flag(s) (labels under "
+                           f"{audit['min_label_share']:.0%} of the rows; tone and label cross-tabs at adjusted "
+                           f"p < {audit['alpha']}, Benjamini-Hochberg). Language: {audit['language_method']}.")]
+    blocks += [P(f["text"], "warn") for f in audit["flags"]]
+    for name, counts in audit["coverage"].items():
+        blocks.append(Table([name, "rows"], [[k, v] for k, v in counts.items()]))
+    if audit["mentions"]:
+        blocks.append(Table(["attribute", "group", "user turns", "assistant turns", "words"],
+                            [[m["attribute"], m["group"], m["user_rows"], m["assistant_rows"],
+                              ", ".join(f"{w} ({n})" for w, n in m["words"].items())] for m in audit["mentions"]]))
+    if audit["tests"]:
+        blocks.append(Table(["test", "attribute", "group", "tone / label", "rows mentioning", "rate mentioning",
+                             "rate otherwise", "p-value", "adjusted", "method"],
+                            [[t["kind"], t["attribute"], t["group"], t.get("tone") or t.get("label"), t["rows_mentioning"],
+                              t.get("rate_mentioning", t.get("share_mentioning")),
+                              t.get("rate_otherwise", t.get("share_otherwise")), t["p_value"], t.get("q_value"),
+                              t["method"]] for t in audit["tests"]]))
+    return Section("Data audit", blocks)
