@@ -62,8 +62,8 @@ def test_prefilled_cache_decodes_the_logits_of_each_prompt_alone(gqa_model_dir):
                 torch.testing.assert_close(merged.logits[step][row], logits[0], atol=1e-4, rtol=1e-4)
 
 
-def test_batched_chat_answers_as_one_at_a_time_does(gqa_model_dir, monkeypatch):
-    model = LocalChatModel(str(gqa_model_dir), device="cpu")
+def test_batched_chat_answers_as_one_at_a_time_does(varied_model_dir, monkeypatch):
+    model = LocalChatModel(str(varied_model_dir), device="cpu")
     conversations = [[{"role": "user", "content": "word " * n}] for n in (1, 12, 3, 30, 7)]
     conversations[1] = [{"role": "system", "content": "Be brief."}, *conversations[1]]
     settings = {"max_new_tokens": 12}
@@ -74,6 +74,7 @@ def test_batched_chat_answers_as_one_at_a_time_does(gqa_model_dir, monkeypatch):
     together = model.chat(conversations, DecodeSettings(**settings, batch_size=4))
     assert used == [1]  # batches of 4 and 1: the four share the prefilled cache, the one left takes the plain path
     assert [g.text for g in together] == [g.text for g in alone]
+    assert len({g.text for g in alone}) == len(alone) and all(g.text for g in alone)  # real, distinct answers
     assert all(g.new_tokens == 12 for g in alone)  # random weights: full-length answers, no early stop to hide behind
 
 
@@ -119,3 +120,77 @@ def test_sliding_window_models_keep_the_padded_prefill():
     model = MistralForCausalLM(config).eval()
     with torch.inference_mode():
         assert prefilled_cache(model, [list(range(10, 20)), [5, 6, 7]], 4) is None
+
+
+def test_answers_stop_at_the_templates_end_of_turn_even_when_eos_is_another_token():
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from workbench.embedded import smollm2_dir
+    from workbench.generation import stop_token_ids
+
+    tok = AutoTokenizer.from_pretrained(smollm2_dir())
+    im_end, endoftext = tok.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
+    assert stop_token_ids(tok) == [im_end]  # SmolLM2 declares its end of turn as EOS
+    tok.eos_token = "<|endoftext|>"  # a model whose EOS is not the end of a chat turn (as Llama 3's is not)
+    assert stop_token_ids(tok, GenerationConfig(eos_token_id=[endoftext, 7])) == [endoftext, 7, im_end]
+
+
+@pytest.fixture(scope="module")
+def varied_model_dir(gqa_model_dir, tmp_path_factory):
+    """The grouped-query model with its matrices scaled up, so greedy answers differ by prompt and token.
+
+    (At the default initialisation a random tiny model repeats the last prompt token, a newline.)
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("varied") / "tiny-varied"
+    model = AutoModelForCausalLM.from_pretrained(gqa_model_dir)
+    with torch.no_grad():
+        for weight in model.parameters():
+            if weight.dim() == 2:
+                weight.mul_(6)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(gqa_model_dir).save_pretrained(folder)
+    return folder
+
+
+def greedy_ids(model: LocalChatModel, conversation, new_tokens: int) -> list[int]:
+    """The answer tokens of one conversation, decoded alone (with a mask, as ``chat`` does) and without a stop token."""
+    lm, tok = model._model()
+    prompt = model.prompt_ids(conversation)
+    with torch.inference_mode():
+        out = lm.generate(input_ids=torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                          max_new_tokens=new_tokens, do_sample=False, top_k=None, top_p=None, temperature=None,
+                          eos_token_id=None, pad_token_id=tok.pad_token_id)
+    return out[0, len(prompt):].tolist()
+
+
+def test_each_answer_stops_at_its_own_stop_token_in_a_batch_as_alone(varied_model_dir, monkeypatch):
+    model = LocalChatModel(str(varied_model_dir), device="cpu")
+    conversations = [[{"role": "user", "content": "word " * n}] for n in (2, 9, 4, 15)]
+    first, third = greedy_ids(model, conversations[0], 12), greedy_ids(model, conversations[2], 12)
+    stops = [first[3], third[6]]  # tokens the model emits: one row should stop after 3 tokens, another after 6
+    assert stops[0] not in first[:3] and stops[1] not in third[:6] and stops[0] not in third[:6]
+    monkeypatch.setattr(LocalChatModel, "stop_ids", lambda self: stops)
+    alone = model.chat(conversations, DecodeSettings(max_new_tokens=12, batch_size=1))
+    together = model.chat(conversations, DecodeSettings(max_new_tokens=12, batch_size=4))
+    assert [(g.text, g.new_tokens, g.hit_max_new_tokens) for g in together] == \
+           [(g.text, g.new_tokens, g.hit_max_new_tokens) for g in alone]
+    assert (together[0].new_tokens, together[2].new_tokens) == (3, 6) and together[0].text
+    assert all(g.hit_max_new_tokens == (g.new_tokens == 12) for g in together)
+
+
+def test_the_batch_ends_when_every_answer_has_stopped(varied_model_dir, monkeypatch):
+    model = LocalChatModel(str(varied_model_dir), device="cpu")
+    lm, _ = model._model()
+    conversations = [[{"role": "user", "content": "word " * n}] for n in (3, 8, 5)]
+    stops = [greedy_ids(model, c, 2)[1] for c in conversations]  # every answer's second token ends it
+    monkeypatch.setattr(LocalChatModel, "stop_ids", lambda self: stops)
+    calls = []
+    handle = lm.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        stopped = model.chat(conversations, DecodeSettings(max_new_tokens=40, batch_size=3))
+    finally:
+        handle.remove()
+    assert all(g.new_tokens <= 1 and not g.hit_max_new_tokens for g in stopped)
+    assert len(calls) <= 3 + 2  # three unpadded prefills and at most two decode steps, not forty

@@ -59,7 +59,7 @@ def test_evaluate_and_report_in_a_real_run(tmp_path, tiny_model_dir, tuned_dir):
     evaluate_dir = outcome.steps[1].folder
     results = store.read_json(evaluate_dir / "results.json")
     assert results["n_examples"] == 7  # 6 test rows + the scenario row; the train row is left out
-    assert results["generation"]["base"] == {"generated": 7, "cached": 0}
+    assert results["generation"]["base"] == {"generated": 7, "cached": 0, "hit_max_new_tokens": 7}  # never stops
     comparison = results["comparisons"]["tuned"]
     assert set(comparison) == {"chrf", "bleu", "accuracy", "rouge_l", "behavior", "perplexity"}
     assert "p_value_ar" in comparison["chrf"]["extra"]
@@ -87,17 +87,19 @@ def test_evaluate_and_report_in_a_real_run(tmp_path, tiny_model_dir, tuned_dir):
     assert "per behaviour: McNemar" in html and "ask_clarification: no clarification cue" in html  # rule + evidence
     assert json.loads((report_dir / "report.json").read_text())["results"]["n_examples"] == 7
 
-    # re-running regenerates nothing: every answer comes from the run's generation cache
+    # re-running regenerates nothing: every answer comes from the runs folder's generation cache
     add_vote(outcome.run_dir, "r1", "tuned")
     again = execute(runfile(tmp_path, tiny_model_dir, tuned_dir), force=True)
     results = store.read_json(again.steps[1].folder / "results.json")
-    assert results["generation"] == {"base": {"generated": 0, "cached": 7}, "tuned": {"generated": 0, "cached": 7}}
+    assert results["generation"] == {"base": {"generated": 0, "cached": 7, "hit_max_new_tokens": 7},
+                                     "tuned": {"generated": 0, "cached": 7, "hit_max_new_tokens": 7}}
     report = json.loads((again.steps[2].folder / "report.json").read_text())
     assert report["votes"]["tally"] == {"base": 0, "tuned": 1, "tie": 0}
 
     # a second run's models join the first run's in one table, tested on the shared examples
     other = execute(runfile(tmp_path, tiny_model_dir, tuned_dir, against="evalrun", name="evalrun2"))
     report = json.loads((other.steps[2].folder / "report.json").read_text())
+    assert report["results"]["generation"]["base"]["generated"] == 0  # the first run's answers, shared
     table = report["runs_table"]
     assert report["against"] == ["evalrun"]
     assert table["columns"] == ["evalrun2:base", "evalrun2:tuned", "evalrun:base", "evalrun:tuned"]

@@ -54,6 +54,8 @@ class Generation:
     text: str
     latency_s: float
     new_tokens: int = 0
+    #: stopped by ``max_new_tokens`` rather than by an end-of-turn token (None: not recorded, older cache entries)
+    hit_max_new_tokens: bool | None = None
 
 
 @contextmanager
@@ -115,6 +117,11 @@ class LocalChatModel:
         with torch_threads(threads):
             return self._chat(conversations, settings or DecodeSettings(), on_batch)
 
+    def stop_ids(self) -> list[int]:
+        """Token ids that end an answer; see :func:`stop_token_ids`."""
+        model, tok = self._model()
+        return stop_token_ids(tok, getattr(model, "generation_config", None))
+
     def _chat(self, conversations: Sequence[Messages], settings: DecodeSettings,
               on_batch: Callable[[int], None] | None) -> list[Generation]:
         import torch
@@ -122,6 +129,7 @@ class LocalChatModel:
         from workbench.batched_decoding import prefilled_cache
 
         model, tok = self._model()
+        stops = self.stop_ids()
         prompts = [self.prompt_ids(c) for c in conversations]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
         results: list[Generation | None] = [None] * len(prompts)
@@ -140,19 +148,50 @@ class LocalChatModel:
                 out = model.generate(
                     **batch, past_key_values=cache, max_new_tokens=settings.max_new_tokens, do_sample=sample,
                     temperature=settings.temperature if sample else None, top_p=settings.top_p if sample else None,
-                    top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                    top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=stops,
                 )
             elapsed = time.perf_counter() - t0
             new = out[:, batch["input_ids"].shape[1]:]
             for row, i in enumerate(idx):
                 ids = new[row].tolist()
-                if tok.eos_token_id in ids:
-                    ids = ids[:ids.index(tok.eos_token_id)]
-                ids = [t for t in ids if t != tok.pad_token_id]
-                results[i] = Generation(tok.decode(ids, skip_special_tokens=True).strip(), elapsed / len(idx), len(ids))
+                end = next((at for at, t in enumerate(ids) if t in stops), None)
+                ids = ids[:end]  # generate pads a finished row until the batch ends: cut at its own stop token
+                results[i] = Generation(tok.decode(ids, skip_special_tokens=True).strip(), elapsed / len(idx), len(ids),
+                                        hit_max_new_tokens=end is None)
             if on_batch:
                 on_batch(len(idx))
         return [r for r in results if r is not None]
+
+
+def stop_token_ids(tok: Any, generation_config: Any = None) -> list[int]:
+    """Every token that ends an answer: the tokenizer's EOS, the ids the model's
+    ``generation_config.eos_token_id`` lists, and the end-of-turn token its chat
+    template writes after an assistant message (``<|im_end|>``, ``<|eot_id|>``,
+    ``<end_of_turn>``), which some models do not declare as EOS.
+    """
+    ids: list[int] = []
+    declared = getattr(generation_config, "eos_token_id", None)
+    for t in [tok.eos_token_id, *(declared if isinstance(declared, list) else [declared])]:
+        if t is not None and t not in ids:
+            ids.append(int(t))
+    end_of_turn = _end_of_turn_id(tok)
+    if end_of_turn is not None and end_of_turn not in ids:
+        ids.append(end_of_turn)
+    return ids
+
+
+def _end_of_turn_id(tok: Any) -> int | None:
+    """The special token the chat template puts right after an assistant message, if any."""
+    marker = "\u2063answer\u2063"  # invisible separators: text no template writes itself
+    try:
+        text = tok.apply_chat_template([{"role": "user", "content": "q"}, {"role": "assistant", "content": marker}],
+                                       tokenize=False)
+    except Exception:  # no chat template, or one that rejects this conversation: no end-of-turn token to add
+        return None
+    after = text.split(marker, 1)[1] if marker in text else ""
+    ids = tok.encode(after, add_special_tokens=False) if after.strip() else []
+    special = set(tok.all_special_ids) | {i for i, t in getattr(tok, "added_tokens_decoder", {}).items() if t.special}
+    return ids[0] if ids and ids[0] in special else None
 
 
 def transpose_linear_weights(model: Any) -> None:
@@ -209,9 +248,10 @@ class OpenAIChatModel:
                 max_tokens=settings.max_new_tokens, temperature=settings.temperature, top_p=settings.top_p,
                 seed=settings.seed,
             )
-            text = resp.choices[0].message.content or ""
+            choice = resp.choices[0]
             tokens = resp.usage.completion_tokens if resp.usage else 0
-            out.append(Generation(text.strip(), time.perf_counter() - t0, tokens))
+            out.append(Generation((choice.message.content or "").strip(), time.perf_counter() - t0, tokens,
+                                  hit_max_new_tokens=choice.finish_reason == "length"))
             if on_batch:
                 on_batch(1)
         return out

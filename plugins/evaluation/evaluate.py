@@ -80,6 +80,7 @@ class Evaluate(Step):
         from workbench.device import free_cores
         from workbench.errors import WorkbenchError
         from workbench.evaluation.bias import analyse, check_probes
+        from workbench.evaluation.cache import cache_dirs
         from workbench.evaluation.examples import build_examples, select_rows
         from workbench.evaluation.harness import EvalConfig, evaluate
         from workbench.evaluation.saved_answers import saved_models
@@ -108,9 +109,10 @@ class Evaluate(Step):
                             o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env,
                             train=training_examples(table, examples), saved=saved_models(models, examples))
         probes = check_probes(table, examples["id"], o.bias)
-        cache_dir = (ctx.run_dir or ctx.step_dir) / "cache" / "generations"
+        cache_dir, legacy_cache_dirs = cache_dirs(ctx.run_dir, ctx.step_dir)
         threads = free_cores()  # recorded: what local generation takes now (each model's answers re-decide)
-        results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log)
+        results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log,
+                                        legacy_cache_dirs=legacy_cache_dirs)
         if probes is not None:
             results["bias"] = analyse(per_example, probes, results["base"], o.primary_metric, o.bootstrap_resamples, config.seed)
         ctx.step_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 Models are chat models from :func:`workbench.generation.chat_model` (local
 folders, adapters, ``smollm2``, ``openai:<model>``), all with the same
-decoding settings; answers come from the run's generation cache when present.
+decoding settings; answers come from the runs folder's generation cache when present.
 The first model is the base every other model is compared with.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import polars as pl
 
@@ -19,7 +19,7 @@ from workbench.evaluation import compare
 from workbench.evaluation.cache import GenerationCache, generate_cached
 from workbench.evaluation.correctness import fluent_but_wrong
 from workbench.evaluation.examples import question_text
-from workbench.evaluation.forgetting import forgetting_summary, load_probes, probe_prompts, score_probes
+from workbench.evaluation.forgetting import forgetting_summary, load_probes, probe_prompts, probe_settings, score_probes
 from workbench.evaluation.result import MetricResult
 from workbench.generation import DecodeSettings
 
@@ -52,10 +52,12 @@ def _missing_columns(metric: Any, frame: pl.DataFrame) -> list[str]:
 
 
 def generate_all(config: EvalConfig, prompts: list[list[dict]], cache: GenerationCache,
-                 progress: Callable[[int, str], Any] | None = None) -> tuple[dict[str, list], dict[str, dict]]:
-    """Answers of every model (cached), and per model how many were generated vs cached."""
+                 progress: Callable[[int, str], Any] | None = None, settings: DecodeSettings | None = None
+                 ) -> tuple[dict[str, list], dict[str, dict]]:
+    """Answers of every model (cached), and per model how many were generated vs cached and hit the token limit."""
     from workbench.generation import chat_model
 
+    settings = settings or config.settings
     answers, counts = {}, {}
     for name, ref in config.models.items():
         if name in config.saved:
@@ -65,11 +67,12 @@ def generate_all(config: EvalConfig, prompts: list[list[dict]], cache: Generatio
         # local models: one torch thread per free core (oversubscribed threads stall each other)
         model = chat_model(ref, base_url=config.base_url, api_key_env=config.api_key_env, threads=0)
         bar = progress(len(prompts), f"answers of {name}") if progress else None
-        gens, fresh = generate_cached(model, prompts, config.settings, cache, on_batch=bar.update if bar else None)
+        gens, fresh = generate_cached(model, prompts, settings, cache, on_batch=bar.update if bar else None)
         if bar:
             bar.close()
         answers[name] = gens
-        counts[name] = {"generated": fresh, "cached": len(prompts) - fresh}
+        counts[name] = {"generated": fresh, "cached": len(prompts) - fresh,
+                        "hit_max_new_tokens": sum(bool(g.hit_max_new_tokens) for g in gens)}
     return answers, counts
 
 
@@ -105,14 +108,18 @@ def fit_metrics(metrics: list[Any], train: pl.DataFrame | None) -> None:
 
 
 def evaluate(examples: pl.DataFrame, config: EvalConfig, cache_dir: Path,
-             progress: Callable[[int, str], Any] | None = None, log: Callable[[str], None] = lambda m: None
-             ) -> tuple[dict[str, Any], pl.DataFrame]:
-    """Run the whole evaluation; returns (results as JSON-able dict, per-example frame of every model)."""
+             progress: Callable[[int, str], Any] | None = None, log: Callable[[str], None] = lambda m: None,
+             legacy_cache_dirs: Sequence[Path] = ()) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Run the whole evaluation; returns (results as JSON-able dict, per-example frame of every model).
+
+    ``cache_dir``: the generation cache (shared by the runs of a runs folder);
+    ``legacy_cache_dirs``: older caches still read (see :mod:`workbench.evaluation.cache`).
+    """
     if examples.height == 0:
         from workbench.errors import WorkbenchError
 
         raise WorkbenchError("no examples to evaluate", hint="check the splits option and that rows have an assistant answer")
-    cache = GenerationCache(cache_dir)
+    cache = GenerationCache(cache_dir, legacy_cache_dirs)
     prompts = [json.loads(p) for p in examples["prompt"]]
     answers, counts = generate_all(config, prompts, cache, progress)
     frames = {name: model_frame(examples, config.models[name], answers[name]) for name in config.models}
@@ -189,9 +196,10 @@ def _compare(config: EvalConfig, base: dict[str, MetricResult], other: dict[str,
 
 def _forgetting(config: EvalConfig, cache: GenerationCache, progress: Callable[[int, str], Any] | None) -> dict[str, Any]:
     probes = load_probes()
-    answers, _ = generate_all(config, probe_prompts(probes), cache, progress)
+    answers, counts = generate_all(config, probe_prompts(probes), cache, progress, probe_settings(config.settings))
     per_model = {name: score_probes(probes, [g.text for g in gens]) for name, gens in answers.items()}
-    return forgetting_summary(per_model, next(iter(config.models)))
+    return forgetting_summary(per_model, next(iter(config.models)), resamples=config.resamples,
+                              seed=config.seed) | {"generation": counts}
 
 
 def _per_example_frame(frames: dict[str, pl.DataFrame], scores: dict[str, dict[str, MetricResult]]) -> pl.DataFrame:

@@ -77,8 +77,9 @@ def _overview(report: dict[str, Any]) -> Section:
     blocks: list[Any] = [
         P(f"Run {report['run']}, generated {report['generated']}. {r['n_examples']} examples; "
           f"every model answered the same prompts with the same decoding settings."),
-        Table(["model", "reference", "answers generated", "answers from cache"],
-              [[n, ref, r["generation"][n]["generated"], r["generation"][n]["cached"]] for n, ref in r["models"].items()]),
+        Table(["model", "reference", "answers generated", "answers from cache", "answers cut at max_new_tokens"],
+              [[n, ref, r["generation"][n]["generated"], r["generation"][n]["cached"],
+                r["generation"][n].get("hit_max_new_tokens")] for n, ref in r["models"].items()]),
         Table(["decoding setting", "value"], [[k, v] for k, v in r["decode"].items()]),
     ]
     for other, comparisons in r["comparisons"].items():
