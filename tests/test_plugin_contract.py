@@ -49,3 +49,18 @@ def test_example_plugin_tests_pass_on_their_own():
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout
+
+
+def test_the_contract_page_examples_run(monkeypatch):
+    """docs/plugins.md's plugin and its test, executed as written."""
+    import re
+    import types
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    plugin = types.ModuleType("my_plugin")
+    exec(blocks[0], plugin.__dict__)  # noqa: S102 - the documented plugin
+    monkeypatch.setitem(sys.modules, "my_plugin", plugin)
+    test_module: dict = {}
+    exec(blocks[-1], test_module)  # noqa: S102 - the documented test
+    test_module["test_drop_short"]()
