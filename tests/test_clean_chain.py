@@ -220,3 +220,49 @@ def test_benchmark_reports_the_required_keys():
                 "neardup_recall", "neardup_precision", "peak_memory_mb"):
         assert result[key] is not None, key
     assert result["neardup_recall"] >= 0.9 and result["rows"] == 800
+
+
+def test_spilling_the_near_dedup_memory_to_disk_changes_nothing(tmp_path):
+    """A zero budget moves near-dedup's remembered signatures and keys to memory-mapped files at once: same output."""
+    from plugins.cleaners.chain import run_chain_batched
+
+    t, _ = synthetic_table(3000, seed=4)
+    t.write_parquet(tmp_path / "s.parquet", row_group_size=300)
+    outputs = {}
+    for budget in (1024, 0):
+        folder = tmp_path / f"b{budget}"
+        folder.mkdir()
+        run_chain_batched(tmp_path / "s.parquet", folder / "o.parquet", folder / "l.parquet", batch_rows=300,
+                          memory_budget_mb=budget)
+        outputs[budget] = (pl.read_parquet(folder / "o.parquet"), pl.read_parquet(folder / "l.parquet"))
+        assert [p.name for p in folder.iterdir()] and not list(folder.glob("chain-*"))  # spill files cleaned up
+    assert outputs[0][0].equals(outputs[1024][0]) and outputs[0][1].equals(outputs[1024][1])
+    assert outputs[0][1].filter(pl.col("reason") == "near duplicate").height > 0
+
+
+def test_spill_structures_match_a_plain_reference(tmp_path):
+    from plugins.cleaners.spill import RowChunks, SortedRuns, Spill
+
+    rng = np.random.default_rng(1)
+    spill = Spill(0, tmp_path)
+    runs, rows = SortedRuns(spill), RowChunks(4, spill)
+    reference: dict[int, int] = {}
+    owner = 0
+    for step in range(12):
+        if step == 5:
+            spill.active = True
+            runs.spill_all()
+            rows.spill_all()
+        keys = rng.integers(0, 5000, size=700).astype(np.uint64)
+        owners = np.arange(owner, owner + 700, dtype=np.uint32)
+        for k, o in zip(keys.tolist(), owners.tolist()):
+            reference.setdefault(k, o)
+        runs.add(keys, owners)
+        rows.append(rng.integers(0, 256, size=(700, 4), dtype=np.uint8) * 0 + (np.arange(owner, owner + 700) % 251)[:, None])
+        owner += 700
+    probe = np.arange(6000, dtype=np.uint64)
+    assert runs.find(probe).tolist() == [reference.get(k, -1) for k in range(6000)]
+    assert len(runs) == len(reference) and len(runs.runs) <= 6
+    assert any(isinstance(k, np.memmap) for k, _ in runs.runs) and spill.bytes_on_disk > 0
+    picked = rng.integers(0, owner, size=500)
+    assert (rows.gather(picked)[:, 0] == picked % 251).all()

@@ -85,8 +85,8 @@ def segments(cleaners: list[Cleaner]) -> list[list[Cleaner]]:
 
 def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str | Path, *,
                       spec: ChainSpec = DEFAULT_CHAIN, batch_rows: int = 50_000,
-                      ctx: StepContext | None = None, on_batch: Callable[[dict[str, Any]], None] | None = None
-                      ) -> dict[str, Any]:
+                      ctx: StepContext | None = None, on_batch: Callable[[dict[str, Any]], None] | None = None,
+                      memory_budget_mb: int = 1024) -> dict[str, Any]:
     """Clean a Parquet file batch by batch, never holding more than one batch of rows.
 
     The chain is cut before each cleaner that needs statistics of its whole
@@ -95,7 +95,9 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
     the rest of the chain reads the temporary file batch by batch, so the
     result is what the chain gives in memory. Dedup cleaners remember compact
     hashes of what they kept (``start_batches``) to find duplicates across
-    batches. ``on_batch`` gets per-batch figures (segment, rows, seconds).
+    batches; past ``memory_budget_mb`` that memory (near-dedup's signatures
+    and band keys) moves to memory-mapped files in the chain's temporary
+    folder. ``on_batch`` gets per-batch figures (segment, rows, seconds).
     """
     import tempfile
 
@@ -103,13 +105,13 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
 
     ctx = ctx or scratch_context()
     cleaners = build_chain(spec)
-    for cleaner in cleaners:
-        if hasattr(cleaner, "start_batches"):
-            cleaner.start_batches()
     parts = segments(cleaners)
     totals = {"rows_in": 0, "rows_out": 0, "dropped": 0, "batches": 0, "passes": len(parts)}
     with tempfile.TemporaryDirectory(prefix="chain-", dir=Path(target).parent) as tmp, \
             _ParquetAppender(ledger_path) as ledger_out:
+        for cleaner in cleaners:
+            if hasattr(cleaner, "start_batches"):
+                _start_batches(cleaner, memory_budget_mb << 20, tmp)
         current = Path(source)
         first = parts[0][0] if parts and parts[0] else None
         if first is not None and getattr(first, "needs_first_pass", lambda: False)():
@@ -149,6 +151,14 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
     if not Path(ledger_path).exists():
         empty_ledger().write_parquet(ledger_path)
     return totals
+
+
+def _start_batches(cleaner: Cleaner, budget_bytes: int, spill_dir: str) -> None:
+    """``start_batches()``, with the memory budget and spill folder for cleaners that take them."""
+    import inspect
+
+    wanted = inspect.signature(cleaner.start_batches).parameters
+    cleaner.start_batches(**{k: v for k, v in (("budget_bytes", budget_bytes), ("spill_dir", spill_dir)) if k in wanted})
 
 
 def _release_arrow_memory() -> None:

@@ -115,10 +115,11 @@ class NearDedup(Cleaner):
     description = "Drop near duplicates found with MinHash LSH, keeping one row per cluster"
     Options = NearDedupOptions
 
-    def start_batches(self) -> None:
+    def start_batches(self, budget_bytes: int = 1 << 30, spill_dir: str | None = None) -> None:
+        """Remember kept rows across batches; past ``budget_bytes`` that memory moves to files in ``spill_dir``."""
         from . import minhash  # numpy: imported when used
 
-        self.memory = minhash.NearDupMemory.empty(self.options.num_perm)
+        self.memory = minhash.NearDupMemory.empty(self.options.num_perm, budget_bytes, spill_dir)
 
     def layout(self) -> tuple[int, int]:
         o = self.options

@@ -15,7 +15,6 @@ band keys as uint64, buckets found with polars, pairs built in numpy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -325,65 +324,63 @@ class Found(NamedTuple):
     pairs: np.ndarray  # verified pairs (a < b) at or above the threshold
 
 
-@dataclass
 class NearDupMemory:
     """What near-dedup remembers of the rows it kept in earlier batches, compactly.
 
     Per kept row: its id (one polars string Series), 8-bit slices of its
     signature (``num_perm`` bytes; b-bit MinHash, Li & König 2010) and its
-    band keys, held as one sorted uint64 array with the memory index of the
-    first row per key (uint32). No text and no frames are kept.
+    band keys, held as sorted uint64 runs with the memory index of the first
+    row per key (uint32). No text and no frames are kept. Past
+    ``budget_bytes`` the signatures and keys move to memory-mapped files
+    (:mod:`plugins.cleaners.spill`); the ids stay in RAM (about 20 bytes a row).
     """
 
-    num_perm: int
-    ids: pl.Series = field(default_factory=lambda: pl.Series("id", [], dtype=pl.Utf8))
-    bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.uint8))
-    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
-    owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
-    size: int = 0
+    def __init__(self, num_perm: int, budget_bytes: int = 1 << 30, spill_dir: str | None = None) -> None:
+        from .spill import RowChunks, SortedRuns, Spill
+
+        self.num_perm = num_perm
+        self.spill = Spill(budget_bytes, spill_dir)
+        self.ids = pl.Series("id", [], dtype=pl.Utf8)
+        self.bits = RowChunks(num_perm, self.spill)
+        self.keys = SortedRuns(self.spill)
+        self.size = 0
 
     @classmethod
-    def empty(cls, num_perm: int) -> "NearDupMemory":
-        return cls(num_perm, bits=np.zeros((0, num_perm), dtype=np.uint8))
+    def empty(cls, num_perm: int, budget_bytes: int = 1 << 30, spill_dir: str | None = None) -> "NearDupMemory":
+        return cls(num_perm, budget_bytes, spill_dir)
 
     def nbytes(self) -> int:
-        return int(self.bits.nbytes + self.keys.nbytes + self.owner.nbytes + self.ids.estimated_size())
+        """Bytes held in RAM (memory-mapped files not counted)."""
+        return int(self.bits.ram_bytes() + self.keys.ram_bytes() + self.ids.estimated_size())
 
     def add(self, ids: pl.Series, sigs: np.ndarray, keys: np.ndarray) -> None:
         n, bands = keys.shape
         if n == 0:
             return
         self.ids = pl.concat([self.ids, ids.cast(pl.Utf8).rename("id")], rechunk=True)
-        bits = (sigs & np.uint32(0xFF)).astype(np.uint8)
-        if self.size + n > len(self.bits):  # grow by doubling: no reallocation per batch
-            grown = np.zeros((max(2 * len(self.bits), self.size + n, 1024), self.num_perm), dtype=np.uint8)
-            grown[:self.size] = self.bits[:self.size]
-            self.bits = grown
-        self.bits[self.size:self.size + n] = bits
-        new_owner = np.repeat(np.arange(self.size, self.size + n, dtype=np.uint32), bands)
-        all_keys = np.concatenate([self.keys, keys.ravel()])
-        all_owner = np.concatenate([self.owner, new_owner])
-        order = np.argsort(all_keys, kind="stable")  # two sorted runs: a linear merge
-        all_keys, all_owner = all_keys[order], all_owner[order]
-        first = np.r_[True, all_keys[1:] != all_keys[:-1]]  # one remembered row per bucket keeps probes linear
-        self.keys, self.owner = all_keys[first], all_owner[first]
+        self.bits.append((sigs & np.uint32(0xFF)).astype(np.uint8))
+        # one remembered row per bucket (the first) keeps probes linear
+        self.keys.add(keys.ravel(), np.repeat(np.arange(self.size, self.size + n, dtype=np.uint32), bands))
         self.size += n
+        if not self.spill.active and self.nbytes() > self.spill.budget_bytes:
+            self.spill.active = True
+            self.bits.spill_all()
+            self.keys.spill_all()
 
     def estimate(self, sigs: np.ndarray, mem: np.ndarray) -> np.ndarray:
         """b-bit estimate of the Jaccard between new signatures and remembered rows."""
-        return bbit_estimate(((sigs & np.uint32(0xFF)).astype(np.uint8) == self.bits[mem]).mean(axis=1))
+        return bbit_estimate(((sigs & np.uint32(0xFF)).astype(np.uint8) == self.bits.gather(mem)).mean(axis=1))
 
     def matches(self, keys: np.ndarray, sigs: np.ndarray, live: np.ndarray, threshold: float) -> dict[int, tuple[int, float]]:
         """New row -> (memory index, estimated Jaccard) for rows that duplicate a remembered one."""
         if self.size == 0 or keys.shape[0] == 0:
             return {}
         n, bands = keys.shape
-        flat = keys.ravel()
-        at = np.minimum(np.searchsorted(self.keys, flat), len(self.keys) - 1)
-        hit = (self.keys[at] == flat) & np.repeat(live, bands)
+        owner = self.keys.find(keys.ravel())
+        hit = (owner >= 0) & np.repeat(live, bands)
         if not hit.any():
             return {}
-        code = sorted_unique(np.flatnonzero(hit) // bands * (1 << 32) + self.owner[at[hit]].astype(np.int64))
+        code = sorted_unique(np.flatnonzero(hit) // bands * (1 << 32) + owner[hit])
         row, mem = code >> 32, code & 0xFFFFFFFF
         est = self.estimate(sigs[row], mem)
         ok = est >= threshold

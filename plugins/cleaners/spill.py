@@ -1,0 +1,133 @@
+"""Arrays that grow batch by batch and move to disk past a memory budget (near-dedup's memory of kept rows).
+
+``Spill`` owns the budget and the folder; ``SortedRuns`` holds sorted,
+disjoint uint64 keys with a uint32 owner each, as a few runs merged like a
+log-structured tree (runs of similar size are merged, so there are about
+log2(rows / batch) of them); ``RowChunks`` holds fixed-width uint8 rows in
+chunks of 65,536. Once the bytes held pass the budget, every finished run
+and chunk is written to a file and memory-mapped read-only: the operating
+system then keeps in RAM only the pages that lookups touch, and may drop them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+
+
+class Spill:
+    """The budget (bytes in RAM before spilling) and the folder that receives the files."""
+
+    def __init__(self, budget_bytes: int, folder: str | Path | None = None) -> None:
+        self.budget_bytes = budget_bytes
+        self._folder = Path(folder) if folder else None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._names = count()
+        self.active = False
+        self.bytes_on_disk = 0
+
+    def store(self, array: np.ndarray) -> np.ndarray:
+        """``array`` itself, or once spilling, a read-only memory map of a file holding it."""
+        if not self.active or not array.size:
+            return array
+        if self._folder is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="workbench-spill-")
+            self._folder = Path(self._tmp.name)
+        path = self._folder / f"spill-{next(self._names)}.bin"
+        array.tofile(path)
+        self.bytes_on_disk += array.nbytes
+        mapped = np.memmap(path, dtype=array.dtype, mode="r", shape=array.shape)
+        path.unlink()  # the mapping keeps the data; nothing is left behind when it goes
+        return mapped
+
+
+def in_ram(array: np.ndarray) -> int:
+    return 0 if isinstance(array, np.memmap) else array.nbytes
+
+
+class SortedRuns:
+    """Sorted disjoint uint64 keys, each with a uint32 owner; a key keeps the owner it was first added with."""
+
+    def __init__(self, spill: Spill) -> None:
+        self.spill = spill
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __len__(self) -> int:
+        return sum(len(keys) for keys, _ in self.runs)
+
+    def ram_bytes(self) -> int:
+        return sum(in_ram(k) + in_ram(o) for k, o in self.runs)
+
+    def add(self, keys: np.ndarray, owners: np.ndarray) -> None:
+        """Add keys not seen before (the first owner of a repeated key wins, earlier runs first)."""
+        order = np.argsort(keys, kind="stable")
+        keys, owners = keys[order], owners[order]
+        first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+        keys, owners = keys[first], owners[first]
+        known = self.find(keys) >= 0
+        if (~known).any():
+            self.runs.append((keys[~known], owners[~known]))
+            self._merge()
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The owner of each key, -1 for a key not held (runs are disjoint: at most one run holds a key)."""
+        owner = np.full(len(keys), -1, dtype=np.int64)
+        for run_keys, run_owners in self.runs:
+            at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
+            hit = run_keys[at] == keys
+            owner[hit] = run_owners[at[hit]]
+        return owner
+
+    def _merge(self) -> None:
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (k2, o2), (k1, o1) = self.runs.pop(), self.runs.pop()
+            keys, owners = np.concatenate([k1, k2]), np.concatenate([o1, o2])
+            order = np.argsort(keys, kind="stable")
+            self.runs.append((self.spill.store(keys[order]), self.spill.store(owners[order])))
+
+    def spill_all(self) -> None:
+        self.runs = [(self.spill.store(np.asarray(k)), self.spill.store(np.asarray(o))) if not isinstance(k, np.memmap)
+                     else (k, o) for k, o in self.runs]
+
+
+class RowChunks:
+    """Rows of ``width`` uint8 values, appended in order and read back by row number."""
+
+    CHUNK = 65_536
+
+    def __init__(self, width: int, spill: Spill) -> None:
+        self.width, self.spill = width, spill
+        self.chunks: list[np.ndarray] = []
+        self.size = 0
+
+    def ram_bytes(self) -> int:
+        return sum(in_ram(c) for c in self.chunks)
+
+    def append(self, rows: np.ndarray) -> None:
+        done = 0
+        while done < len(rows):
+            at = self.size % self.CHUNK
+            if at == 0:
+                self.chunks.append(np.zeros((self.CHUNK, self.width), dtype=np.uint8))
+            take = min(self.CHUNK - at, len(rows) - done)
+            self.chunks[-1][at:at + take] = rows[done:done + take]
+            done += take
+            self.size += take
+            if self.size % self.CHUNK == 0:
+                self.chunks[-1] = self.spill.store(self.chunks[-1])  # a full chunk never changes again
+
+    def gather(self, index: np.ndarray) -> np.ndarray:
+        out = np.empty((len(index), self.width), dtype=np.uint8)
+        chunk = index // self.CHUNK
+        for c in np.unique(chunk):
+            picked = chunk == c
+            out[picked] = self.chunks[c][index[picked] - c * self.CHUNK]
+        return out
+
+    def spill_all(self) -> None:
+        full = len(self.chunks) - (1 if self.size % self.CHUNK else 0)
+        self.chunks[:full] = [self.spill.store(np.asarray(c)) if not isinstance(c, np.memmap) else c
+                              for c in self.chunks[:full]]
