@@ -111,6 +111,12 @@ def test_glossary_names_are_facts_case_insensitively():
         Fact("glossary", "Falcon Binoculars"), Fact("glossary", "Premium plan")]
 
 
+def test_facts_keep_the_words_that_state_them():
+    text = "It takes three to five business days — fee: ten thousand euros. See Settings > Limits now."
+    assert [words for _, words in FactExtractor().extract_with_text(text, "")] == [
+        "three to five business days", "ten thousand euros", "Settings > Limits"]
+
+
 def test_same_fact_in_other_words_is_equal():
     e = FactExtractor()
     assert e.extract("a limit of €10,000", "") == e.extract("a limit of ten thousand euros", "")
@@ -199,6 +205,7 @@ def test_metric_scores_the_fraction_correct_of_applicable_examples():
     assert d["verdicts"] == ["correct", "contradicted", "correct", None]
     assert d["counts"] == {"correct": 2, "contradicted": 1, "no_facts": 1} and d["applicable"] == 3
     assert d["facts"][3] is None and d["facts"][2]["reference_facts"] == ["id: NW-44688"]
+    assert d["facts"][1]["answer_text"] == {"duration:business_day: 30": "30 business days"}
     json.dumps(result.to_dict())
 
 

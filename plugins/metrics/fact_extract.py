@@ -35,13 +35,13 @@ class Rule:
     """One extractor: a regex, the fact kind (or a function of the match) and the value of a match.
 
     ``value`` returns the normalised value, or None to ignore the match (it is then not masked either), or
-    ``(value, end)`` when the fact ends before the match does (only text up to ``end`` is masked).
+    ``(value, start, end)`` when the fact covers only part of the match (only that part is masked).
     ``emit=False`` masks the match without making a fact (e.g. id-like tokens not taken from the prompt).
     """
 
     kind: str | Callable[[re.Match], str]
     pattern: str
-    value: Callable[[re.Match], str | tuple[str, int] | None] | None = None
+    value: Callable[[re.Match], str | tuple[str, int, int] | None] | None = None
     flags: int = re.IGNORECASE
     emit: bool = True
     regex: re.Pattern = field(init=False, repr=False)
@@ -52,13 +52,13 @@ class Rule:
     def facts(self, text: str) -> Iterable[tuple[int, int, Fact | None]]:
         for m in self.regex.finditer(text):
             value = self.value(m) if self.value else _clean(m.groupdict().get("value") or m.group(0))
-            end = m.end()
-            if isinstance(value, tuple):  # (value, where the fact ends) when it ends before the match does
-                value, end = value
+            start, end = m.start(), m.end()
+            if isinstance(value, tuple):  # (value, start, end) when the fact covers part of the match
+                value, start, end = value
             if value is None or value == "":
                 continue
             kind = self.kind(m) if callable(self.kind) else self.kind
-            yield m.start(), end, Fact(kind, value) if self.emit else None
+            yield start, end, Fact(kind, value) if self.emit else None
 
 
 def _clean(text: str) -> str:
@@ -203,24 +203,27 @@ def _time(m: re.Match) -> str | None:
 PATH_SEPARATOR = r"\s*(?:>|→|›|»|->|=>)\s*"
 #: words that end a path segment ("... > Return an item to print a label": the segment is "Return an item")
 SEGMENT_STOP = set("""to and then or so where which that if when once you your tap click select choose press go
-open for with by on in at from is are will can should""".split())
+open for with by on in at from is are will can should now here there again today please next also instead
+""".split())
 #: capitalised sentence-initial verbs before a path ("Open Settings > Limits")
 PATH_LEAD = SEGMENT_STOP | {"head", "navigate", "visit", "find", "use", "start", "see", "check", "under", "then"}
 
 
-def _path(m: re.Match) -> tuple[str, int] | None:
-    """"settings > limits" and where the path ends (the regex may reach past its last segment)."""
+def _path(m: re.Match) -> tuple[str, int, int] | None:
+    """"settings > limits" and where the path starts and ends (the regex may reach past it on both sides)."""
     text, base = m.group(0), m.start()
     separators = list(re.finditer(PATH_SEPARATOR, text))
     # the first segment: the capitalised words right before the first separator
-    head: list[str] = []
-    for w in reversed(text[: separators[0].start()].split()):
-        if not (w[:1].isupper() or w[:1].isdigit() or w == "&") or len(head) == 4:
+    head: list[re.Match] = []
+    for w in reversed(list(re.finditer(r"\S+", text[: separators[0].start()]))):
+        if not (w.group(0)[:1].isupper() or w.group(0)[:1].isdigit() or w.group(0) == "&") or len(head) == 4:
             break
         head.insert(0, w)
-    while head and head[0].lower() in PATH_LEAD:  # "Open Cards > Freeze": "Open" is the verb, not the menu
+    while head and head[0].group(0).lower() in PATH_LEAD:  # "Open Cards > Freeze": "Open" is the verb, not the menu
         head.pop(0)
-    segments, stop = [" ".join(head)], separators[0].start()
+    if not head:
+        return None
+    segments, stop = [" ".join(w.group(0) for w in head)], separators[0].start()
     for k, sep in enumerate(separators):
         part_end = separators[k + 1].start() if k + 1 < len(separators) else len(text)
         words: list[str] = []
@@ -237,7 +240,7 @@ def _path(m: re.Match) -> tuple[str, int] | None:
             break  # more words before the next separator: the path ends with this segment
     if len(segments) < 2 or not all(segments):
         return None
-    return " > ".join(_clean(s) for s in segments), base + stop
+    return " > ".join(_clean(s) for s in segments), base + head[0].start(), base + stop
 
 
 # ---- id-like tokens -------------------------------------------------------------------------------------------
@@ -313,7 +316,7 @@ def _date_month_only(m: re.Match) -> str:
 
 
 #: the unit after a number; a hyphenated adjective is skipped ("4 interest-free instalments": instalment)
-_UNIT = rf"(?:[a-z]+-[a-z]+\s+(?=[a-z]))?(?P<unit>{_DURATION}|[a-z]+)"
+_UNIT = rf"(?:[a-z]+-[a-z]+\s+(?=[a-z]))?(?P<unit>(?:{_DURATION})s?\b|[a-z]+)"
 
 #: the money, percent and number rules (after number words became digits)
 NUMBER_RULES = [
@@ -340,19 +343,39 @@ NUMBER_RULES = [
 _ONE_UNIT = re.compile(rf"\s*(?:{_DURATION}|{_CUR_WORD}|percent)", re.IGNORECASE)
 
 
-def number_words_to_digits(text: str) -> str:
-    """"ten thousand euros" -> "10000 euros"; a lone "one" only before a unit (else it is a pronoun)."""
-    def replace(m: re.Match) -> str:
+def number_words_to_digits(text: str) -> tuple[str, list[tuple[int, int, int, int]]]:
+    """"ten thousand euros" -> "10000 euros"; a lone "one" only before a unit (else it is a pronoun).
+
+    Also returns the replacements as (new start, new end, old start, old end), to map positions back.
+    """
+    pieces, replaced, at, shift = [], [], 0, 0
+    for m in NUMBER_WORDS.finditer(text):
         phrase = m.group(0)
         if phrase.lower() == "one" and not _ONE_UNIT.match(text, m.end()):
-            return phrase
-        return str(words_to_number(phrase))
+            continue
+        digits = str(words_to_number(phrase))
+        pieces += [text[at:m.start()], digits]
+        replaced.append((m.start() + shift, m.start() + shift + len(digits), m.start(), m.end()))
+        shift += len(digits) - len(phrase)
+        at = m.end()
+    return "".join(pieces) + text[at:], replaced
 
-    return NUMBER_WORDS.sub(replace, text)
+
+def original_position(pos: int, replaced: list[tuple[int, int, int, int]], end: bool = False) -> int:
+    """Where a position of the text with digits lies in the text before number words were replaced."""
+    shift = 0
+    for new_start, new_end, old_start, old_end in replaced:
+        if pos < new_start or (end and pos == new_start):
+            break
+        if pos < new_end or (end and pos == new_end):
+            return old_end if end else old_start
+        shift = old_end - new_end
+    return pos + shift
 
 
 def normalise_text(text: str) -> str:
-    return (text.replace("\u00a0", " ").replace("–", "-").replace("—", " - ").replace("‑", "-")
+    """Dashes, quotes and spaces folded; the length is kept, so positions point into the original text."""
+    return (text.replace("\u00a0", " ").replace("–", "-").replace("—", "-").replace("‑", "-")
             .replace("’", "'").replace("‘", "'"))
 
 
@@ -365,24 +388,31 @@ class FactExtractor:
 
     def extract(self, text: str | None, prompt: str = "") -> list[Fact]:
         """Distinct facts of ``text`` in order of appearance; ids count when shaped like an id of ``prompt``."""
-        text = normalise_text(text or "")
-        found: list[tuple[int, Fact]] = []
-        text = self._apply([*self.extra_rules, *structure_rules(set(id_tokens(prompt)), self.glossary)], text, found)
-        text = self._apply(NUMBER_RULES, number_words_to_digits(text), found)
-        out: list[Fact] = []
-        for _, fact in sorted(found, key=lambda t: t[0]):
-            if fact not in out:
-                out.append(fact)
-        return out
+        return [fact for fact, _ in self.extract_with_text(text, prompt)]
+
+    def extract_with_text(self, text: str | None, prompt: str = "") -> list[tuple[Fact, str]]:
+        """Distinct facts with the words that first state them in ``text`` (what a report marks)."""
+        original = text or ""
+        found: list[tuple[int, int, Fact]] = []
+        masked = self._apply([*self.extra_rules, *structure_rules(set(id_tokens(prompt)), self.glossary)],
+                             normalise_text(original), found)
+        digits, replaced = number_words_to_digits(masked)
+        later: list[tuple[int, int, Fact]] = []
+        self._apply(NUMBER_RULES, digits, later)
+        found += [(original_position(s, replaced), original_position(e, replaced, end=True), f) for s, e, f in later]
+        out: dict[Fact, str] = {}
+        for start, end, fact in sorted(found, key=lambda t: t[0]):
+            out.setdefault(fact, original[start:end].strip())
+        return list(out.items())
 
     @staticmethod
-    def _apply(rules: list[Rule], text: str, found: list[tuple[int, Fact]]) -> str:
+    def _apply(rules: list[Rule], text: str, found: list[tuple[int, int, Fact]]) -> str:
         for rule in rules:
             spans = []
             for start, end, fact in rule.facts(text):
                 spans.append((start, end))
                 if fact is not None:
-                    found.append((start, fact))
+                    found.append((start, end, fact))
             for start, end in spans:
                 text = text[:start] + " " * (end - start) + text[end:]
         return text

@@ -103,8 +103,9 @@ class Facts(Metric):
         counts: Counter[str] = Counter()
         for answer, reference, prompt in zip(frame["prediction"], frame["reference"], prompts):
             context = prompt_text(prompt)
-            ref_facts = extractor.extract(reference, context)
-            result = judge(ref_facts, extractor.extract(answer, context), self.options.invented_is_wrong)
+            stated = extractor.extract_with_text(answer, context)
+            result = judge(extractor.extract(reference, context), [f for f, _ in stated], self.options.invented_is_wrong)
+            result["answer_text"] = {str(f): words for f, words in stated}  # where the report marks a fact
             verdict = result.pop("verdict")
             counts[verdict] += 1
             applicable = verdict != "no_facts"
