@@ -287,3 +287,13 @@ def register_cleaners(register):
     assert calls.index("wrap <register cleaner for plugin 'a_late'>") == calls.index("a_late") - 1
     assert host.registry.entry("cleaner", "b-early").plugin == "b_early"
     assert host.plugins["c_watcher"].components == []
+
+
+def test_plugins_page_lists_a_failed_plugin_with_its_error(tmp_path):
+    from workbench.ui_support.plugins_info import plugins_table
+
+    write(tmp_path / "pl", "broken", "import no_such_module_here\n")
+    table = plugins_table(Host(tmp_path / "pl"))
+    row = table.filter(table["plugin"] == "broken").to_dicts()[0]
+    assert row["source"] == "plugins-dir (failed)" and "no_such_module_here" in row["error"]
+    assert set(table.filter(table["plugin"] != "broken")["error"]) == {""}

@@ -9,10 +9,13 @@ from workbench.ui_support.forms import form_fields
 
 
 def plugins_table(host: Host) -> pl.DataFrame:
-    """Plugin name, version, source (builtin, entry point, plugins folder), file, hooks, component count."""
+    """Plugin name, version, source (builtin, entry point, plugins folder), file, hooks, component count, and
+    the import error of a plugin that failed to load (listed too, with no components)."""
     rows = [{"plugin": p.name, "version": p.version or "", "source": p.source, "path": p.path,
-             "hooks": ", ".join(h.removeprefix("register_") for h in p.hooks), "components": len(p.components)}
-            for p in host.plugins.values()]
+             "hooks": ", ".join(h.removeprefix("register_") for h in p.hooks), "components": len(p.components),
+             "error": ""} for p in host.plugins.values()]
+    rows += [{"plugin": f.name, "version": "", "source": f"{f.source} (failed)", "path": f.path, "hooks": "",
+              "components": 0, "error": f.error} for f in host.failed.values()]
     return pl.DataFrame(rows)
 
 
