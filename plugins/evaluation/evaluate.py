@@ -8,6 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from workbench.components import Options, Step, form
+from workbench.context import StepContext
 from workbench.generation import DecodeSettings
 from workbench.ledger import StepResult
 
@@ -75,7 +76,7 @@ class Evaluate(Step):
     description = "Generate answers with base and tuned models, score every metric, test the differences"
     Options = EvaluateOptions
 
-    def run(self, table: pl.DataFrame, ctx) -> StepResult:
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench import store
         from workbench.device import free_cores
         from workbench.errors import WorkbenchError
