@@ -33,8 +33,10 @@ def start_session() -> None:
     """Give this browser session an id in the URL (``?session=``) and, after a reload, put its state back."""
     from workbench.ui_support import session
 
-    sid = st.query_params.get("session")
-    if sid is None or st.session_state.get(keys.SESSION_ID) != sid:
+    sid, known = st.query_params.get("session"), st.session_state.get(keys.SESSION_ID)
+    if sid is None and known:  # switching pages drops query parameters: the URL gets the id back
+        st.query_params["session"] = known
+    elif sid is None or sid != known:
         if sid is None:
             sid = st.query_params["session"] = session.new_id()
         try:

@@ -66,6 +66,9 @@ def _plain(state: Mapping[str, Any]) -> dict[str, Any]:
 def save(runs_dir: str | Path, session_id: str, state: Mapping[str, Any], memo: MutableMapping[str, Any]) -> None:
     """Write what changed since the last save (``memo`` remembers it; keep one per browser session)."""
     where = folder(runs_dir, session_id)
+    if memo.get("session") != session_id:  # what was written elsewhere is not written here
+        memo.clear()
+        memo["session"] = session_id
     text = json.dumps(_plain(state), ensure_ascii=False, default=str, sort_keys=True)
     frames = {k: state.get(k) for k in TABLES}
     for i, t in enumerate(state.get(keys.PREVIEW) or []):
