@@ -266,3 +266,15 @@ def test_spill_structures_match_a_plain_reference(tmp_path):
     assert any(isinstance(k, np.memmap) for k, _ in runs.runs) and spill.bytes_on_disk > 0
     picked = rng.integers(0, owner, size=500)
     assert (rows.gather(picked)[:, 0] == picked % 251).all()
+
+
+def test_benchmark_batch_wise_run_reports_time_and_its_own_peak_memory():
+    from argparse import Namespace
+
+    from workbench.bench import curation
+
+    result = curation.run(Namespace(rows=900, reference_rows=300, sample=200, seed=0, batched=False, batched_only=True,
+                                    batch_rows=300, memory_budget_mb=0))
+    assert result["baselines"].startswith("skipped") and result["batched_batches"] == 3
+    assert 0 < result["batched_rows_out"] < 900 and result["batched_peak_memory_mb"] > 50
+    assert result["batched_seconds"] >= result["batched_cpu_seconds"] * 0.3 > 0

@@ -165,3 +165,15 @@ def test_validating_a_file_four_times_the_memory_budget_stays_within_it(tmp_path
     figures = json.loads(out.stdout)
     assert figures["rows"] == 160_000 and figures["valid"] == 160_000 - 160
     assert figures["grew_mb"] < budget_mb, figures | {"file_mb": size_mb}
+
+
+def test_load_benchmark_measures_both_paths_on_the_same_file():
+    from argparse import Namespace
+
+    from workbench.bench import load
+
+    result = load.run(Namespace(rows=4000, per_line_rows=None, seed=1))
+    assert result["same_counts"] and (result["rows_valid"], result["rows_invalid"]) == (3996, 4)
+    for key in ("rows_per_second", "peak_memory_mb", "per_line_rows_per_second", "per_line_peak_memory_mb",
+                "rows_per_cpu_second", "convert_parquet_seconds", "speedup_vs_per_line"):
+        assert result[key] > 0, key

@@ -10,6 +10,7 @@ same word shingles.
 
 from __future__ import annotations
 
+import json
 import re
 import resource
 import time
@@ -23,6 +24,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reference-rows", type=int, default=10000, help="rows the per-row reference runs on (scaled up)")
     parser.add_argument("--sample", type=int, default=2000, help="rows whose pairs are scored against exact Jaccard")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batched", action="store_true",
+                        help="also run the chain batch-wise from Parquet in a fresh process (batched_* keys: time, peak memory)")
+    parser.add_argument("--batched-only", action="store_true",
+                        help="only the batch-wise run: no in-memory chain, per-row reference or datasketch (for millions of rows)")
+    parser.add_argument("--batch-rows", type=int, default=50_000, help="rows per batch of the batch-wise run")
+    parser.add_argument("--memory-budget-mb", type=int, default=1024, help="near-dedup memory before it spills to disk")
 
 
 def run(args) -> dict[str, Any]:
@@ -31,6 +38,9 @@ def run(args) -> dict[str, Any]:
     from workbench.context import scratch_context
 
     table, family = synthetic_table(args.rows, seed=args.seed)
+    batched = batched_run(table, args) if getattr(args, "batched", False) or getattr(args, "batched_only", False) else {}
+    if getattr(args, "batched_only", False):
+        return {"rows": args.rows, "baselines": "skipped (--batched-only)", **batched}
     cleaners = build_chain(DEFAULT_CHAIN)  # loads the plugin registry: set-up, not cleaning
     started = time.perf_counter()
     chain = run_chain(table, cleaners, scratch_context(seed=args.seed))
@@ -49,8 +59,54 @@ def run(args) -> dict[str, Any]:
         "per_row_reference_seconds": round(ref_seconds, 2), "per_row_reference_rows": ref_rows,
         "per_row_reference_scaled": ref_rows < args.rows, "per_row_reference_rows_out": len(ref_kept),
         "speedup_vs_per_row": round(ref_seconds / seconds, 1), **near,
-        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), **batched,
     }
+
+
+_BATCHED_PROBE = """
+import json, sys
+from workbench.bench.curation import batched_probe
+print(json.dumps(batched_probe(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+"""
+
+
+def batched_run(table, args) -> dict[str, Any]:
+    """The chain batch-wise from a Parquet file, in a fresh process so that its peak memory is its own."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from workbench.bench import load_average
+
+    with tempfile.TemporaryDirectory(prefix="bench-curation-") as tmp:
+        source = Path(tmp) / "synthetic.parquet"
+        table.write_parquet(source, row_group_size=min(args.batch_rows, 50_000))
+        before = load_average()
+        out = subprocess.run([sys.executable, "-c", _BATCHED_PROBE, str(source), str(args.batch_rows),
+                              str(args.memory_budget_mb)], capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"bench curation: the batch-wise run failed: {out.stderr.strip()[-2000:]}")
+        figures = json.loads(out.stdout)
+    return {f"batched_{k}": v for k, v in figures.items()} | {
+        "batched_rows_per_second": round(args.rows / figures["seconds"]), "batched_batch_rows": args.batch_rows,
+        "batched_memory_budget_mb": args.memory_budget_mb, "batched_load_average_before": before,
+        "batched_load_average_after": load_average()}
+
+
+def batched_probe(source: str, batch_rows: int, budget_mb: int) -> dict[str, Any]:
+    """Run the default chain batch-wise over ``source`` in this process: time, CPU time, peak memory, rows."""
+    from pathlib import Path
+
+    from plugins.cleaners.chain import run_chain_batched
+
+    target = Path(source).with_name("cleaned.parquet")
+    started, cpu = time.perf_counter(), time.process_time()
+    totals = run_chain_batched(source, target, target.with_name("ledger.parquet"), batch_rows=batch_rows,
+                               memory_budget_mb=budget_mb)
+    return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
+            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "rows_out": totals["rows_out"], "batches": totals["batches"], "passes": totals["passes"]}
 
 
 def neardup_comparison(table, options: dict[str, Any], sample: int, family: list[int], seed: int) -> dict[str, Any]:
