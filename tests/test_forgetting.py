@@ -21,6 +21,11 @@ def test_the_packaged_probe_set_covers_five_kinds_with_known_checks():
     assert max(len(p["prompt"].split()) for p in probes) <= 25  # short: the pass runs for every model
 
 
+def test_no_probe_but_a_repeat_or_describe_instruction_is_passed_by_echoing_its_question():
+    echoed = [p["id"] for p in load_probes() if probe_passes(p, p["prompt"])[0]]
+    assert echoed == ["i-repeat", "i-short-sentence"]  # the task is to repeat, or to write about the word it names
+
+
 @pytest.mark.parametrize("answer, passes", [
     ("A week has 7 days.", True), ("Seven.", True), ("7", True), ("There are 7.", True),
     ("17 days", False), ("7.5 days", False), ("about 70", False), ("seventeen", False), ("1,7", False),
