@@ -96,3 +96,12 @@ def test_a_warning_when_other_hosts_can_connect(tmp_path, address, warned):
         config.set_option("server.address", before)
     assert not at.exception
     assert any("other computers can reach it" in w.value for w in at.warning) == warned
+
+
+def test_the_shipped_streamlit_config_binds_loopback():
+    import tomllib
+
+    from workbench.ui_support import exposure
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert exposure.is_loopback(settings["server"]["address"])
