@@ -75,17 +75,15 @@ def test_mark_cuts_the_answer_around_offending_facts_case_insensitively():
 
 
 def test_fluent_but_wrong_lists_wrong_and_off_topic_answers_by_similarity():
+    from plugins.metrics.facts import Facts
+
     prompt = json.dumps([{"role": "user", "content": "How long does a refund take?"}])
     examples = pl.DataFrame({"id": ["a", "b", "c", "d"], "prompt": [prompt] * 4,
                              "reference": ["Refunds take 5-7 business days."] * 4})
-    answers = ["Refunds take 30 business days.", "Refunds take 5-7 business days.",
-               "Reset your password in Settings > Security.", "Refunds take 5-7 business days, call 555-0100."]
-    facts = MetricResult("facts", 0.25, [0.0, 1.0, 0.0, 0.0], details={
-        "verdicts": ["contradicted", "correct", "missing", "invented"],
-        "facts": [{"contradicted": [[{"text": "5-7 business days"}, {"text": "30 business days"}]], "missing": [],
-                   "invented": []}, None,
-                  {"contradicted": [], "missing": [{"text": "5-7 business days"}], "invented": []},
-                  {"contradicted": [], "missing": [], "invented": [{"text": "555-0100"}]}]})
+    answers = ["Refunds take 30 business days.", "Refunds take 5 to 7 business days.",
+               "Reset your password in Settings > Security.", "Refunds take 5-7 business days, call +1 555 010 0100."]
+    facts = Facts({}).compute(examples.with_columns(pl.Series("prediction", answers)))
+    assert facts.details["verdicts"] == ["contradicted", "correct", "missing", "invented"]
     topic = MetricResult("off_topic", 0.25, [0.0, 0.0, 1.0, 0.0], higher_is_better=False,
                          details={"answer_intents": ["refund", "refund", "password", "refund"],
                                   "reference_intents": ["refund"] * 4})
@@ -93,10 +91,11 @@ def test_fluent_but_wrong_lists_wrong_and_off_topic_answers_by_similarity():
     found = fluent_but_wrong(examples, answers, {"facts": facts, "off_topic": topic, "chrf": chrf}, "chrf")
     assert found["total"] == 3 and [r["id"] for r in found["rows"]] == ["d", "a", "c"]
     d, a, c = found["rows"]
-    assert d["answer_marked"] == [("Refunds take 5-7 business days, call ", False), ("555-0100", True), (".", False)]
-    assert a["problem"] == "facts contradicted (contradicted: 30 business days instead of 5-7 business days)"
-    assert a["answer_marked"][1] == ("30 business days", True)
-    assert "off-topic: answers password where the question is refund" in c["problem"]
+    assert [text for text, marked in d["answer_marked"] if marked] == ["+1 555 010 0100"]
+    assert a["problem"] == "facts contradicted (contradicted: 30 business days instead of duration:business_day: 5-7)"
+    assert [text for text, marked in a["answer_marked"] if marked] == ["30 business days"]
+    assert c["problem"] == ("facts missing (missing: duration:business_day: 5-7, invented: Settings > Security); "
+                            "off-topic: answers password where the question is refund")
     assert c["question"] == "How long does a refund take?"
 
 

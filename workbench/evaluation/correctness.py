@@ -21,11 +21,10 @@ from workbench.evaluation.result import MetricResult
 MAX_ROWS = 40
 
 
-def surface(fact: Any) -> str:
-    """The text of a fact as written in the answer (a fact is a dict with ``text``/``value``, or a string)."""
-    if isinstance(fact, dict):
-        return str(fact.get("text") or fact.get("value") or "")
-    return str(fact)
+def surface(fact: Any, texts: dict[str, str] | None = None) -> str:
+    """The words stating a fact in the answer (``answer_text`` of the facts metric), else the fact itself."""
+    key = str(fact.get("text") or fact.get("value") or "") if isinstance(fact, dict) else str(fact)
+    return (texts or {}).get(key, key)
 
 
 def mark(text: str, spans: list[str]) -> list[tuple[str, bool]]:
@@ -50,13 +49,17 @@ def problem_text(verdict: str | None, facts: dict[str, Any] | None, off_topic: b
     """One line naming what is wrong: the facts verdict with its facts, and the topic."""
     parts = []
     if verdict and verdict not in ("correct", "no_facts") and facts:
+        texts = facts.get("answer_text") or {}
         said = []
         if facts.get("contradicted"):
-            said.append("contradicted: " + "; ".join(_pair(p) for p in facts["contradicted"]))
-        if facts.get("missing"):
-            said.append("missing: " + "; ".join(surface(f) for f in facts["missing"]))
+            said.append("contradicted: " + "; ".join(f"{surface(_pair_items(p)[1], texts)} instead of "
+                                                     f"{surface(_pair_items(p)[0])}" for p in facts["contradicted"]))
+        contradicted = {str(_pair_items(p)[0]) for p in facts.get("contradicted") or []}
+        missing = [f for f in facts.get("missing") or [] if str(f) not in contradicted]
+        if missing:
+            said.append("missing: " + "; ".join(surface(f) for f in missing))
         if facts.get("invented"):
-            said.append("invented: " + "; ".join(surface(f) for f in facts["invented"]))
+            said.append("invented: " + "; ".join(surface(f, texts) for f in facts["invented"]))
         parts.append(f"facts {verdict}" + (f" ({', '.join(said)})" if said else ""))
     if off_topic:
         answer_intent, reference_intent = intents
@@ -71,17 +74,13 @@ def _pair_items(pair: Any) -> tuple[Any, Any]:
     return (pair[0], pair[1]) if isinstance(pair, (list, tuple)) and len(pair) == 2 else (pair, pair)
 
 
-def _pair(pair: Any) -> str:
-    ref, ans = _pair_items(pair)
-    return f"{surface(ans)} instead of {surface(ref)}"
-
-
 def offending(facts: dict[str, Any] | None) -> list[str]:
-    """Texts of the answer's facts that are wrong: the answer side of contradictions, and invented facts."""
+    """Words of the answer that state wrong facts: the answer side of contradictions, and invented facts."""
     if not facts:
         return []
-    return [surface(_pair_items(p)[1]) for p in facts.get("contradicted") or []] + \
-        [surface(f) for f in facts.get("invented") or []]
+    texts = facts.get("answer_text") or {}
+    return [surface(_pair_items(p)[1], texts) for p in facts.get("contradicted") or []] + \
+        [surface(f, texts) for f in facts.get("invented") or []]
 
 
 def fluent_but_wrong(examples: pl.DataFrame, predictions: list[str], scores: dict[str, MetricResult],
