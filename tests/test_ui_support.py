@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import ClassVar, Literal
 
 import polars as pl
 import pytest
@@ -59,7 +59,7 @@ def test_to_options_converts_widget_values_and_reports_errors_at_their_field():
 
 
 class Marked(Options):
-    form_layout = {"rank": form("lora", when={"method": "lora"}), "rate": form(scale="log")}
+    form_layout: ClassVar[dict[str, dict]] = {"rank": form("lora", when={"method": "lora"}), "rate": form(scale="log")}
 
     method: Literal["lora", "full"] = "lora"
     rank: int = Field(default=8, ge=1)
@@ -86,7 +86,7 @@ def test_form_hints_group_hide_and_scale_fields():
 
 def test_form_layout_naming_an_unknown_option_is_an_error():
     class Typo(Options):
-        form_layout = {"rnak": form("lora")}
+        form_layout: ClassVar[dict[str, dict]] = {"rnak": form("lora")}
         rank: int = 8
 
     with pytest.raises(ValueError, match="rnak"):

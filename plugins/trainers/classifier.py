@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import polars as pl
 from pydantic import Field
@@ -36,8 +36,10 @@ class ClassifierOptions(LoopOptions):
     max_length: int = Field(default=128, ge=8, description="Longest input in tokens")
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay")
 
-    form_layout = {"learning_rate": form(scale="log"), "head_learning_rate": form("optimisation", scale="log"),
-                   "weight_decay": form("optimisation"), "freeze_layers": form("optimisation", advanced=True)}
+    form_layout: ClassVar[dict[str, dict[str, Any]]] = {
+        "learning_rate": form(scale="log"), "head_learning_rate": form("optimisation", scale="log"),
+        "weight_decay": form("optimisation"), "freeze_layers": form("optimisation", advanced=True),
+    }
 
 
 def texts_and_labels(table: pl.DataFrame, split: str, roles: list[str]) -> tuple[list[str], list[str]]:
