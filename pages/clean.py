@@ -123,7 +123,7 @@ if run_dir and store.step_dirs(Path(run_dir)):
     st.subheader("Ledger: dropped and changed rows")
     ledger = store.run_ledger(Path(run_dir))
     ledger = ledger.filter(pl.col("action").is_in(["dropped", "changed"]) & pl.col("step").str.contains("-clean-"))
-    st.dataframe(ledger.drop("row").to_pandas(), hide_index=True, key="clean_ledger")
+    st.dataframe(cleaning.with_kept_rows(ledger).drop("row").to_pandas(), hide_index=True, key="clean_ledger")
     dropped = ledger.filter(pl.col("action") == "dropped")["row_id"].to_list()
     ids = st.multiselect("Restore dropped rows", dropped, key="clean_restore_ids")
     if st.button("Restore selected rows", key="clean_restore", disabled=not ids):

@@ -60,6 +60,9 @@ def test_heavy_drop_asks_first_and_dedup_shows_the_kept_row(tmp_path, sample_dir
     before, after = (int(n.replace(",", "")) for n in at.success[0].value.split(": ")[1].split(" rows")[0].split(" -> "))
     assert before == 368 and after < 0.8 * before
     assert at.session_state[keys.PIPELINE].stage("clean")[0]["options"] == {"on": "conversation"}
+    ledger = next(d.value for d in at.dataframe if "kept row" in d.value.columns)
+    dropped = ledger[ledger["action"] == "dropped"]
+    assert len(dropped) == before - after and dropped["kept row"].notna().all()
 
 
 def test_default_near_dedup_applies_without_a_question_and_choice_survives_other_pages(tmp_path, sample_dir):

@@ -9,6 +9,7 @@ that drop too much with :func:`heavy_drops`, and asks before going on.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,3 +62,9 @@ def kept_duplicate(detail: dict[str, Any] | None) -> str | None:
     """The id of the row a dropped duplicate was matched to (exact, near and semantic dedup ledgers)."""
     detail = detail or {}
     return detail.get("duplicate_of") or detail.get("cluster")
+
+
+def with_kept_rows(ledger: pl.DataFrame) -> pl.DataFrame:
+    """The ledger with a ``kept row`` column: for a dropped duplicate, the id of the row kept in its place."""
+    kept = [kept_duplicate(json.loads(d)) if d else None for d in ledger.get_column("detail").to_list()]
+    return ledger.with_columns(pl.Series("kept row", kept, dtype=pl.Utf8))
