@@ -36,8 +36,9 @@ class JsonReader(Reader):
         for item in source.iter_json_items(Path(path)):
             yield item if isinstance(item, Problem) else self.record_of(item)
 
-    def read_batches(self, path: str, size: int, fast: bool = True) -> Iterator[Batch]:
-        """Batches of ``size`` lines; with ``fast``, a JSONL file's clean lines come as one frame per batch."""
+    def read_batches(self, path: str, size: int, fast: bool = True, build_rows: bool = True) -> Iterator[Batch]:
+        """Batches of ``size`` lines; with ``fast``, a JSONL file's clean lines come as one frame per batch
+        (only their ids and line numbers without ``build_rows``)."""
         p = Path(path)
         if not (fast and self.fast_path) or source.first_char(p) == "[":
             yield from batches_of(self.read(path), size)
@@ -46,7 +47,7 @@ class JsonReader(Reader):
 
         source.refuse_binary(p, source.head(p))
         for lines in source.iter_line_batches(p, size):
-            split = fastjson.split_batch(lines)
+            split = fastjson.split_batch(lines, build_rows)
             batch = Batch(fast=split)
             for number, data, too_long in split.rest:
                 item = source.line_item(number, data, too_long)

@@ -97,7 +97,7 @@ def probe(what: str, paths: str, fast: bool) -> dict[str, Any]:
 
     source, _, target = paths.partition("|")
     started, cpu_started = time.perf_counter(), time.process_time()
-    stream = TableStream(source, keep_quarantined=False, fast=fast)
+    stream = TableStream(source, keep_quarantined=False, fast=fast, build_rows=what == "convert")
     if what == "convert":
         write_frames(stream, target)
     else:

@@ -31,7 +31,7 @@ def run(args) -> int:
     try:  # streamed: no table is kept, so memory is bounded by a batch whatever the file's size
         stream = TableStream(args.path, format=args.format, quarantine_path=args.quarantine,
                              max_tokens=args.max_tokens, tokenizer=args.tokenizer, options=parse_options(args.option),
-                             keep_quarantined=False)
+                             keep_quarantined=False, build_rows=False)
         for _ in stream:
             pass
         result = stream.result()

@@ -62,8 +62,11 @@ class FastRows:
     rest: list[tuple[int, bytes, bool]] = field(default_factory=list)
 
 
-def split_batch(lines: list[tuple[int, bytes, bool]]) -> FastRows:
-    """Separate the clean chat lines of a batch (as a frame) from those the per-line checks must look at."""
+def split_batch(lines: list[tuple[int, bytes, bool]], build_rows: bool = True) -> FastRows:
+    """Separate the clean chat lines of a batch (as a frame) from those the per-line checks must look at.
+
+    Without ``build_rows`` (validation only) the frame holds just the ids and line numbers.
+    """
     candidates, rest = [], []
     for entry in lines:
         number, data, too_long = entry
@@ -85,7 +88,8 @@ def split_batch(lines: list[tuple[int, bytes, bool]]) -> FastRows:
             rest.append((number, original, False))
     if not records:
         return FastRows(None, [], _in_order(rest))
-    frame = _frame(records).with_columns(
+    frame = _frame(records) if build_rows else pl.DataFrame({"id": [r.id for r in records]}, schema={"id": pl.Utf8})
+    frame = frame.with_columns(
         pl.Series("_line", lines_ok, dtype=pl.Int64),
         pl.Series("_base", [derived_base(d) if r.id is None else None for d, r in zip(raws, records)], dtype=pl.Utf8))
     return FastRows(frame, raws, _in_order(rest))

@@ -136,7 +136,7 @@ class TableStream:
     def __init__(self, path: str | Path, format: str | None = None, quarantine_path: str | Path | None = None,
                  max_tokens: int | None = None, tokenizer: str | None = None,
                  options: dict[str, Any] | None = None, *, fast: bool = True, keep_quarantined: bool = True,
-                 batch_lines: int = BATCH) -> None:
+                 batch_lines: int = BATCH, build_rows: bool = True) -> None:
         self.path = Path(path)
         source.check_readable(self.path)
         self.reader = choose.reader_for(self.path, format, options)
@@ -145,12 +145,14 @@ class TableStream:
         # token limits count each conversation's turns: those lines take the per-line path
         self.fast = fast and max_tokens is None
         self.batch_lines = batch_lines
+        #: False: check only (``workbench validate``); no frames are built and iterating yields none
+        self.build_rows = build_rows
         self.out = _Collector(Path(quarantine_path) if quarantine_path else None, keep_quarantined)
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
         try:
             for batch in self._batches():
-                frame = _check_batch(batch, self.out, self.reader, self.counter, self.max_tokens)
+                frame = _check_batch(batch, self.out, self.reader, self.counter, self.max_tokens, self.build_rows)
                 if frame is not None:
                     yield frame
         finally:
@@ -159,7 +161,7 @@ class TableStream:
     def _batches(self) -> Iterator[Batch]:
         read_batches = getattr(self.reader, "read_batches", None)
         if read_batches is not None:
-            return read_batches(str(self.path), self.batch_lines, fast=self.fast)
+            return read_batches(str(self.path), self.batch_lines, fast=self.fast, build_rows=self.build_rows)
         return batches_of(self.reader.read(str(self.path)), self.batch_lines)
 
     def result(self, table: pl.DataFrame | None = None) -> LoadResult:
@@ -172,7 +174,7 @@ class TableStream:
 
 
 def _check_batch(batch: Batch, out: _Collector, reader, counter: validate.TokenCounter | None,
-                 max_tokens: int | None) -> pl.DataFrame | None:
+                 max_tokens: int | None, build_rows: bool = True) -> pl.DataFrame | None:
     """Check one batch; quarantine its invalid records and return its valid rows in file order."""
     out.note(batch.problems)
     records = batch.records
@@ -216,6 +218,9 @@ def _check_batch(batch: Batch, out: _Collector, reader, counter: validate.TokenC
         out.note(rec.problems)
         if id(rec) not in good:
             out.quarantine(rec)
+    if not build_rows:
+        out.rows_valid += len(fast_rows) + len(rows)
+        return None
     frames = []
     if fast_rows:
         frames.append(_fast_frame(fast, fast_rows, fast_ids))
