@@ -72,6 +72,7 @@ def test_mark_cuts_the_answer_around_offending_facts_case_insensitively():
     assert mark("Limit is 10,000 EUR, wait 30 days", ["10,000 eur", "30 days"]) == [
         ("Limit is ", False), ("10,000 EUR", True), (", wait ", False), ("30 days", True)]
     assert mark("nothing", []) == [("nothing", False)]
+    assert mark("order NW-1000, 1 item", ["1"]) == [("order NW-1000, ", False), ("1", True), (" item", False)]
 
 
 def test_fluent_but_wrong_lists_wrong_and_off_topic_answers_by_similarity():

@@ -32,7 +32,8 @@ def mark(text: str, spans: list[str]) -> list[tuple[str, bool]]:
     wanted = sorted({s for s in spans if s.strip()}, key=len, reverse=True)
     if not wanted:
         return [(text, False)]
-    pattern = re.compile("|".join(re.escape(s) for s in wanted), re.IGNORECASE)
+    # whole words only: a wrong "1" is not marked inside "NW-1000"
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(s)}(?!\w)" for s in wanted), re.IGNORECASE)
     pieces: list[tuple[str, bool]] = []
     at = 0
     for m in pattern.finditer(text):
