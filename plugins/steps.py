@@ -1,4 +1,4 @@
-"""Built-in core steps: load a data file and split the table."""
+"""Built-in core steps: load a data file, split the table, subsample its training split."""
 
 from __future__ import annotations
 
@@ -104,6 +104,43 @@ class Split(Step):
         return StepResult(out, stats={"split_counts": counts, "groups": len(groups)})
 
 
+class SubsampleOptions(Options):
+    fraction: float = Field(default=1.0, gt=0, le=1, description="Share of the training groups kept")
+    group_by: str = Field(default="source_id", description="Rows sharing this value are kept or dropped together")
+    seed: int | None = Field(default=None, description="Seed of the group order (default: the run's seed)")
+
+
+class Subsample(Step):
+    """Keeps a seeded share of the train split; validation and test rows are never touched.
+
+    Groups are ranked once by a hash of (seed, group), and a fraction keeps the
+    first groups of that ranking: with one seed, a larger fraction always
+    contains every row of a smaller one (nested learning-curve subsets).
+    """
+
+    name = "subsample"
+    description = "Keep a seeded fraction of the training split (nested: larger fractions contain smaller ones)"
+    Options = SubsampleOptions
+
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
+        import hashlib
+
+        o = self.options
+        seed = ctx.seed if o.seed is None else o.seed
+        train = table.filter(pl.col("split") == "train")
+        groups = sorted(set(train[o.group_by].cast(pl.Utf8).fill_null("").to_list()),
+                        key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
+        keep = set(groups[:max(1, round(len(groups) * o.fraction))] if groups else [])
+        dropped = train.filter(~pl.col(o.group_by).cast(pl.Utf8).fill_null("").is_in(list(keep)))
+        ledger = Ledger(self.name)
+        ledger.extend(pl.DataFrame({"row_id": dropped["id"], "action": "dropped",
+                                    "reason": f"subsample: outside the {o.fraction:g} share of train groups (seed {seed})"}))
+        out = table.filter(~pl.col("id").is_in(dropped["id"].to_list()))
+        return StepResult(out, ledger.frame(), stats={"fraction": o.fraction, "train_groups": len(groups),
+                                                      "train_groups_kept": len(keep),
+                                                      "train_rows": out.filter(pl.col("split") == "train").height})
+
+
 def _assign_groups(table: pl.DataFrame, o: SplitOptions, seed: int) -> dict[str, str]:
     """Map each group value to a split; groups with an existing split keep it."""
     pending = table if not o.keep_existing else table.filter(pl.col("split").is_null())
@@ -137,3 +174,4 @@ def _assign_groups(table: pl.DataFrame, o: SplitOptions, seed: int) -> dict[str,
 def register_steps(register):
     register(Load)
     register(Split)
+    register(Subsample)

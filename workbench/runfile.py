@@ -80,13 +80,17 @@ class RunFile(BaseModel):
 
 def load_runfile(path: str | Path) -> RunFile:
     path = Path(path)
+    return parse_runfile(read_toml(path), base_dir=path.resolve().parent, source=str(path))
+
+
+def read_toml(path: Path, what: str = "run file") -> dict[str, Any]:
+    """The TOML document at ``path``; a clear error when it is missing or not TOML."""
     if not path.is_file():
-        raise WorkbenchError(f"run file {path} not found", hint="pass the path of a .toml run file")
+        raise WorkbenchError(f"{what} {path} not found", hint=f"pass the path of a .toml {what}")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise WorkbenchError(f"run file {path} is not valid TOML: {exc}") from exc
-    return parse_runfile(data, base_dir=path.resolve().parent, source=str(path))
+        raise WorkbenchError(f"{what} {path} is not valid TOML: {exc}") from exc
 
 
 def parse_runfile(data: dict[str, Any], *, base_dir: Path = Path("."), source: str = "run file") -> RunFile:
