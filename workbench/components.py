@@ -68,6 +68,8 @@ class Component:
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     Options: ClassVar[type[BaseModel]] = NoOptions
+    #: the validated options, an instance of ``Options`` (typed Any: each subclass has its own fields)
+    options: Any
 
     def __init__(self, options: BaseModel | dict[str, Any] | None = None) -> None:
         if isinstance(options, self.Options):

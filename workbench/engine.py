@@ -19,12 +19,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import polars as pl
 
 from workbench import schema, store
 from workbench.code_hash import source_hash
+from workbench.components import Step
 from workbench.context import StepContext
 from workbench.errors import RowError, StepError, WorkbenchError
 from workbench.ledger import balance_problem, StepResult
@@ -112,7 +113,7 @@ def execute(
     except BaseException as exc:
         status.update(state="cancelled" if isinstance(exc, KeyboardInterrupt) else "failed",
                       error=str(exc), updated=_now())
-        if getattr(exc, "traceback_file", None):
+        if isinstance(exc, StepError) and exc.traceback_file:
             status["error_file"] = exc.traceback_file
         store.write_json(run_dir / "run.json", status)
         raise
@@ -126,7 +127,7 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
               host: Host, artifacts: dict[str, str], *, show_progress: bool, force: bool,
               log: Callable[[str], None] | None) -> tuple[StepOutcome, pl.DataFrame]:
     entry = host.registry.entry(spec.family, spec.component_name)
-    cls = entry.component
+    cls = cast(type[Step], entry.component)  # the families a run file's steps draw from all extend Step
     step_name = f"{index:02d}-{spec.kind}-{cls.name}"
     try:
         component = cls(spec.options)

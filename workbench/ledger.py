@@ -20,7 +20,7 @@ import polars as pl
 
 ACTIONS = ("dropped", "changed", "added", "rejected")
 
-LEDGER_SCHEMA: dict[str, pl.DataType] = {
+LEDGER_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "row_id": pl.Utf8,
     "action": pl.Utf8,
     "reason": pl.Utf8,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, cast
 
 from pydantic import BaseModel
 
@@ -57,14 +57,15 @@ class Registry:
     def register_callback(self, hook: str, plugin: str, source: str) -> Callable[[type], type]:
         return _Register(self, FAMILIES[hook], plugin, source)
 
-    def add(self, component: type, *, base: type[Component], plugin: str, source: str) -> None:
-        problem = _malformed(component, base)
-        label = getattr(component, "__name__", repr(component))
+    def add(self, candidate: type, *, base: type[Component], plugin: str, source: str) -> None:
+        problem = _malformed(candidate, base)
+        label = getattr(candidate, "__name__", repr(candidate))
         if problem:
             raise PluginError(
                 f"plugin {plugin!r} ({source}) registered a malformed component {label}: {problem}",
                 hint=f"see docs/plugins.md for the {base.kind} contract",
             )
+        component = cast(type[Component], candidate)  # checked by _malformed
         kind_entries = self._entries.setdefault(base.kind, {})
         clash = kind_entries.get(component.name)
         if clash:

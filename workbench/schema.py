@@ -27,7 +27,7 @@ SPLITS = ("train", "validation", "test")
 MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8, "weight": pl.Int64})
 MESSAGES = pl.List(MESSAGE)
 
-SCHEMA: dict[str, pl.DataType] = {
+SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "id": pl.Utf8,
     "messages": MESSAGES,
     "label": pl.Utf8,
