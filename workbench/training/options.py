@@ -72,7 +72,7 @@ class CausalLMOptions(LoopOptions):
                                     description="Module names LoRA adapts ('all-linear' = every linear layer but the head)")
     freeze_layers: int = Field(default=0, ge=0, description="Freeze the embeddings and the lowest N transformer layers")
     new_head: bool = Field(default=False, description="head: start from a freshly initialised, untied output head")
-    learning_rate: float = Field(default=1e-3, gt=0, description="Peak learning rate")
+    learning_rate: float = Field(default=5e-4, gt=0, description="Peak learning rate")
     head_learning_rate: float | None = Field(
         default=None, gt=0, description="Learning rate of the output head (discriminative rates; default: learning_rate)")
     layer_lr_decay: float = Field(default=1.0, gt=0, le=1,
