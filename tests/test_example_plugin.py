@@ -10,6 +10,7 @@ import sys
 import polars as pl
 import pytest
 
+from workbench import store
 from workbench.engine import execute
 from workbench.runfile import parse_runfile
 
@@ -44,15 +45,18 @@ def test_used_in_a_run(sample_dir, tmp_path):
         {"kind": "augment", "component": "polite-prefix"},
         {"kind": "scenarios", "component": "greeting-probe"},
         {"kind": "train", "component": "majority-label"},
+        {"kind": "filter", "component": "keep-labels", "options": {"labels": [lines[0]["label"]]}},
     ]})
     out = execute(rf)
-    clean, _, augment, scenarios, train = [s.manifest for s in out.steps[1:]]
+    clean, _, augment, scenarios, train, keep = [s.manifest for s in out.steps[1:]]
+    assert set(out.table["label"]) == {lines[0]["label"]} and keep["dropped"] == keep["rows_in"] - keep["rows_out"] > 0
+    table = store.load_output(out.steps[-2].folder)  # before the filter
     assert clean["changed"] == 1 and clean["plugin"] == "example"
-    assert "Sent from" not in json.dumps(out.table.filter(pl.col("id") == lines[0]["id"])["messages"].to_list())
-    variants = out.table.filter(pl.col("origin") == "polite-prefix")
+    assert "Sent from" not in json.dumps(table.filter(pl.col("id") == lines[0]["id"])["messages"].to_list())
+    variants = table.filter(pl.col("origin") == "polite-prefix")
     assert augment["added"] == variants.height > 0
     assert set(variants["split"]) == {"train"}
-    assert scenarios["added"] == out.table.filter(pl.col("origin") == "greeting-probe").height == len(
+    assert scenarios["added"] == table.filter(pl.col("origin") == "greeting-probe").height == len(
         {l["label"] for l in lines})
     model = json.loads(open(out.artifacts["train.model"]).read())
     assert model["label"] in {l["label"] for l in lines}
