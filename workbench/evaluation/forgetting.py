@@ -25,7 +25,7 @@ from workbench.errors import WorkbenchError
 from workbench.generation import DecodeSettings
 
 PROBES = Path(__file__).resolve().parent.parent / "data" / "probes.jsonl"
-PROBE_MAX_NEW_TOKENS = 64
+PROBE_MAX_NEW_TOKENS = 48
 ALPHA = 0.05
 
 
