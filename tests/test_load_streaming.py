@@ -177,3 +177,40 @@ def test_load_benchmark_measures_both_paths_on_the_same_file():
     for key in ("rows_per_second", "peak_memory_mb", "per_line_rows_per_second", "per_line_peak_memory_mb",
                 "rows_per_cpu_second", "convert_parquet_seconds", "speedup_vs_per_line"):
         assert result[key] > 0, key
+
+
+def test_parquet_fast_path_equals_per_row_checks(tmp_path):
+    from workbench import schema
+
+    def turns(*pairs, weight=None):
+        return [{"role": r, "content": c, "weight": weight if r == "assistant" else None} for r, c in pairs]
+
+    qa = (("user", "where is my order?"), ("assistant", "it ships tomorrow"))
+    variants = [
+        {"messages": turns(*qa)},
+        {"messages": turns(("system", "be brief"), *qa), "label": "billing", "split": "train"},
+        {"messages": turns(*qa, weight=0), "meta": '{"z": 1, "a": "\u00e9"}'},
+        {"messages": turns(("user", "q"), ("assistant", " \u3000 "))},
+        {"messages": turns(("user", "q"), ("tool", "x"), ("assistant", "a"))},
+        {"messages": turns(*qa, weight=2)},
+        {"messages": [{"role": "user", "content": "q", "weight": 1}, {"role": "assistant", "content": "a", "weight": None}]},
+        {"messages": turns(("user", "q"), ("user", "q2"), ("assistant", "a"))},
+        {"messages": turns(*qa, ("system", "late"), *qa)},
+        {"messages": turns(("user", "only a question"))},
+        {"messages": turns(*qa), "split": "dev"},
+        {"messages": turns(*qa), "meta": "not json"},
+        {"messages": turns(*qa), "meta": "[1, 2]"},
+        {"messages": []},
+        {"messages": None},
+        {"messages": turns(("user", None), ("assistant", "a"))},
+    ]
+    rows = []
+    for i in range(1200):
+        row = dict(variants[i % len(variants)])
+        row["id"] = None if i % 97 == 0 else f"p{i % 1100}"  # repeats across batches, and rows without an id
+        rows.append({c: row.get(c) for c in schema.SCHEMA})
+    pl.DataFrame(rows, schema=schema.SCHEMA).write_parquet(tmp_path / "mixed.parquet", row_group_size=250)
+    same_load(tmp_path / "mixed.parquet", batch_lines=300)
+    result = load_table(tmp_path / "mixed.parquet")
+    assert 300 < result.table.height < 600 and result.rows_read == 1200
+    assert json.loads(result.table.filter(pl.col("meta").is_not_null())["meta"][0]) == {"a": "\u00e9", "z": 1}

@@ -57,6 +57,10 @@ class JsonReader(Reader):
                     batch.records.append(self.record_of(source.parse(item)))
             yield batch
 
+    def fast_record(self, line: int, raw: bytes) -> Record:
+        """The record of a line the fast path accepted (to report a repeated id)."""
+        return self.record_of(source.parse(source.line_item(line, raw)))
+
     def record_of(self, item: source.Item) -> Record:
         """The record of one JSON item (its problems when it could not be parsed or is not an object)."""
         if item.obj is source.UNPARSED:

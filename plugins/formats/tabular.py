@@ -18,7 +18,7 @@ from workbench.components import Options, Reader, Writer
 from workbench.errors import WorkbenchError
 from workbench.io import source
 from workbench.io.problems import Problem, problem
-from workbench.io.records import Record, extension_of, take_fields
+from workbench.io.records import Batch, Record, extension_of, take_fields
 
 #: default guesses for each role of a CSV column, first match wins
 GUESSES = {
@@ -179,21 +179,72 @@ class ParquetReader(Reader):
         return 1.0 if sample.head.startswith(b"PAR1") else 0.5 if sample.suffix in self.extensions else 0.0
 
     def read(self, path: str, **kwargs: Any) -> Iterator[Record | Problem]:
+        for batch in self._arrow_batches(path, 2000):
+            yield from (self.record_of(obj, number) for number, obj in batch.to_pylist_numbered())
+
+    def read_batches(self, path: str, size: int, fast: bool = True, build_rows: bool = True) -> Iterator[Batch]:
+        """Record batches of ``size`` rows; with ``fast``, a batch typed like the table is checked with
+        vectorised expressions (:mod:`workbench.io.fastframe`) and only its other rows become records."""
+        import polars as pl
+
+        from workbench.io import fastframe
+        from workbench.io.fastjson import FastRows
+
+        for batch in self._arrow_batches(path, size):
+            frame = pl.from_arrow(batch.batch) if fast else None
+            if frame is None or not fastframe.typed_like_the_table(frame):
+                yield Batch(records=[self.record_of(obj, n) for n, obj in batch.to_pylist_numbered()])
+                continue
+            clean, rest = fastframe.split_clean(frame)
+            clean = clean.with_columns((pl.col("_row") + batch.first).alias("_line"), pl.lit(None, pl.Utf8).alias("_base"))
+            rows = clean["_row"].to_list()
+            records = [self.record_of(obj, n) for n, obj in batch.to_pylist_numbered(rest)] if rest else []
+            yield Batch(records=records, fast=FastRows(clean.drop("_row"), _LazyRows(batch.batch, rows)))
+
+    def fast_record(self, line: int, raw: dict[str, Any]) -> Record:
+        """The record of a row the fast path accepted (to report a repeated id)."""
+        return self.record_of(raw, line)
+
+    @staticmethod
+    def record_of(obj: dict[str, Any], number: int) -> Record:
+        rec = take_fields(obj, ("messages",), number, keep_columns=True)
+        rec.fields["messages"] = obj.get("messages")
+        return rec
+
+    def _arrow_batches(self, path: str, size: int) -> Iterator["_NumberedBatch"]:
         import pyarrow
         import pyarrow.parquet as pq
 
+        number = 1
         try:
-            batches = pq.ParquetFile(path).iter_batches(batch_size=2000)
-            number = 0
-            for batch in batches:
-                for obj in batch.to_pylist():
-                    number += 1
-                    rec = take_fields(obj, ("messages",), number, keep_columns=True)
-                    rec.fields["messages"] = obj.get("messages")
-                    yield rec
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+                yield _NumberedBatch(batch, number)
+                number += batch.num_rows
         except (pyarrow.ArrowException, OSError) as exc:
             raise WorkbenchError(f"{path} is not a readable Parquet file: {exc}",
                                  hint="check the file, or pass --format for its real format") from exc
+
+
+class _LazyRows:
+    """Rows of an Arrow batch as dicts, converted only when asked for (a repeated id is rare)."""
+
+    def __init__(self, batch: Any, rows: list[int]) -> None:
+        self.batch, self.rows = batch, rows
+
+    def __getitem__(self, j: int) -> dict[str, Any]:
+        return self.batch.slice(self.rows[j], 1).to_pylist()[0]
+
+
+class _NumberedBatch:
+    """An Arrow record batch and the record number (1-based) of its first row."""
+
+    def __init__(self, batch: Any, first: int) -> None:
+        self.batch, self.first = batch, first
+
+    def to_pylist_numbered(self, rows: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+        if rows is None:
+            return list(enumerate(self.batch.to_pylist(), start=self.first))
+        return [(self.first + r, obj) for r, obj in zip(rows, self.batch.take(rows).to_pylist())]
 
 
 class ParquetWriter(Writer):

@@ -18,7 +18,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import polars as pl
@@ -54,10 +54,11 @@ FAST_SCHEMA = {c: t for c, t in schema.SCHEMA.items() if c != "meta"}
 
 @dataclass
 class FastRows:
-    """Rows of a batch that passed every check: the frame (with ``_line``), their raw bytes, and the other lines."""
+    """Rows of a batch that passed every check: the frame (with ``_line`` and ``_base``, the derived id of a row
+    without one), what the reader needs to rebuild each as a record (``Reader.fast_record``), and the other lines."""
 
     frame: pl.DataFrame | None
-    raw: list[bytes] = field(default_factory=list)
+    raw: Any = field(default_factory=list)
     #: (line number, bytes, too_long) of the lines for the per-line checks
     rest: list[tuple[int, bytes, bool]] = field(default_factory=list)
 
