@@ -98,7 +98,7 @@ def test_grouped_form_hides_what_does_not_apply_and_shows_errors_at_the_field(tm
                                           "Checkpoints"]
     assert at.tabs[1].number_input(key=f"{prefix}lora_r").value == 16
     rate = at.select_slider(key=f"{prefix}learning_rate")
-    assert rate.value == 1e-3 and all(float(v) > 0 for v in rate.options), "a rate cannot be stepped to zero or below"
+    assert rate.value == 5e-4 and all(float(v) > 0 for v in rate.options), "a rate cannot be stepped to zero or below"
     assert not [w for w in at.number_input if w.key == f"{prefix}step_every"], "step scheduler fields only for step"
     at.selectbox(key=f"{prefix}scheduler").set_value("step").run()
     assert at.number_input(key=f"{prefix}step_every").value == 50
