@@ -9,6 +9,7 @@ from workbench.ui_support import keys, review, tasks
 from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options
 
+common.require_app()
 st.title("Augment and scenarios")
 table_path = common.require_table()
 host = common.host()

@@ -12,6 +12,7 @@ from workbench.ui_support import cleaning, data, keys, review
 from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options
 
+common.require_app()
 st.title("Clean")
 table_path = common.require_table()
 host = common.host()

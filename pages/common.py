@@ -29,6 +29,19 @@ def pipeline() -> Pipeline:
     return st.session_state[keys.PIPELINE]
 
 
+def require_app() -> None:
+    """Send a page opened outside app.py's navigation to the app first.
+
+    A fresh server whose first visitor opens a page's own URL (``/data``) runs that page through Streamlit's
+    older ``pages/`` folder mode, skipping app.py: no session, no header, no exposure warning, and every
+    module in ``pages/`` listed as a page. Once app.py has run, the server uses its navigation for good.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        st.switch_page(str(Path(__file__).resolve().parent.parent / "app.py"))
+
+
 def start_session() -> None:
     """Give this browser session an id in the URL (``?session=``) and, after a reload, put its state back."""
     from workbench.ui_support import session

@@ -9,6 +9,7 @@ from workbench.errors import WorkbenchError
 from workbench.ui_support import data, exposure, keys, runs, stats, table
 from workbench.ui_support.pipeline import Pipeline, open_run, safe_name
 
+common.require_app()
 st.title("Data")
 
 #: widgets of the Browse tab; a newly opened file starts with them cleared

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from pages import common
 from workbench.ui_support import overview
 
+common.require_app()
 st.title("Workbench")
 st.markdown("Fine-tune a chat model on your own support conversations and check that it got better: "
             "open the data, clean it, add reviewed variants, train on this machine (or through OpenAI), "
@@ -13,10 +15,10 @@ st.markdown("Fine-tune a chat model on your own support conversations and check 
 stages = overview.flow(st.session_state)
 st.subheader("The flow")
 for column, stage in zip(st.columns(len(stages)), stages):
-    with column.container(border=True):
-        column.page_link(stage.page, label=stage.name, icon=":material/check_circle:" if stage.done else
-                         ":material/radio_button_unchecked:")
-        column.caption(stage.note)
+    box = column.container(border=True)
+    box.page_link(stage.page, label=stage.name, icon=":material/check_circle:" if stage.done else
+                  ":material/radio_button_unchecked:")
+    box.caption(stage.note)
 
 following = overview.next_step(stages)
 st.subheader("Next step")

@@ -5,6 +5,7 @@ import streamlit as st
 from pages import common
 from workbench.ui_support import plugins_info
 
+common.require_app()
 st.title("Plugins")
 host = common.host()
 st.subheader("Loaded plugins")

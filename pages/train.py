@@ -10,6 +10,7 @@ from workbench.errors import WorkbenchError
 from workbench.ui_support import jobs, keys, tasks, training
 from workbench.ui_support.forms import changed_options
 
+common.require_app()
 st.title("Train")
 host = common.host()
 

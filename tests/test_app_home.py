@@ -69,9 +69,12 @@ def test_reload_keeps_dataset_choices_and_review_decisions(tmp_path, sample_dir)
     assert state[f"aug_decision_{ids[2]}"] == "accept" and state[f"aug_reference_{ids[2]}"] == "An edited answer."
     assert "Dataset **support.jsonl**: 368 rows, 5 quarantined" in reloaded.caption[0].value
 
-    augment = _app(tmp_path, session)
+    # the Augment page with the reloaded state (AppTest switches pages outside app.py's navigation)
+    augment = AppTest.from_file(str(ROOT / "pages" / "augment_scenarios.py"), default_timeout=120)
+    for key in state:
+        if key.startswith(("wb_", "aug_")) and key not in (keys.SESSION_ID, keys.SESSION_MEMO):
+            augment.session_state[key] = state[key]
     augment.run()
-    augment.switch_page("pages/augment_scenarios.py").run()
     assert not augment.exception
     assert augment.radio(key=f"aug_decision_{ids[1]}").value == "reject"
     assert augment.session_state[keys.DECISIONS] == decisions, "the page's radios keep the restored decisions"
@@ -105,3 +108,13 @@ def test_the_shipped_streamlit_config_binds_loopback():
 
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert exposure.is_loopback(settings["server"]["address"])
+
+
+def test_a_page_opened_outside_the_apps_navigation_goes_through_the_app(tmp_path):
+    """AppTest runs a switched-to page the way a fresh server runs a page's own URL (Streamlit's pages/ folder
+    mode, without app.py): the page hands over to app.py, which shows its header and keeps the session."""
+    at = _app(tmp_path).run()
+    session = at.query_params["session"]
+    at.switch_page("pages/data.py").run()
+    assert not at.exception and at.title[0].value == "Workbench"
+    assert at.query_params["session"] == session and "No dataset open yet" in at.caption[0].value
