@@ -65,6 +65,7 @@ class Marked(Options):
     rank: int = Field(default=8, ge=1)
     rate: float = Field(default=2e-4, gt=0, lt=1)
     grid: dict[str, list[float]] = Field(default_factory=dict, json_schema_extra=form("advanced", advanced=True))
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class MarkedComponent(Cleaner):
@@ -82,6 +83,8 @@ def test_form_hints_group_hide_and_scale_fields():
     assert min(rate.choices_around(2e-4)) > 0 and max(rate.choices_around(2e-4)) < 1  # gt=0, lt=1: bounds excluded
     grid = forms.to_options(MarkedComponent, {"grid": [{"key": "rate", "value": "1e-4, 2e-4"}]})["grid"]
     assert grid == {"rate": [1e-4, 2e-4]}
+    labels = forms.to_options(MarkedComponent, {"labels": [{"key": "code", "value": "123"}]})["labels"]
+    assert labels == {"code": "123"}, "a dict of text keeps a number-looking value as text"
 
 
 def test_form_layout_naming_an_unknown_option_is_an_error():

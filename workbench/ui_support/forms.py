@@ -55,6 +55,8 @@ class FormField:
     when: dict[str, list[Any]] = field(default_factory=dict)
     #: the bound itself is not allowed (pydantic gt / lt)
     exclusive: tuple[bool, bool] = (False, False)
+    #: a dict of text values: key-value cells stay text (not read as numbers or JSON)
+    text_values: bool = False
 
     def applies(self, values: dict[str, Any]) -> bool:
         """Whether the field matters given the other options' values (its ``when`` condition)."""
@@ -161,7 +163,8 @@ def form_fields(component: type) -> list[FormField]:
                                 raw.get("description") or prop.get("description") or "", choices,
                                 low, high, nullable, raw.get("group") or "basic", bool(raw.get("advanced")), when,
                                 ("minimum" not in prop and "exclusiveMinimum" in prop,
-                                 "maximum" not in prop and "exclusiveMaximum" in prop)))
+                                 "maximum" not in prop and "exclusiveMaximum" in prop),
+                                (prop.get("additionalProperties") or {}).get("type") == "string"))
     return fields
 
 
@@ -184,8 +187,8 @@ def _parse_cell(text: Any) -> Any:
 def _from_widget(f: FormField, value: Any) -> Any:
     if f.widget == "keyvalue":
         rows = value.to_dict("records") if hasattr(value, "to_dict") else value or []
-        return {str(r["key"]).strip(): _parse_cell(r.get("value")) for r in rows
-                if r.get("key") is not None and str(r["key"]).strip()}
+        return {str(r["key"]).strip(): str(r.get("value") or "") if f.text_values else _parse_cell(r.get("value"))
+                for r in rows if r.get("key") is not None and str(r["key"]).strip()}
     if f.widget == "lines":
         return [line.strip() for line in str(value or "").splitlines() if line.strip()]
     if f.widget == "json":
