@@ -182,11 +182,13 @@ def stop_token_ids(tok: Any, generation_config: Any = None) -> list[int]:
 
 def _end_of_turn_id(tok: Any) -> int | None:
     """The special token the chat template puts right after an assistant message, if any."""
+    from jinja2.exceptions import TemplateError
+
     marker = "\u2063answer\u2063"  # invisible separators: text no template writes itself
     try:
         text = tok.apply_chat_template([{"role": "user", "content": "q"}, {"role": "assistant", "content": marker}],
                                        tokenize=False)
-    except Exception:  # no chat template, or one that rejects this conversation: no end-of-turn token to add
+    except (ValueError, TemplateError):  # no chat template, or one that rejects this conversation
         return None
     after = text.split(marker, 1)[1] if marker in text else ""
     ids = tok.encode(after, add_special_tokens=False) if after.strip() else []
