@@ -133,6 +133,8 @@ def test_answers_stop_at_the_templates_end_of_turn_even_when_eos_is_another_toke
     assert stop_token_ids(tok) == [im_end]  # SmolLM2 declares its end of turn as EOS
     tok.eos_token = "<|endoftext|>"  # a model whose EOS is not the end of a chat turn (as Llama 3's is not)
     assert stop_token_ids(tok, GenerationConfig(eos_token_id=[endoftext, 7])) == [endoftext, 7, im_end]
+    tok.chat_template = None  # a base model without a template: its EOS only
+    assert stop_token_ids(tok) == [endoftext]
 
 
 @pytest.fixture(scope="module")
