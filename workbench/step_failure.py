@@ -37,6 +37,8 @@ def failing_row(component: Component, table: pl.DataFrame, error: BaseException,
         return None
     scratch = ctx.step_dir / ".find-row"
     runs = 0
+    ctx.log(f"step {ctx.step_name} failed ({type(error).__name__}); re-running {component.name!r} on halves of "
+            f"the table to find the row (about twice the step's work)")
 
     def fails(part: pl.DataFrame) -> bool:
         nonlocal runs
