@@ -61,6 +61,7 @@ def test_each_patch_kind_builds_its_own_run_file():
     ({"name": "x", "seeds": [1, 1]}, r"variant 'x': seeds must be"),
     ({"name": "x", "lora_r": 8}, r"variant 'x': 'lora_r' is neither"),
     ({"name": ""}, r"variant 1 has no name"),
+    ({"name": "base model"}, r"variant 'base model': the name is reserved"),
 ])
 def test_bad_patches_name_the_variant_and_the_key(variant, message):
     with pytest.raises(WorkbenchError, match=message):

@@ -129,6 +129,8 @@ def _variant(raw: Any, position: int, source: str) -> Variant:
         raise WorkbenchError(f"{source}: variant {position} has no name", hint='every [[variants]] needs name = "..."')
     name = raw["name"]
     where = f"{source}: variant {name!r}"
+    if name == "base model":
+        raise WorkbenchError(f"{where}: the name is reserved for the base model's column", hint="choose another name")
     patches = {k: v for k, v in raw.items() if k not in VARIANT_KEYS}
     for key, value in patches.items():
         if not isinstance(value, dict):

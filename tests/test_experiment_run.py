@@ -1,0 +1,129 @@
+"""Experiments on a tiny model: shared-step reuse, the comparison, learning curve, report escaping, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench import store
+from workbench.experiment.spec import parse_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = "<script>alert(1)</script>|no typos"
+
+
+def write_data(folder: Path) -> Path:
+    rows = []
+    for i in range(36):
+        topic = ["refund", "shipping", "password"][i % 3]
+        rows.append({"id": f"r{i}", "split": "test" if i >= 30 else None,
+                     "messages": [{"role": "user", "content": f"Question {i} about my {topic}, please help"},
+                                  {"role": "assistant", "content": f"Here is how the {topic} works: step {i % 4}."}]})
+    path = folder / "data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def experiment_data(folder: Path, model: Path, *, train_steps: int = 2, variants=None) -> dict:
+    write_data(folder)
+    return {"run": {"name": "exp", "seed": 3}, "steps": [
+        {"kind": "load", "options": {"path": "data.jsonl"}},
+        {"kind": "clean", "component": "whitespace"},
+        {"kind": "augment", "component": "typos"},
+        {"kind": "split", "options": {"train": 0.8, "validation": 0.2, "test": 0.0, "stratify_by": None}},
+        {"kind": "train", "options": {"model": str(model), "max_steps": train_steps, "batch_size": 4, "lora_r": 4,
+                                      "warmup_probe_steps": 0, "checkpoint_every": 5, "threads": 1}},
+        {"kind": "evaluate", "options": {"base_model": str(model), "metrics": ["chrf", "rouge_l"],
+                                         "decode": {"max_new_tokens": 4}, "forgetting_probe": False,
+                                         "include_scenarios": False, "bias": False, "bootstrap_resamples": 50,
+                                         "ar_trials": 50}},
+    ], "experiment": {"reference": "full"}, "variants": variants or [
+        {"name": "full"}, {"name": "half", "data_fraction": 0.5}, {"name": "quarter", "data_fraction": 0.25},
+        {"name": HOSTILE, "without": ["augment:typos"]}]}
+
+
+def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_dir):
+    from workbench.experiment.compare import build_comparison
+    from workbench.experiment.executor import experiment_dir, run_experiment
+    from workbench.experiment.report import write_experiment_report
+
+    exp = parse_experiment(experiment_data(tmp_path, tiny_model_dir), base_dir=tmp_path)
+    outcomes = {o.run.variant.name: o for o in run_experiment(exp)}
+    assert outcomes["full"].reused_steps == [] and outcomes["full"].linked_steps == []
+    shared = ["01-load-load", "02-clean-whitespace", "03-augment-typos", "04-split-split"]
+    assert outcomes["half"].linked_steps == shared and outcomes["half"].reused_steps == shared
+    assert outcomes["quarter"].reused_steps == shared  # the longest shared prefix, here from full or half
+    assert outcomes[HOSTILE].reused_steps == shared[:2]  # without the augmenter the table differs from step 3 on
+    rows = {n: o.train_rows for n, o in outcomes.items()}
+    assert rows["quarter"] < rows["half"] < rows["full"]
+    # nested: the quarter's training rows are all in the half's
+    import polars as pl
+
+    def train_ids(name):
+        step = store.step_dirs(outcomes[name].run_dir)[4]
+        return set(store.load_output(step).filter(pl.col("split") == "train")["id"])
+    assert train_ids("quarter") < train_ids("half") < train_ids("full")
+
+    c = build_comparison(exp, resamples=50, trials=50)
+    assert c["reference"] == "full" and [v["name"] for v in c["variants"]] == ["full", "half", "quarter", HOSTILE]
+    half = next(v for v in c["variants"] if v["name"] == "half")
+    assert set(half["scores"]) == {"chrf", "rouge_l"} and half["train_rows"] == rows["half"]
+    chrf = half["vs_reference"]["chrf"]
+    assert chrf["ci_low"] <= chrf["difference"] <= chrf["ci_high"] and 0 <= chrf["p_value"] <= chrf["p_holm"] <= 1
+    assert half["vs_base"]["chrf"]["n_paired"] == 6  # the same six held-out rows for every model
+    assert "chrf" not in next(v for v in c["variants"] if v["name"] == "full")["vs_reference"]  # the reference itself
+    assert c["holm"] == {"vs_base": 8, "vs_reference": 6}
+    (curve,) = c["learning_curves"]
+    assert [p["fraction"] for p in curve["points"]] == [0.25, 0.5, 1.0]
+    assert [p["train_rows"] for p in curve["points"]] == [rows["quarter"], rows["half"], rows["full"]]
+    assert len(curve["steps"]) == 2 and curve["reading"].startswith("from 25% to 50% of the data (")
+
+    paths = write_experiment_report(c, experiment_dir(exp))
+    html, md = paths["html"].read_text(), paths["md"].read_text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>" not in md and "&lt;script&gt;" in md and "\\|no typos" in md
+    assert "<polygon" in html and "Learning curve: chrf" in html and "Holm" in html
+    assert json.loads(paths["json"].read_text())["variants"][3]["name"] == HOSTILE
+
+
+@pytest.mark.slow  # a subprocess trains on a tiny model until its first checkpoint: about a minute
+def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_model_dir):
+    from workbench.experiment.executor import run_experiment
+    from workbench.runfile import dumps_toml
+
+    data = experiment_data(tmp_path, tiny_model_dir, train_steps=60,
+                           variants=[{"name": "lora"}, {"name": "head", "train": {"method": "head"}}])
+    data["steps"][4]["options"]["max_steps"] = 3  # the first variant is quick ...
+    data["variants"][1]["train"]["max_steps"] = 60  # ... the second is killed while training
+    data.pop("experiment")  # the reference is the first variant
+    (tmp_path / "exp.toml").write_text(dumps_toml(data))
+    runs = tmp_path / "runs"
+    log = tmp_path / "log.txt"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "workbench", "experiment", str(tmp_path / "exp.toml"),
+                                 "--runs-dir", str(runs), "--json"], cwd=ROOT, stdout=out, stderr=out,
+                                start_new_session=True)
+    partial = runs / "exp--head" / "steps" / "05-train-hf-causal-lm.partial"
+    deadline = time.time() + 240
+    while not (partial / "checkpoints").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, log.read_text()[-2000:]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    state = store.read_json(runs / "exp" / "experiment.json")
+    assert [r["state"] for r in state["runs"]] == ["finished", "running"]
+
+    from workbench.experiment.spec import load_experiment
+
+    outcomes = run_experiment(load_experiment(tmp_path / "exp.toml"), runs_dir=runs)
+    lora, head = outcomes
+    assert len(lora.reused_steps) == 6  # finished before the kill: nothing re-runs
+    assert head.reused_steps == ["01-load-load", "02-clean-whitespace", "03-augment-typos", "04-split-split"]
+    assert store.read_json(runs / "exp" / "experiment.json")["state"] == "finished"
