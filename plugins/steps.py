@@ -21,6 +21,8 @@ class LoadOptions(Options):
     split: Literal["train", "validation", "test"] | None = Field(
         default=None, description="Assign this split to every loaded row (e.g. a held-out test file)")
     append: bool = Field(default=False, description="Append to the table of the previous steps instead of replacing it")
+    replace: bool = Field(default=False, description="With append: a row whose id is already in the table replaces "
+                          "it (how a `workbench runs restore` file puts changed rows back)")
     max_tokens: int | None = Field(default=None, description="Quarantine examples longer than this many tokens")
     tokenizer: str | None = Field(default=None, description="Tokenizer for max_tokens: a local folder or 'smollm2' "
                                   "(default: an approximation, 4 characters per token)")
@@ -51,8 +53,9 @@ class Load(Step):
         # a fresh load replaces the previous table: those rows count as dropped
         if not o.append and table.height:
             ledger.extend(pl.DataFrame({"row_id": table["id"], "action": "dropped", "reason": "replaced by load"}))
-        # appending a row whose id is already in the table replaces it (a restored earlier version)
-        again = loaded.filter(pl.col("id").is_in(table["id"].to_list())) if o.append and table.height else loaded.clear()
+        # with replace, an appended row whose id is already in the table replaces it (a restored earlier version)
+        again = (loaded.filter(pl.col("id").is_in(table["id"].to_list())) if o.append and o.replace and table.height
+                 else loaded.clear())
         if again.height:
             before = table.filter(pl.col("id").is_in(again["id"].to_list()))
             ledger.extend(pl.DataFrame({"row_id": before["id"], "action": "changed", "row": rows_as_json(before),

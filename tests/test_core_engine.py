@@ -394,7 +394,7 @@ def test_restore_brings_back_changed_rows_as_they_were_and_dropped_rows(host, tm
         assert set(restored) == {"r0", "r1", "r2"}
         again = execute(parse_runfile({"run": {"name": "tidy"}, "steps": [
             {"kind": "seed", "component": "seed-rows", "options": {"rows": 5}}, {"kind": "clean", "component": "tidy"},
-            {"kind": "load", "options": {"path": str(back), "append": True}}]}), host=host)
+            {"kind": "load", "options": {"path": str(back), "append": True, "replace": True}}]}), host=host)
     finally:
         host.remove_plugin("tidy-kit")
     load = again.steps[2].manifest

@@ -155,7 +155,7 @@ def earliest_versions(ledger: pl.DataFrame, row_ids: Iterable[str] | None = None
 
     ``ledger`` is in step order (:func:`workbench.store.run_ledger`); a row changed and later dropped
     comes back with its original text. Loading the result with ``append = true`` puts dropped rows
-    back and replaces changed rows by their earlier version.
+    back and replaces changed rows by their earlier version (with ``replace = true``).
     """
     from workbench import schema
 

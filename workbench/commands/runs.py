@@ -18,7 +18,7 @@ def register(sub) -> None:
     ledger.add_argument("--action", choices=["dropped", "changed", "added", "rejected"], help="only this action")
     ledger.add_argument("--limit", type=int, default=50, help="rows to print (0: all)")
     restore = s.add_parser("restore", help="write dropped rows, and changed rows as they were before, to a file "
-                                           "a next run loads with append = true")
+                                           "a next run loads with append = true, replace = true")
     restore.add_argument("run", help="run name or folder")
     restore.add_argument("--step", help="only rows dropped or changed by this step")
     restore.add_argument("--ids", nargs="*", help="only these row ids")
@@ -133,7 +133,7 @@ def _restore(run_dir, args) -> int:
     summary = {"restored": rows.height, "dropped": rows.height - n_changed, "changed": n_changed, "output": str(out)}
     print(json.dumps(summary) if args.json else
           f"restored {rows.height} rows to {out} ({summary['dropped']} dropped, {n_changed} changed: their earlier "
-          "version); load it with append = true")
+          "version); load it with append = true, replace = true")
     return 0
 
 
