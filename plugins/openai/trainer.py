@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 from pydantic import Field
 
-from workbench.components import Options, Trainer
+from workbench.components import Options, Trainer, form
 from workbench.context import StepContext
 from workbench.errors import WorkbenchError
 from workbench.estimate import DEFAULT_MODEL
@@ -37,6 +37,14 @@ class OpenAITrainerOptions(Options):
     max_wait: float | None = Field(default=None, gt=0, description="Give up following the job after this many seconds (null: never)")
     max_tokens_per_example: int | None = Field(default=None, ge=1, description="Context limit for the estimate (null: the model's)")
     prices: dict[str, float] = Field(default_factory=dict, description="USD per 1M training tokens by model (overrides the built-in table)")
+
+    form_layout: ClassVar[dict[str, dict[str, Any]]] = {
+        **dict.fromkeys(("base_url", "api_key_env", "suffix"), form("basic", advanced=True)),
+        "learning_rate_multiplier": form("optimisation", scale="log"),
+        **dict.fromkeys(("n_epochs", "batch_size", "seed"), form("optimisation")),
+        **dict.fromkeys(("poll_interval", "timeout", "max_retries", "max_wait", "max_tokens_per_example", "prices"),
+                        form("advanced", advanced=True)),
+    }
 
 
 class OpenAITrainer(Trainer):
