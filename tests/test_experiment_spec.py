@@ -33,11 +33,11 @@ def test_each_patch_kind_builds_its_own_run_file():
         {"name": "no-typos", "without": ["augment:typos"]},
         {"name": "pii", "add": [{"kind": "clean", "component": "pii", "after": "clean:whitespace"}]},
         {"name": "quarter", "data_fraction": 0.25, "seeds": [13, 14]},
-        {"name": "evaluate-settings", "train": {"lora_r": 8, "learning_rate": 1e-3}},
+        {"name": "rank-8", "train": {"lora_r": 8, "learning_rate": 1e-3}},
     ]})
     assert exp.reference == "head"
     runs = {r.label: r for r in exp.runs()}
-    assert list(runs) == ["lora", "head", "no-typos", "pii", "quarter (seed 13)", "quarter (seed 14)", "evaluate-settings"]
+    assert list(runs) == ["lora", "head", "no-typos", "pii", "quarter (seed 13)", "quarter (seed 14)", "rank-8"]
     assert runs["lora"].runfile.run.name == "abl--lora"
     assert runs["lora"].runfile.steps == exp.base.steps  # no patch: the base pipeline itself
     assert steps_of(runs["head"])[4][2] == {"model": "tiny", "max_steps": 2, "lora_r": 4, "method": "head"}
@@ -47,7 +47,14 @@ def test_each_patch_kind_builds_its_own_run_file():
     assert quarter[4] == ("subsample", "subsample", {"fraction": 0.25})  # right after the split
     assert quarter[5][2]["seed"] == 14 and runs["quarter (seed 14)"].runfile.run.name == "abl--quarter--seed-14"
     assert runs["quarter (seed 14)"].runfile.run.seed == 7  # the split (and every shared step) keeps the run seed
-    assert steps_of(runs["evaluate-settings"])[4][2]["lora_r"] == 8
+    assert steps_of(runs["rank-8"])[4][2]["lora_r"] == 8
+    assert "grid_trials" not in steps_of(runs["lora"])[5][2]
+
+
+def test_a_grid_variant_has_its_trials_evaluated():
+    exp = parse_experiment({**base(), "variants": [{"name": "grid", "train": {"grid": {"lora_r": [2, 4]}}}]})
+    evaluate = exp.runs()[0].runfile.steps[-1].options
+    assert evaluate == {"metrics": ["chrf"], "decode": {"max_new_tokens": 4}, "grid_trials": True}
 
 
 @pytest.mark.parametrize("variant, message", [

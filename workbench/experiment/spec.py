@@ -230,6 +230,7 @@ def variant_runfile(exp: Experiment, variant: Variant, seed: int | None) -> RunF
     if seed is not None:
         train = find_step(steps, "train", f"{where}: seeds set the train step's seed;")
         steps[train].options = {**steps[train].options, "seed": seed}
+    _evaluate_grid_trials(steps)
     data = exp.base.model_dump(exclude_none=True)
     data["run"]["name"] = run_name(exp.name, variant.name, seed)
     if variant.description:
@@ -238,6 +239,17 @@ def variant_runfile(exp: Experiment, variant: Variant, seed: int | None) -> RunF
     rf = parse_runfile(data, base_dir=exp.base.base_dir, source=where)
     check_options(rf, where)
     return rf
+
+
+def _evaluate_grid_trials(steps: list[StepSpec]) -> None:
+    """A variant whose train step searches a grid has its trials evaluated too (each a column of the comparison).
+
+    Only ``grid_trials`` is switched on: the rows and decoding stay those of every other variant.
+    """
+    if any(s.kind == "train" and s.options.get("grid") for s in steps):
+        for s in steps:
+            if s.kind == "evaluate" and "grid_trials" not in s.options:
+                s.options = {**s.options, "grid_trials": True}
 
 
 def _merge(options: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
