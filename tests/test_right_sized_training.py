@@ -123,3 +123,20 @@ def test_default_run_chooses_epochs_and_validates_four_times_per_epoch(tiny_mode
     assert stats["epochs_chosen"] == 3 and stats["epochs_reason"].startswith("auto: 3 epochs")
     assert stats["steps"] == 3 * 13 and stats["eval_every"] == 3  # 13 batches of 4 per epoch
     assert stats["stopped_early_at_step"] is None and stats["threads"] >= 1
+
+
+def test_preflight_says_which_epochs_were_chosen_and_why(tiny_model_dir, tmp_path):
+    from workbench.training.loop import TrainJob, estimate
+    from workbench.training.options import CausalLMOptions
+    from workbench.training.preflight import summary
+    from workbench.ui_support.training import preflight_figures
+
+    opts = CausalLMOptions(model=str(tiny_model_dir), batch_size=4, warmup_probe_steps=0)
+    figures = estimate(TrainJob(opts, planted_rows("red", 10), planted_rows("red", 2, 100), tmp_path / "out",
+                                log=lambda _m: None))
+    assert figures["epochs_chosen"] == 10 and figures["optimizer_steps"] == 10 * 3  # 3 batches of 4 per epoch
+    assert figures["eval_every"] == 1 and figures["threads"] >= 1
+    line = summary(figures)
+    assert "epochs: auto: 10 epochs, 10 examples are few: 100 examples seen" in line
+    assert "stops after 3 validations without improvement" in line
+    assert preflight_figures(figures)["epochs"] == figures["epochs_reason"]
