@@ -9,14 +9,14 @@ signature string, recorded so a number can be reproduced.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 
 @dataclass
 class MetricResult:
     name: str
     score: float | None
-    per_example: list[float | None] | None = None
+    per_example: Sequence[float | None] | None = None
     #: how ``score`` follows from ``per_example``: "mean", "exp_mean" (perplexity
     #: from per-example losses) or "corpus" (recomputed from the rows, e.g. BLEU)
     aggregate: str = "mean"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.components import Component
 from workbench.errors import WorkbenchError
 from workbench.io import source
 
@@ -39,7 +40,7 @@ def _first_records(path: Path, data: bytes, limit: int = 20) -> list[Any]:
     return records
 
 
-def _components(kind: str) -> dict[str, type]:
+def _components(kind: str) -> dict[str, Any]:  # reader or writer classes
     from workbench.plugins import get_registry
 
     registry = get_registry()
@@ -74,13 +75,13 @@ def writer_for(path: Path, name: str | None, options: dict[str, Any] | None = No
     return _build("writer", writers, claims[0], options)
 
 
-def options_for(cls: type, options: dict[str, Any] | None) -> dict[str, Any]:
+def options_for(cls: type[Component], options: dict[str, Any] | None) -> dict[str, Any]:
     """The subset of ``options`` the component's options model knows (detection tries every reader)."""
     known = set(cls.Options.model_fields)
     return {k: v for k, v in (options or {}).items() if k in known}
 
 
-def _build(kind: str, known: dict[str, type], name: str, options: dict[str, Any] | None):
+def _build(kind: str, known: dict[str, Any], name: str, options: dict[str, Any] | None):
     if name not in known:
         raise WorkbenchError(f"unknown {kind} format {name!r} (known: {', '.join(sorted(known))})",
                              hint="`workbench plugins` lists the registered formats")
