@@ -19,22 +19,22 @@ host = common.host()
 p = common.pipeline()
 
 
-def try_chain(chosen: dict, rows: int | None = None) -> list[review.Tried]:
-    """The chosen cleaners one after the other on a seeded sample of ``rows`` (all: None; nothing written);
-    a cleaner that fails is named and the ones after it are not tried."""
+def try_chain(chosen: dict, rows: int | None = None) -> tuple[list[review.Tried], bool]:
+    """The chosen cleaners one after the other on a seeded sample of ``rows`` (all: None; nothing written), and
+    whether all ran: a cleaner that fails is named and the ones after it are not tried."""
     frame = pl.read_parquet(table_path)
     tried = []
     for i, (name, options) in enumerate(chosen.items()):
         try:
-            tried.append(review.try_component("cleaner", name, options, frame, (rows or frame.height) if i == 0 else frame.height,
-                                              seed=p.seed, host=host))
+            n = (rows or frame.height) if i == 0 else frame.height
+            tried.append(review.try_component("cleaner", name, options, frame, n, seed=p.seed, host=host))
         except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
             common.show_error(WorkbenchError(f"cleaner {name} failed: {exc}",
                                              hint=getattr(exc, "hint", None) or "the cleaners after it were not "
                                              "run; remove it or change its options"))
-            return []
+            return tried, False
         frame = tried[-1].table
-    return tried
+    return tried, True
 
 
 def apply(stage: list[dict]) -> None:
@@ -68,7 +68,7 @@ max_drop = middle.number_input("Ask before a step drops more than (%)", min_valu
                                value=int(cleaning.MAX_DROP_SHARE * 100), step=5, key="clean_max_drop")
 if right.button("Preview on sample", key="clean_preview", disabled=not picked or not ready):
     with st.spinner("Running the cleaners on the sample (nothing is written)…"):
-        st.session_state[keys.CLEAN_PREVIEW] = try_chain(chosen, int(sample_size))
+        st.session_state[keys.CLEAN_PREVIEW] = try_chain(chosen, int(sample_size))[0]
 
 for tried in st.session_state.get(keys.CLEAN_PREVIEW) or []:
     counts, changes = tried.counts(), tried.changes()
@@ -99,8 +99,11 @@ if st.button("Apply to the dataset", key="clean_apply", disabled=not ready, type
     stage = [{"kind": "clean", "component": n, "options": changed_options(host.registry.get("cleaner", n), o)}
              for n, o in chosen.items()]
     with st.spinner("Checking how many rows each cleaner drops (nothing is written yet)…"):
-        heavy = cleaning.heavy_drops(try_chain(chosen), max_drop / 100)
-    if heavy:
+        checked, all_ran = try_chain(chosen)
+    heavy = cleaning.heavy_drops(checked, max_drop / 100)
+    if not all_ran:
+        st.session_state.pop(keys.CLEAN_PENDING, None)
+    elif heavy:
         st.session_state[keys.CLEAN_PENDING] = {"stage": stage, "heavy": [str(h) for h in heavy]}
     else:
         st.session_state.pop(keys.CLEAN_PENDING, None)

@@ -82,3 +82,15 @@ def test_default_near_dedup_applies_without_a_question_and_choice_survives_other
     again.run()
     assert again.multiselect(key="clean_pick").value == ["whitespace", "near-dedup"]
     assert not again.subheader or all("typos" not in h.value for h in again.subheader)
+
+
+def test_a_cleaner_that_fails_is_named_and_nothing_is_applied(tmp_path, sample_dir):
+    at, _ = open_page("clean", tmp_path, sample_dir, "clean-failing")
+    at.run()
+    at.multiselect(key="clean_pick").set_value(["exact-dedup"]).run()
+    at.selectbox(key="clean_exact-dedup_on").set_value("column").run()
+    at.text_input(key="clean_exact-dedup_column").input("no_such_column").run()
+    at.button(key="clean_apply").click().run()
+    assert not at.exception and not at.success
+    assert "cleaner exact-dedup failed" in at.error[0].value and "no_such_column" in at.error[0].value
+    assert not at.session_state[keys.PIPELINE].stage("clean")
