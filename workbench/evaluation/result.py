@@ -37,7 +37,7 @@ def skipped(name: str, reason: str, *, higher_is_better: bool | None = True) -> 
     return MetricResult(name, None, higher_is_better=higher_is_better, skipped=reason)
 
 
-def aggregate(values: list[float | None], how: str) -> float | None:
+def aggregate(values: Sequence[float | None], how: str) -> float | None:
     """The corpus score from per-example scores for the ``mean``/``exp_mean`` aggregates."""
     import math
 
@@ -49,7 +49,7 @@ def aggregate(values: list[float | None], how: str) -> float | None:
     return m
 
 
-def mean(values: list[float | None]) -> float | None:
+def mean(values: Sequence[float | None]) -> float | None:
     """Mean over the values that apply (None when none do)."""
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
