@@ -76,7 +76,8 @@ class Host:
             self.pm.enable_tracing()
         self.registry = Registry()
         self.plugins: dict[str, PluginInfo] = {}
-        self.failed: dict[str, FailedPlugin] = {}
+        #: third-party plugins that failed to import (the registry names them when a component is missing)
+        self.failed: dict[str, FailedPlugin] = self.registry.failed_plugins
         self.warnings: list[str] = []
         for module_name in _available_builtins():
             module = importlib.import_module(module_name)
@@ -150,7 +151,6 @@ class Host:
 
         self.failed[name] = FailedPlugin(name, source, path, f"{type(exc).__name__}: {exc}",
                                          "".join(traceback.format_exception(exc)))
-        self.registry.failed_plugins[name] = self.failed[name]
 
     def _register_all(self) -> None:
         """Call every hook through pluggy, once per plugin, in pluggy's order (tryfirst/trylast honoured)."""
