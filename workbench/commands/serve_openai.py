@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--train-options", default="{}", metavar="JSON",
                    help="more options of the local trainer for every job, e.g. '{\"max_length\": 1024}' "
                         "(see docs/training.md; epochs, batch size, seed and model come from each job)")
+    p.add_argument("--test-faults", action="store_true",
+                   help="serve /_workbench/faults to inject failures (for client tests only; never for testers)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
     p.set_defaults(func=run)
 
@@ -49,7 +51,7 @@ def run(args) -> int:
         if not key:
             raise WorkbenchError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
     server = OpenAIServer(Path(args.data_dir), models, host=args.host, port=args.port, api_key=key,
-                          verbose=not args.quiet, training=training)
+                          verbose=not args.quiet, training=training, test_faults=args.test_faults)
     print(f"OpenAI-compatible server on {server.url} (models: {', '.join(models)}); Ctrl-C stops it",
           file=sys.stderr, flush=True)
     try:

@@ -4,7 +4,9 @@ Routes are written as the spec's path templates (``/files/{file_id}``), so
 a recorded exchange names the exact operation of ``openapi.yaml`` it must
 conform to. ``Idempotency-Key`` makes a retried POST return the first answer
 instead of creating a second file or job. ``/_workbench/faults`` (not part of
-OpenAI's API) injects faults from another process.
+OpenAI's API) injects faults from another process; it exists only on a server
+started with ``test_faults=True`` (``--test-faults``), because anyone who can
+reach it could make the server fail or stall, and it asks for the API key too.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         raw = self.rfile.read(min(int(self.headers.get("Content-Length") or 0), MAX_BODY))
-        if url.path.startswith("/_workbench/faults"):
+        if url.path.startswith("/_workbench/faults") and owner.test_faults:
             return self._faults(method, raw)
         path = url.path[len(PREFIX):] if url.path.startswith(PREFIX + "/") else url.path
         fault = owner.faults.take(method, path, kinds=("429", "500", "drop", "slow"))
@@ -221,6 +223,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _faults(self, method: str, raw: bytes) -> None:
         owner = self.server.owner
+        try:
+            self._authorise()
+        except ApiError as exc:
+            return self._send(exc.status, exc.body(), None)
         if method == "DELETE":
             owner.faults.clear()
             return self._send(200, {"cleared": True}, None)
@@ -242,13 +248,14 @@ class OpenAIServer:
 
     def __init__(self, data_dir: Path, base_models: dict[str, Path], *, host: str = "127.0.0.1", port: int = 0,
                  api_key: str | None = None, record: bool = False, verbose: bool = False,
-                 training: dict[str, Any] | None = None) -> None:
+                 training: dict[str, Any] | None = None, test_faults: bool = False) -> None:
         """``training``: options of the shared local trainer for every job (e.g. ``{"method": "lora"}``),
-        on top of :data:`workbench.openai_server.tuning.SERVER_DEFAULTS`."""
+        on top of :data:`workbench.openai_server.tuning.SERVER_DEFAULTS`. ``test_faults``: serve
+        ``/_workbench/faults`` (tests only; in-process ``self.faults`` works either way)."""
         self.faults = Faults()
         self.state = ServerState(Path(data_dir), base_models)
         self.api = Api(self.state, self.faults, training)
-        self.api_key, self.verbose = api_key, verbose
+        self.api_key, self.verbose, self.test_faults = api_key, verbose, test_faults
         #: with ``record``: every exchange as (method, template, path, status, request, response)
         self.exchanges: list[dict[str, Any]] | None = [] if record else None
         self.httpd = _HTTPServer((host, port), _Handler)
