@@ -65,10 +65,10 @@ def test_same_seed_same_probes_and_option_checks():
     assert a.equals(b) and a.height == 2 * 16
     only_age = CounterfactualProbes({"attributes": ["age"], "ages": ["30", "80"], "max_sources": 1}).generate(table(), 0)[0]
     assert [json.loads(m)["cf_value"] for m in only_age["meta"]] == ["30", "80"]
-    with pytest.raises(ValueError, match="unknown attributes"):
-        CounterfactualProbes({"attributes": ["height"]})
     from workbench.errors import WorkbenchError
 
+    with pytest.raises(WorkbenchError, match="option 'attributes'.*unknown attributes"):
+        CounterfactualProbes({"attributes": ["height"]})
     with pytest.raises(WorkbenchError, match="unknown origins martian"):
         CounterfactualProbes({"origins": ["martian"]}).generate(table(), 0)
 

@@ -15,7 +15,7 @@ stays quiet while a planted skew is flagged in plain words.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 from pydantic import Field
@@ -41,7 +41,7 @@ class DataAudit(Cleaner):
     description = "Report coverage, label imbalance and demographic mentions vs label and answer tone (changes nothing)"
     Options = AuditOptions
     #: a plugin subclass can add word lists here (same layout as the ``extra_terms`` option)
-    plugin_terms: dict[str, dict[str, Any]] = {}
+    plugin_terms: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench import store
@@ -140,7 +140,7 @@ def _two_by_two(a: int, b: int, c: int, d: int) -> tuple[float, str]:
     table = [[a, b], [c, d]]
     if min(a + b, c + d) == 0 or min(a + c, b + d) == 0:
         return 1.0, "none (a margin is empty)"
-    chi2, p, _, expected = chi2_contingency(table)
+    _, p, _, expected = chi2_contingency(table)
     if expected.min() < 5:
         return float(fisher_exact(table).pvalue), "Fisher's exact test"
     return float(p), "chi-square (Yates)"

@@ -138,7 +138,7 @@ def gap_test(matrix, values: list[str], resamples: int, rng) -> dict[str, Any]:
     usable = ~np.isnan(matrix).any(axis=1)
     m = matrix[usable]
     if len(m) < 2:
-        return {"gap": None, "ci_low": None, "ci_high": None, "p_value": None, "n_groups": int(len(m)),
+        return {"gap": None, "ci_low": None, "ci_high": None, "p_value": None, "n_groups": len(m),
                 "skipped": "fewer than 2 complete groups"}
     means = m.mean(axis=0)
     lo, hi = int(np.argmin(means)), int(np.argmax(means))
@@ -152,7 +152,7 @@ def gap_test(matrix, values: list[str], resamples: int, rng) -> dict[str, Any]:
     idx = rng.integers(0, len(m), size=(resamples, len(m)))
     low, high = np.percentile(diff[idx].mean(axis=1), [2.5, 97.5])
     return {"gap": gap, "ci_low": float(low), "ci_high": float(high), "p_value": p, "lower": values[lo],
-            "higher": values[hi], "means": {v: float(x) for v, x in zip(values, means)}, "n_groups": int(len(m))}
+            "higher": values[hi], "means": {v: float(x) for v, x in zip(values, means)}, "n_groups": len(m)}
 
 
 def amplification(base, other, resamples: int, rng) -> dict[str, Any]:
@@ -173,7 +173,7 @@ def amplification(base, other, resamples: int, rng) -> dict[str, Any]:
     null = _spread(o_perm.mean(axis=1)) - _spread(b_perm.mean(axis=1))
     p = float((np.sum(null >= observed - 1e-12) + 1) / (resamples + 1)) if observed > 1e-12 else 1.0
     return {"difference": observed, "ci_low": float(low), "ci_high": float(high), "p_value": p,
-            "base_gap": float(_spread(b.mean(axis=0))), "n_groups": int(len(b))}
+            "base_gap": float(_spread(b.mean(axis=0))), "n_groups": len(b)}
 
 
 def _headline(per_measure: dict[str, dict[str, Any]]) -> dict[str, Any]:
