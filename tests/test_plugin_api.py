@@ -12,7 +12,7 @@ from workbench.testing import chat_rows, run_component, scratch_context, tiny_mo
 
 CONTRACT = ["hookimpl", "Component", "Step", "Reader", "Writer", "Cleaner", "Augmenter", "ScenarioGenerator",
             "Trainer", "Metric", "Options", "AugmentOptions", "augment_selection", "variant_row", "StepResult", "Ledger", "StepContext", "MetricResult",
-            "RowError", "WorkbenchError", "PluginError"]
+            "RowError", "WorkbenchError", "PluginError", "InvalidOptions"]
 
 
 def test_every_contract_name_is_an_attribute_of_workbench():

@@ -37,6 +37,7 @@ _API: dict[str, str] = {
     "MetricResult": "workbench.evaluation.result",
     "WorkbenchError": "workbench.errors",
     "PluginError": "workbench.errors",
+    "InvalidOptions": "workbench.errors",
     "RowError": "workbench.errors",
 }
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from workbench.components import (Augmenter, Cleaner, Component, Metric, NoOptions, Options, Reader,
                                       ScenarioGenerator, Step, Trainer, Writer)
     from workbench.context import StepContext
-    from workbench.errors import PluginError, RowError, WorkbenchError
+    from workbench.errors import InvalidOptions, PluginError, RowError, WorkbenchError
     from workbench.evaluation.result import MetricResult
     from workbench.hookspecs import hookimpl
     from workbench.ledger import Ledger, StepResult

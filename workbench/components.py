@@ -79,10 +79,10 @@ class Component:
         try:
             self.options = self.Options.model_validate(data)
         except ValidationError as exc:
-            from workbench.errors import WorkbenchError
+            from workbench.errors import InvalidOptions
             from workbench.options_error import options_problem
 
-            raise WorkbenchError(f"invalid options for {self.kind} {self.name!r}: {options_problem(exc)}",
+            raise InvalidOptions(f"invalid options for {self.kind} {self.name!r}: {options_problem(exc)}",
                                  hint=f"`workbench plugins --options --json` shows the options of {self.name!r}") from exc
 
     @classmethod

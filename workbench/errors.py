@@ -15,6 +15,10 @@ class PluginError(WorkbenchError):
     """A plugin could not be loaded or registered a malformed component."""
 
 
+class InvalidOptions(WorkbenchError, ValueError):
+    """A component's options do not validate; one line naming each option (a ValueError, as pydantic's is)."""
+
+
 class RowError(Exception):
     """Raised inside a component to name the row that made it fail."""
 

@@ -14,7 +14,8 @@ def options_problem(exc: BaseException) -> str:
     parts = []
     for error in errors():
         name = ".".join(str(p) for p in error.get("loc", ())) or "options"
-        message = "unknown option" if error.get("type") == "extra_forbidden" else error.get("msg", "invalid")
+        message = ("unknown option" if error.get("type") == "extra_forbidden"
+                   else str(error.get("msg", "invalid")).removeprefix("Value error, "))
         if "input" in error and error.get("type") != "extra_forbidden" and not isinstance(error["input"], dict):
             message += f" (got {error['input']!r})"
         parts.append(f"option {name!r}: {message}")
