@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 
 def register(sub) -> None:
     p = sub.add_parser("serve-openai", help="serve an OpenAI-compatible API (files, fine-tuning, chat) on local models")
@@ -52,12 +50,4 @@ def run(args) -> int:
             raise WorkbenchError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
     server = OpenAIServer(Path(args.data_dir), models, host=args.host, port=args.port, api_key=key,
                           verbose=not args.quiet, training=training, test_faults=args.test_faults)
-    print(f"OpenAI-compatible server on {server.url} (models: {', '.join(models)}); Ctrl-C stops it",
-          file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return server.run_until_interrupted(f"OpenAI-compatible server on {server.url} (models: {', '.join(models)})")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import json
 import re
-import threading
 import time
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from workbench.http_serving import ThreadedServer
 from workbench.openai_server.chat import ChatService
 from workbench.openai_server.faults import Faults
 from workbench.openai_server.jobs import JobRunner
@@ -243,8 +243,10 @@ class _HTTPServer(ThreadingHTTPServer):
     owner: "OpenAIServer"
 
 
-class OpenAIServer:
+class OpenAIServer(ThreadedServer):
     """An OpenAI-compatible server over local models, runnable in a thread or in the foreground."""
+
+    thread_name = "openai-server"
 
     def __init__(self, data_dir: Path, base_models: dict[str, Path], *, host: str = "127.0.0.1", port: int = 0,
                  api_key: str | None = None, record: bool = False, verbose: bool = False,
@@ -260,7 +262,6 @@ class OpenAIServer:
         self.exchanges: list[dict[str, Any]] | None = [] if record else None
         self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.owner = self
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -274,16 +275,7 @@ class OpenAIServer:
             self.exchanges.append({"method": method, "template": template, "path": path, "status": status,
                                    "request": request, "response": response})
 
-    def start(self) -> "OpenAIServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="openai-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever()
-
     def stop(self) -> None:
         """Stop serving, and stop the fine-tuning worker so a job in training does not go on using the CPU."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().stop()
         self.api.jobs.stop()
