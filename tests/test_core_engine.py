@@ -226,7 +226,7 @@ def statute_runfile():
         {"kind": "clean", "component": "statute-check"}]})
 
 
-def test_plain_exception_in_a_cleaner_names_the_row_and_keeps_the_traceback(host):
+def test_plain_exception_in_a_cleaner_names_the_row_and_keeps_the_traceback(host, capsys):
     host.add_plugin(StatutePlugin(), "statute-kit")
     try:
         with pytest.raises(StepError) as err:
@@ -241,6 +241,10 @@ def test_plain_exception_in_a_cleaner_names_the_row_and_keeps_the_traceback(host
     status = store.read_json(store.runs_root() / "statute" / "run.json")
     assert status["state"] == "failed" and status["error_file"] == exc.traceback_file
     assert not any(p.name == ".find-row" for p in (store.runs_root() / "statute").rglob("*"))
+    from workbench.cli import main
+
+    assert main(["runs", "show", "statute"]) == 0
+    assert f"traceback: {exc.traceback_file}" in capsys.readouterr().out
 
 
 def test_failure_that_does_not_depend_on_rows_blames_no_row(host):
