@@ -41,7 +41,7 @@ def build_report(run_dir: Path, *, results: dict[str, Any] | None = None,
         "title": title or f"Evaluation report: {run_dir.name}",
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run": run_dir.name, "results": results, "lineage": lineage(run_dir),
-        "votes": {"tally": tally(votes), "n": len(votes)} if votes else None,
+        "votes": human_votes(run_dir, results, votes) if votes else None,
         "against": [p.name for p in others] or None,
         "runs_table": None, "audit": latest_audit(run_dir),
     }
@@ -50,6 +50,26 @@ def build_report(run_dir: Path, *, results: dict[str, Any] | None = None,
                                             resamples=results.get("bootstrap_resamples", 1000),
                                             trials=results.get("ar_trials", 1000), seed=results.get("seed") or 1)
     return report
+
+
+def human_votes(run_dir: Path, results: dict[str, Any], votes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The votes' tally, the raters' agreement, and per compared model the LLM judge's agreement with the
+    human majority on the examples both judged (when the evaluation ran the ``judge`` metric)."""
+    import polars as pl
+
+    from workbench.evaluation.agreement import agreement, judge_agreement, judge_winners
+    from workbench.evaluation.runs_table import evaluate_dirs
+
+    judge: dict[str, Any] = {}
+    for model, metrics in (results.get("comparisons") or {}).items():
+        verdicts = ((metrics.get("judge") or {}).get("details") or {}).get("verdicts")
+        examples = evaluate_dirs(run_dir)[1] if verdicts else None
+        if examples is not None:
+            ids = pl.read_parquet(examples).filter(pl.col("model_name") == model)["id"].to_list()
+            judged = judge_agreement(judge_winners(verdicts, ids), [v for v in votes if v.get("model") in (None, model)])
+            if judged:
+                judge[model] = judged
+    return {"tally": tally(votes), "n": len(votes), "agreement": agreement(votes), "judge": judge or None}
 
 
 def compare_runs(run_dir: Path, results: dict[str, Any], others: list[Path], *, reference: str | None = None,

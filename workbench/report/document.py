@@ -247,7 +247,16 @@ def _votes(votes: dict[str, Any] | None) -> Section | None:
     if not votes:
         return None
     t = votes["tally"]
-    return Section("Human preference votes", [Table(["base", "tuned", "tie", "votes"], [[t["base"], t["tuned"], t["tie"], votes["n"]]])])
+    blocks: list[Any] = [Table(["base", "tuned", "tie", "votes"], [[t["base"], t["tuned"], t["tie"], votes["n"]]])]
+    a = votes.get("agreement")
+    if a:
+        blocks.append(P(f"Agreement of {len(a['voters'])} raters: {a['method']} {fmt.num(a['kappa'])} on the "
+                        f"{a['examples']} examples all judged (all chose the same on {fmt.num(a['raw'])}); "
+                        f"Krippendorff's alpha {fmt.num(a.get('alpha'))} (1 = perfect, 0 = chance)."))
+    for model, j in (votes.get("judge") or {}).items():
+        blocks.append(P(f"LLM judge vs the human majority ({model}): agrees on {fmt.num(j['agreement'])} of "
+                        f"{j['examples']} examples, Cohen's kappa {fmt.num(j['kappa'])}."))
+    return Section("Human preference votes", blocks)
 
 
 def _runs_table(t: dict[str, Any] | None) -> Section | None:
