@@ -102,3 +102,21 @@ def test_cli_export_writes_both_files(store, tmp_path):
     pairs = [json.loads(line) for line in (tmp_path / "out" / "feedback-preferences.jsonl").read_text().splitlines()]
     assert sft.height == 1 and sft["origin"].to_list() == ["feedback"]
     assert len(pairs) == 3 and all(p["meta"]["rejected"] for p in pairs)
+
+
+def test_testers_agreement_on_ratings_and_choices(store, capsys):
+    from workbench.cli import main
+    from workbench.feedback.agreement import tester_agreement
+
+    store.add_feedback("a2", "ben", "rating", rating=2, scale="1-5")  # ana gave a thumbs down (= 1)
+    store.add_feedback("b2", "ben", "rating", rating=5, scale="1-5")  # ana gave 4
+    figures = tester_agreement(store)
+    # interval alpha by hand: units [1, 2] and [4, 5]; D_o = (1 + 1) / 4 ... over n = 4 values
+    values = [1, 2, 4, 5]
+    d_o = (2 * 1 + 2 * 1) / 4
+    d_e = sum((a - b) ** 2 for a in values for b in values) / (4 * 3)
+    assert figures["ratings"]["alpha"] == pytest.approx(1 - d_o / d_e)
+    assert figures["ratings"]["examples"] == 2 and figures["ratings"]["testers"] == ["ana", "ben"]
+    assert figures["preferences"]["examples"] == 1 and figures["preferences"]["alpha"] is None  # one value only
+    assert main(["feedback", "agreement", "--db", str(store.path), "--json"]) == 0
+    assert '"examples": 2' in capsys.readouterr().out

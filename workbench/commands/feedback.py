@@ -13,19 +13,46 @@ def register(sub) -> None:
     export.add_argument("--out", default="feedback-data", help="folder for feedback-sft.jsonl and "
                         "feedback-preferences.jsonl (default %(default)s)")
     export.set_defaults(func=run_export)
+    agree = actions.add_parser("agreement", help="how far testers agree (Krippendorff's alpha on ratings and choices)")
+    agree.add_argument("--db", default="runs/feedback.sqlite", help="the feedback store (default %(default)s)")
+    agree.add_argument("--json", action="store_true", help="print JSON")
+    agree.set_defaults(func=run_agreement)
+
+
+def _store(db: str):
+    from pathlib import Path
+
+    from workbench.errors import WorkbenchError
+    from workbench.feedback.store import FeedbackStore
+
+    if not Path(db).exists():
+        raise WorkbenchError(f"feedback store {db} does not exist", hint="collect feedback with `workbench serve`")
+    return FeedbackStore(db)
+
+
+def run_agreement(args) -> int:
+    import json
+
+    from workbench.feedback.agreement import tester_agreement
+
+    figures = tester_agreement(_store(args.db))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    for kind, f in figures.items():
+        alpha = "n/a" if f["alpha"] is None else f"{f['alpha']:.3f}"
+        print(f"{kind}: Krippendorff's alpha {alpha} over {f['examples']} examples judged by two or more of "
+              f"{len(f['testers'])} testers")
+    return 0
 
 
 def run_export(args) -> int:
     from pathlib import Path
 
-    from workbench.errors import WorkbenchError
     from workbench.feedback.export import preference_pairs, supervised_rows
-    from workbench.feedback.store import FeedbackStore
     from workbench.io import write_table
 
-    if not Path(args.db).exists():
-        raise WorkbenchError(f"feedback store {args.db} does not exist", hint="collect feedback with `workbench serve`")
-    store = FeedbackStore(args.db)
+    store = _store(args.db)
     out = Path(args.out)
     for name, table in (("feedback-sft.jsonl", supervised_rows(store)),
                         ("feedback-preferences.jsonl", preference_pairs(store))):

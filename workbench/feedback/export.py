@@ -26,13 +26,10 @@ from typing import Any
 import polars as pl
 
 from workbench import schema
+from workbench.feedback.agreement import five_point
 from workbench.feedback.store import FeedbackStore
 
 ORIGIN = "feedback"
-
-
-def _five_point(item: dict[str, Any]) -> float:
-    return 1.0 + 4.0 * item["rating"] if item["scale"] == "thumbs" else float(item["rating"])
 
 
 def _row(row_id: str, messages: list[dict[str, Any]], answer: str, source: str, **meta: Any) -> dict[str, Any]:
@@ -77,7 +74,7 @@ def preference_pairs(store: FeedbackStore) -> pl.DataFrame:
         elif f["kind"] == "correction":
             add(ex["messages"], f["text"], ex["answer"], "correction", [ex["id"]], [f["id"]])
         elif f["kind"] == "rating":
-            ratings[ex["id"]].append((_five_point(f), f["id"]))
+            ratings[ex["id"]].append((five_point(f), f["id"]))
     by_prompt: dict[str, list[str]] = defaultdict(list)
     for exchange_id in ratings:
         by_prompt[json.dumps(exchanges[exchange_id]["messages"], sort_keys=True)].append(exchange_id)
