@@ -130,3 +130,20 @@ def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_m
     assert len(lora.reused_steps) == 6  # finished before the kill: nothing re-runs
     assert head.reused_steps == ["01-load-load", "02-clean-whitespace", "03-augment-typos", "04-split-split"]
     assert store.read_json(runs / "exp" / "experiment.json")["state"] == "finished"
+
+
+def test_preflight_estimates_every_run_and_keeps_the_data_steps(tmp_path, tiny_model_dir):
+    from workbench.experiment.preflight import experiment_preflight
+
+    data = experiment_data(tmp_path, tiny_model_dir, variants=[
+        {"name": "full"}, {"name": "half", "data_fraction": 0.5}, {"name": "head", "train": {"method": "head"}}])
+    data["steps"][4]["options"] |= {"max_steps": 0, "epochs": 1, "warmup_probe_steps": 1}
+    exp = parse_experiment(data, base_dir=tmp_path)
+    figures = experiment_preflight(exp)
+    full, half, head = figures["runs"]
+    assert half["train_rows"] < full["train_rows"] == head["train_rows"]
+    assert half["optimizer_steps"] < full["optimizer_steps"] and full["tuned_answers"] == 6
+    assert all(r["expected_seconds"] > 0 for r in figures["runs"]) and figures["unmeasured"] == []
+    assert figures["training_seconds"] == pytest.approx(sum(r["expected_seconds"] for r in figures["runs"]), abs=0.2)
+    # the data steps ran in each run's own folder: the experiment reuses them
+    assert [p.name for p in store.step_dirs(store.runs_root() / "exp--half")][-1] == "05-subsample-subsample"

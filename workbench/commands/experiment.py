@@ -13,6 +13,8 @@ def register(sub) -> None:
     p.add_argument("--runs-dir", help="folder that holds run folders (default: $WORKBENCH_RUNS or ./runs)")
     p.add_argument("--force", action="store_true", help="re-run every step of every variant")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the comparison")
+    p.add_argument("--preflight", action="store_true", help="only estimate: run the data steps, measure the "
+                                                             "trainer's warm-up, print rows, steps and time per run")
     p.add_argument("--json", action="store_true", help="print the per-variant results as JSON")
     p.set_defaults(func=run)
 
@@ -24,6 +26,8 @@ def run(args) -> int:
     from workbench.experiment.spec import load_experiment
 
     exp = load_experiment(args.file)
+    if args.preflight:
+        return preflight(exp, args)
 
     def on_start(run, i, n) -> None:
         if not args.json:
@@ -61,4 +65,20 @@ def run(args) -> int:
         print(curve["reading"])
     for fmt_, path in paths.items():
         print(f"{fmt_:<5} {path}")
+    return 0
+
+
+def preflight(exp, args) -> int:
+    from workbench.experiment.preflight import experiment_preflight
+
+    figures = experiment_preflight(exp, args.runs_dir)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    for r in figures["runs"]:
+        eta = f"~{r['expected_seconds'] / 60:.1f} min" if r.get("expected_seconds") else "not measured"
+        print(f"{r['label']:<28} train rows {r.get('train_rows')}  optimiser steps {r.get('optimizer_steps', '-')}  "
+              f"training {eta}")
+    total = figures["training_seconds"]
+    print(f"total training: {'~%.1f min' % (total / 60) if total else 'not measured'} ({figures['note']})")
     return 0
