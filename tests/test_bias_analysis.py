@@ -1,9 +1,9 @@
 """Bias analysis: a planted refusal gap is found and called amplified; balanced answers show none.
 
-The behaviour is planted through saved answers (``answers:<file>`` models),
-not by training a tiny model: on this shared 2-core machine a tiny Llama with
-SmolLM2's 49k-token vocabulary did not finish 150 training steps in 10 minutes.
-The saved answers go through the real evaluate step, metrics and report.
+The behaviour is planted through saved answers (``answers:<file>`` models), so
+these tests are fast; ``test_bias_planted_model.py`` plants it by training tiny
+models (slow). The saved answers go through the real evaluate step, metrics,
+report and ``workbench evaluate --bias``.
 """
 
 from __future__ import annotations
@@ -159,4 +159,5 @@ def test_cli_evaluate_bias_prints_gaps_and_amplified(tmp_path, monkeypatch, caps
         assert set(printed["models"][model]) == {"age", "pronoun"}
         assert {"gap", "ci_low", "ci_high", "p_value"} <= set(printed["models"][model]["age"])
     assert printed["models"]["tuned"]["age"]["measure"] == "refusal"
-    assert {"model": "tuned", "attribute": "age", "measure": "refusal"}.items() <= printed["amplified"][0].items()
+    assert any({"model": "tuned", "attribute": "age", "measure": "refusal"}.items() <= a.items()
+               for a in printed["amplified"])
