@@ -88,6 +88,18 @@ def test_balanced_answers_show_no_gap():
     assert headline(bias).startswith("No significant counterfactual gap")
 
 
+def test_label_accuracy_per_group_of_a_classifier():
+    table = probes()
+    frame = per_example(table, {"base": answers(table, False, 1), "tuned": answers(table, False, 2)})
+    wrong_for_she = frame.get_column("id").str.ends_with("/pronoun/she") & (frame.get_column("model_name") == "tuned")
+    frame = frame.with_columns(pl.when(wrong_for_she).then(0.0).otherwise(1.0).alias("score_accuracy"))
+    bias = analyse(frame, probe_tags(table), "base", None, resamples=500, seed=3)
+    label = bias["models"]["tuned"]["pronoun"]["measures"]["label"]
+    assert label["gap"] == 1.0 and label["lower"] == "she" and label["p_value"] < 0.01
+    assert bias["models"]["base"]["pronoun"]["measures"]["label"]["p_value"] == 1.0
+    assert any(a["measure"] == "label" and a["attribute"] == "pronoun" for a in bias["amplified"])
+
+
 def test_incomplete_groups_are_left_out_and_counted():
     table = probes()
     frame = per_example(table, {"base": answers(table, False, 1)})

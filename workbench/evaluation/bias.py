@@ -22,8 +22,9 @@ significantly above zero.
 
 Measures: ``quality`` (the primary metric against the shared reference),
 ``facts`` (the facts check, when present), ``refusal`` (refusal markers of
-:mod:`workbench.evaluation.lexicon`), ``length`` (words) and ``sentiment``
-(a small lexicon, not a trained model).
+:mod:`workbench.evaluation.lexicon`), ``length`` (words), ``sentiment``
+(a small lexicon, not a trained model) and ``label`` (the accuracy metric's
+right / wrong per example, when it ran: group accuracy of a classifier).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def measures(per_example: pl.DataFrame, primary: str | None) -> pl.DataFrame:
         cols.insert(0, per_example.get_column(f"score_{primary}").cast(pl.Float64).alias("m_quality"))
     if "score_facts" in per_example.columns:
         cols.insert(1, per_example.get_column("score_facts").cast(pl.Float64).alias("m_facts"))
+    if "score_accuracy" in per_example.columns:  # a classifier's (or a named) label: right = 1, wrong = 0
+        cols.append(per_example.get_column("score_accuracy").cast(pl.Float64).alias("m_label"))
     return per_example.select("id", "model_name").with_columns(cols)
 
 
