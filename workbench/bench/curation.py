@@ -99,13 +99,14 @@ def batched_probe(source: str, batch_rows: int, budget_mb: int) -> dict[str, Any
     from pathlib import Path
 
     from plugins.cleaners.chain import run_chain_batched
+    from workbench.bench import peak_memory_mb
 
     target = Path(source).with_name("cleaned.parquet")
     started, cpu = time.perf_counter(), time.process_time()
     totals = run_chain_batched(source, target, target.with_name("ledger.parquet"), batch_rows=batch_rows,
                                memory_budget_mb=budget_mb)
     return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(time.process_time() - cpu, 2),
-            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_memory_mb": peak_memory_mb(),
             "rows_out": totals["rows_out"], "batches": totals["batches"], "passes": totals["passes"]}
 
 

@@ -2,7 +2,7 @@
 
 Writes a synthetic support-chat JSONL (about 420 bytes a conversation, one
 malformed line in 1,000), then validates it in a fresh subprocess per path,
-so each path's peak memory (``ru_maxrss``) is its own; and converts it to
+so each path's peak memory (``VmHWM``) is its own; and converts it to
 Parquet with the fast path. Both paths stream batch by batch. Times include
 start-up (imports, format detection). ``cpu_seconds`` (the process's CPU
 time, all threads) is reported beside wall time: on a shared machine it is
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.bench import load_average
+from workbench.bench import load_average, peak_memory_mb
 
 HELP = "streaming validation: fast path vs the per-line checks (rows/s, peak memory)"
 
@@ -90,8 +90,6 @@ def _measure(what: str, path: Path, fast: bool, target: Path | None = None) -> d
 
 def probe(what: str, paths: str, fast: bool) -> dict[str, Any]:
     """Run one path in this (fresh) process: its time and this process's peak memory."""
-    import resource
-
     from workbench.io import write_frames
     from workbench.io.loader import TableStream
 
@@ -107,7 +105,7 @@ def probe(what: str, paths: str, fast: bool) -> dict[str, Any]:
     return {"seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(time.process_time() - cpu_started, 2),
             "rows_read": result.rows_read,
             "rows_valid": result.rows_valid, "rows_invalid": result.rows_quarantined,
-            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_memory_mb": peak_memory_mb()}
 
 
 TOPICS = ("order", "refund", "invoice", "password", "delivery", "subscription", "warranty", "address")
