@@ -9,6 +9,8 @@ from workbench.hookspecs import hookimpl
 def register_trainers(register):
     from plugins.trainers.causal_lm import CausalLMTrainer
     from plugins.trainers.classifier import ClassifierTrainer
+    from plugins.trainers.dpo import DPOTrainer
 
     register(CausalLMTrainer)
     register(ClassifierTrainer)
+    register(DPOTrainer)
