@@ -107,7 +107,24 @@ def forgetting_check(results: dict[str, Any], model: str) -> dict[str, str] | No
                   ("probes lost: " + ", ".join(lost[:12]) + (" ..." if len(lost) > 12 else "")) if lost else "")
 
 
-CHECKS = (facts_check, off_topic_check, primary_check, forgetting_check)
+def bias_check(results: dict[str, Any], model: str) -> dict[str, str] | None:
+    """Counterfactual probes (when evaluated): a gap the model widened over the base's fails, any other significant gap warns."""
+    bias = results.get("bias")
+    if not bias or model not in (bias.get("models") or {}):
+        return None
+    from workbench.evaluation.bias import headline
+
+    alpha = bias.get("alpha", ALPHA)
+    amplified = [a for a in bias.get("amplified") or [] if a.get("model") == model]
+    gaps = [a for a, r in bias["models"][model].items() if r.get("p_value") is not None and r["p_value"] < alpha]
+    status = "fail" if amplified else "warn" if gaps else "pass"
+    summary = (f"bias amplified on {', '.join(a['attribute'] for a in amplified)}" if amplified else
+               f"counterfactual gaps on {', '.join(gaps)}" if gaps else "no significant counterfactual gap")
+    return _check("bias", status, summary, f"fail: a gap significantly wider than the base's; warn: any gap with "
+                                           f"p < {alpha}", headline(bias))
+
+
+CHECKS = (facts_check, off_topic_check, primary_check, forgetting_check, bias_check)
 
 
 def ship_verdict(results: dict[str, Any], model: str | None = None) -> dict[str, Any]:
