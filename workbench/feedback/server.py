@@ -88,6 +88,31 @@ class ChatModels:
             yield from stream_answer(self.models[name], conversation, settings)
 
 
+def record_exchange(store: FeedbackStore, redact: bool, *, exchange_id: str, tester: str, model: str,
+                    conversation: list[dict[str, str]], answer: str, latency: float, first_token: float | None,
+                    settings: Any) -> None:
+    """Log one exchange (PII-redacted when ``redact``) with its decoding settings; the server and the Playground
+    both log through here."""
+    from workbench.feedback.redact import redact as redact_pii
+
+    clean = redact_pii if redact else (lambda text: text)
+    store.log_exchange(exchange_id=exchange_id, tester=tester, model=model,
+                       messages=[{**m, "content": clean(m["content"])} for m in conversation], answer=clean(answer),
+                       latency=latency, first_token=first_token,
+                       settings={"max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
+                                 "top_p": settings.top_p, "seed": settings.seed, "redacted": redact})
+
+
+def record_feedback(store: FeedbackStore, redact: bool, exchange_id: str, tester: str, kind: str,
+                    **fields: Any) -> int:
+    """Store feedback on an exchange, its text PII-redacted when ``redact``."""
+    if isinstance(fields.get("text"), str) and redact:
+        from workbench.feedback.redact import redact as redact_pii
+
+        fields["text"] = redact_pii(fields["text"])
+    return store.add_feedback(exchange_id, tester, kind, **fields)
+
+
 def _conversation(body: dict[str, Any]) -> list[dict[str, str]]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -150,15 +175,9 @@ class FeedbackServer(ThreadedServer):
 
     def log(self, exchange_id: str, tester: str, model: str, conversation: list[dict[str, str]], answer: str,
             started: float, first_token: float | None, settings: Any) -> None:
-        from workbench.feedback.redact import redact
-
-        clean = redact if self.redact else (lambda text: text)
-        self.store.log_exchange(
-            exchange_id=exchange_id, tester=tester, model=model,
-            messages=[{**m, "content": clean(m["content"])} for m in conversation], answer=clean(answer),
-            latency=time.perf_counter() - started, first_token=first_token,
-            settings={"max_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-                      "top_p": settings.top_p, "seed": settings.seed, "redacted": self.redact})
+        record_exchange(self.store, self.redact, exchange_id=exchange_id, tester=tester, model=model,
+                        conversation=conversation, answer=answer, latency=time.perf_counter() - started,
+                        first_token=first_token, settings=settings)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -209,11 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(400, f"feedback takes exchange_id, kind and some of rating, scale, text, other_id; "
                                  f"got {sorted(body)}")
         fields = {k: body.get(k) for k in ("rating", "scale", "text", "other_id")}
-        if isinstance(fields["text"], str) and owner.redact:
-            from workbench.feedback.redact import redact
-
-            fields["text"] = redact(fields["text"])
-        feedback_id = owner.store.add_feedback(str(body["exchange_id"]), tester, str(body["kind"]), **fields)
+        feedback_id = record_feedback(owner.store, owner.redact, str(body["exchange_id"]), tester, str(body["kind"]),
+                                      **fields)
         self._json(200, {"id": feedback_id, "object": "feedback", "exchange_id": body["exchange_id"]})
 
     def _complete(self, owner: FeedbackServer, tester: str, body: dict[str, Any]) -> None:

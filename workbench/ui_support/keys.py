@@ -42,3 +42,9 @@ SESSION_MEMO = "wb_session_memo"
 PREFLIGHT_TASK = "wb_preflight_task"
 #: why the last local pre-flight could not run (its rough figures are in PREFLIGHT)
 PREFLIGHT_ERROR = "wb_preflight_error"
+#: the Playground's tester name (names the tester in the feedback store)
+TESTER = "wb_tester"
+#: the Playground's conversations: model name -> list of {"role", "content"} (each model keeps its own context)
+PLAYGROUND_CHATS = "wb_playground_chats"
+#: the Playground's last turn: model name -> exchange id (what the feedback buttons refer to)
+PLAYGROUND_LAST = "wb_playground_last"
