@@ -28,6 +28,7 @@ paths = history["path"].to_list()
 current = st.session_state.get(keys.RUN_DIR)
 run_path = st.selectbox("Run", paths, index=paths.index(current) if current in paths else 0,
                         format_func=lambda p: Path(p).name, key="eval_run")
+st.session_state[keys.RUN_DIR] = run_path  # the run being evaluated is the session's run (kept across reloads)
 run_dir = Path(run_path)
 
 with st.expander("Run an evaluation on this run", expanded=evaluation.evaluate_step(run_dir) is None):

@@ -220,3 +220,11 @@ def test_metric_deltas_of_two_runs(tmp_path):
     chrf = deltas[deltas["metric"] == "chrf"].iloc[0]
     assert (chrf["run_a"], chrf["run_b"], chrf["b_minus_a"]) == (55.0, 61.0, 6.0)
     assert "accuracy" not in set(deltas["metric"])
+
+
+def test_the_chosen_run_becomes_the_sessions_run(tmp_path):
+    at, runs, run_dir = _opened(tmp_path)
+    other = _evaluated_run(runs, "three-epochs", chrf_tuned=61.0)
+    at.run()
+    at.selectbox(key="eval_run").set_value(str(other)).run()
+    assert not at.exception and at.session_state[keys.RUN_DIR] == str(other)  # a reload reopens this run
