@@ -14,6 +14,7 @@ navigation = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/evaluate.py", title="Evaluate and compare", icon=":material/compare:"),
     st.Page("pages/playground.py", title="Playground", icon=":material/forum:"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/plugin_list.py", title="Plugins", icon=":material/extension:", url_path="plugins"),
 ])

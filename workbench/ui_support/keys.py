@@ -42,6 +42,10 @@ SESSION_MEMO = "wb_session_memo"
 PREFLIGHT_TASK = "wb_preflight_task"
 #: why the last local pre-flight could not run (its rough figures are in PREFLIGHT)
 PREFLIGHT_ERROR = "wb_preflight_error"
+#: the Experiments page's variants (list of ``[[variants]]`` dicts, docs/experiments.md)
+EXPERIMENT_VARIANTS = "wb_experiment_variants"
+#: the Experiments page's running pre-flight (a task id of :mod:`workbench.ui_support.tasks`)
+EXPERIMENT_PREFLIGHT_TASK = "wb_experiment_preflight_task"
 #: the Playground's tester name (names the tester in the feedback store)
 TESTER = "wb_tester"
 #: the Playground's conversations: model name -> list of {"role", "content"} (each model keeps its own context)
