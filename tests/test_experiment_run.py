@@ -97,8 +97,7 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
 
 
 @pytest.mark.slow  # a subprocess trains on a tiny model until its first checkpoint: about a minute
-def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_model_dir):
-    from workbench.experiment.executor import run_experiment
+def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_model_dir, capsys):
     from workbench.runfile import dumps_toml
 
     data = experiment_data(tmp_path, tiny_model_dir, train_steps=60,
@@ -123,13 +122,30 @@ def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_m
     state = store.read_json(runs / "exp" / "experiment.json")
     assert [r["state"] for r in state["runs"]] == ["finished", "running"]
 
-    from workbench.experiment.spec import load_experiment
+    from workbench.cli import main
 
-    outcomes = run_experiment(load_experiment(tmp_path / "exp.toml"), runs_dir=runs)
-    lora, head = outcomes
-    assert len(lora.reused_steps) == 6  # finished before the kill: nothing re-runs
-    assert head.reused_steps == ["01-load-load", "02-clean-whitespace", "03-augment-typos", "04-split-split"]
+    assert main(["experiment", str(tmp_path / "exp.toml"), "--runs-dir", str(runs), "--json", "--resamples", "50"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    lora, head = printed["variants"]
+    assert set(lora) >= {"name", "train_rows", "seconds", "scores", "vs_reference", "reused_steps"}
+    assert len(lora["reused_steps"]) == 6  # finished before the kill: nothing re-runs
+    assert head["reused_steps"] == ["01-load-load", "02-clean-whitespace", "03-augment-typos", "04-split-split"]
+    assert set(head["vs_reference"]["chrf"]) >= {"difference", "ci_low", "ci_high", "p_value"}
+    assert set(head["scores"]) == {"chrf", "rouge_l"} and head["train_rows"] == lora["train_rows"] > 0
     assert store.read_json(runs / "exp" / "experiment.json")["state"] == "finished"
+    assert Path(printed["report"]["html"]).exists()
+
+
+def test_a_cancel_file_stops_the_experiment_before_the_next_variant(tmp_path):
+    from workbench.experiment.executor import run_experiment
+
+    exp = parse_experiment({"run": {"name": "c"}, "steps": [{"kind": "load", "options": {"path": str(write_data(tmp_path))}}],
+                            "variants": [{"name": "a"}, {"name": "b"}]})
+    (store.runs_root() / "c").mkdir(parents=True)
+    (store.runs_root() / "c" / "CANCEL").write_text("cancelled from the UI\n")
+    with pytest.raises(KeyboardInterrupt, match="cancelled before a"):
+        run_experiment(exp)
+    assert store.read_json(store.runs_root() / "c" / "experiment.json")["state"] == "cancelled"
 
 
 def test_preflight_estimates_every_run_and_keeps_the_data_steps(tmp_path, tiny_model_dir):

@@ -6,7 +6,8 @@ prefix of an earlier variant are hard-linked into its folder (copied where
 links fail); the engine then checks each one's key as usual, so a shared
 step is reused, and one whose inputs differ after all is simply re-run.
 Killing the experiment and starting it again resumes: finished variants are
-reused step by step, an interrupted one resumes where the engine left it.
+reused step by step, an interrupted one resumes where the engine left it. A
+``CANCEL`` file in the experiment's folder stops it before the next variant.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def run_experiment(exp: Experiment, *, runs_dir: str | Path | None = None, force
     outcomes = []
     try:
         for i, run in enumerate(runs):
+            if (folder / "CANCEL").exists():  # written by the page's Cancel; the running step has its own file
+                raise KeyboardInterrupt(f"experiment {exp.name} cancelled before {run.label}")
             if on_start:
                 on_start(run, i, len(runs))
             state["runs"][i]["state"] = "running"

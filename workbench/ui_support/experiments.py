@@ -94,8 +94,8 @@ def start(pipeline: Pipeline, variants: list[dict[str, Any]], runs_dir: str | Pa
     if (where / jobs.JOB_FILE).exists() and jobs.is_alive(int(jobs.read_job(where)["pid"])):
         raise RuntimeError(f"experiment {exp.name!r} is already running")
     where.mkdir(parents=True, exist_ok=True)
-    for run in exp.runs():  # a cancel of an earlier attempt must not stop this one
-        (Path(runs_dir) / run.runfile.run.name / "CANCEL").unlink(missing_ok=True)
+    for run_dir in [where, *(Path(runs_dir) / r.runfile.run.name for r in exp.runs())]:
+        (run_dir / "CANCEL").unlink(missing_ok=True)  # a cancel of an earlier attempt must not stop this one
     path = where / EXPERIMENT_FILE
     store.write_text(path, to_toml(pipeline, variants, reference))
     cmd = [sys.executable, "-m", "workbench", "experiment", str(path), "--runs-dir", str(Path(runs_dir).resolve())]
@@ -132,7 +132,8 @@ def progress(exp_dir: str | Path, runs_dir: str | Path) -> dict[str, Any]:
 
 
 def cancel(exp_dir: str | Path, runs_dir: str | Path) -> None:
-    """Ask the running variant's step to stop; the experiment stops with it and can be resumed."""
+    """Ask the running variant's step to stop, and the experiment not to start another; it can be resumed."""
+    jobs.cancel(exp_dir)
     for r in (_read(Path(exp_dir) / "experiment.json") or {}).get("runs", []):
         if r["state"] == "running":
             jobs.cancel(Path(runs_dir) / r["run"])
