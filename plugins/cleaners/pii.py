@@ -127,6 +127,15 @@ class RedactPii(Cleaner):
     description = "Replace e-mails, phones, cards (Luhn), IBANs, IPs, URLs and secrets with typed placeholders"
     Options = PiiOptions
 
+    def redact_text(self, text: str) -> str:
+        """One text with this cleaner's patterns and checks, in the same order (the feedback log uses it)."""
+        types = tuple(t for t in ALL_TYPES if t in self.options.types)
+        series = pl.Series([text])
+        for kind in types:
+            for pattern, replacement in PATTERNS.get(kind, []):
+                series = series.str.replace_all(pattern, replacement)
+        return redact_checked(series[0], tuple(t for t in types if t in CHECKED))
+
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         types = tuple(t for t in ALL_TYPES if t in self.options.types)
         ledger = Ledger(self.name)

@@ -65,6 +65,8 @@ class Judge(Metric):
     description = "Pairwise LLM judge with a rubric, both orders, position-bias disagreement reported"
     requires = ("prompt", "prediction_a", "prediction_b")
     Options = JudgeOptions
+    #: preference for B from a verdict about the shown order (the core reads verdicts through the registry)
+    preference = staticmethod(_preference)
 
     def compute(self, frame: pl.DataFrame) -> MetricResult:
         from workbench.generation import chat_model

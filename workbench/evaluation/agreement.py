@@ -126,12 +126,13 @@ def judge_winners(verdicts: list[dict[str, Any]], ids: list[str]) -> dict[str, s
 
     Examples whose two orders give no readable verdict are left out.
     """
-    from plugins.metrics.judge import _preference
+    from workbench.plugins import get_registry
 
+    judge: Any = get_registry().get("metric", "judge")  # the built-in judge, found like any plugin's metric
     out = {}
     for example, v in zip(ids, verdicts):
-        prefs = [p for p in (_preference(v.get("ab"), b_is_first=False), _preference(v.get("ba"), b_is_first=True))
-                 if p is not None]
+        prefs = [p for p in (judge.preference(v.get("ab"), b_is_first=False),
+                             judge.preference(v.get("ba"), b_is_first=True)) if p is not None]
         if prefs:
             mean = sum(prefs) / len(prefs)
             out[str(example)] = "tuned" if mean > 0.5 else "base" if mean < 0.5 else "tie"

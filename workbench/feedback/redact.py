@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def redact(text: str) -> str:
     """Replace every PII type the ``pii`` cleaner knows with its typed placeholder (``[EMAIL]``, ...)."""
-    import polars as pl
+    from workbench.plugins import get_registry
 
-    from plugins.cleaners.pii import ALL_TYPES, CHECKED, PATTERNS, redact_checked
-
-    series = pl.Series([text])
-    for kind in ALL_TYPES:  # the same order and (polars) patterns as the cleaner
-        for pattern, replacement in PATTERNS.get(kind, []):
-            series = series.str.replace_all(pattern, replacement)
-    return redact_checked(series[0], tuple(t for t in ALL_TYPES if t in CHECKED))
+    cleaner: Any = get_registry().get("cleaner", "pii")()  # the built-in cleaner, found like any plugin's
+    return cleaner.redact_text(text)
