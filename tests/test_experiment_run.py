@@ -46,7 +46,8 @@ def experiment_data(folder: Path, model: Path, *, train_steps: int = 2, variants
                                          "ar_trials": 50}},
     ], "experiment": {"reference": "full"}, "variants": variants or [
         {"name": "full"}, {"name": "half", "data_fraction": 0.5}, {"name": "quarter", "data_fraction": 0.25},
-        {"name": HOSTILE, "without": ["augment:typos"]}, {"name": "grid", "train": {"grid": {"lora_r": [2, 4]}}}]}
+        {"name": HOSTILE, "without": ["augment:typos"]}, {"name": "grid", "train": {"grid": {"lora_r": [2, 4]}}},
+        {"name": "seeded", "seeds": [5, 6]}]}
 
 
 def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_dir):
@@ -55,12 +56,13 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
     from workbench.experiment.report import write_experiment_report
 
     exp = parse_experiment(experiment_data(tmp_path, tiny_model_dir), base_dir=tmp_path)
-    outcomes = {o.run.variant.name: o for o in run_experiment(exp)}
+    outcomes = {o.run.label: o for o in run_experiment(exp)}
     assert outcomes["full"].reused_steps == [] and outcomes["full"].linked_steps == []
     shared = ["01-load-load", "02-clean-whitespace", "03-augment-typos", "04-split-split"]
     assert outcomes["half"].linked_steps == shared and outcomes["half"].reused_steps == shared
     assert outcomes["quarter"].reused_steps == shared  # the longest shared prefix, here from full or half
     assert outcomes["grid"].reused_steps == shared
+    assert outcomes["seeded (seed 6)"].reused_steps == shared  # a seed changes the training only
     assert outcomes[HOSTILE].reused_steps == shared[:2]  # without the augmenter the table differs from step 3 on
     rows = {n: o.train_rows for n, o in outcomes.items()}
     assert rows["quarter"] < rows["half"] < rows["full"]
@@ -73,16 +75,20 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
     assert train_ids("quarter") < train_ids("half") < train_ids("full")
 
     c = build_comparison(exp, resamples=50, trials=50)
-    assert c["reference"] == "full" and [v["name"] for v in c["variants"]] == ["full", "half", "quarter", HOSTILE, "grid"]
+    assert [v["label"] for v in c["variants"]] == ["full", "half", "quarter", HOSTILE, "grid", "seeded (seed 5)",
+                                                   "seeded (seed 6)"]
     trials = ["grid / trial:01-lora_r=2", "grid / trial:02-lora_r=4"]
-    assert c["vs_reference"]["columns"][-3:] == ["grid", *trials]  # each grid trial is a column of its own
+    assert c["vs_reference"]["columns"][-5:-2] == ["grid", *trials]  # each grid trial is a column of its own
+    spread = c["seeds"]["seeded"]["chrf"]
+    seeded = [v["scores"]["chrf"] for v in c["variants"] if v["name"] == "seeded"]
+    assert spread["n"] == 2 and spread["mean"] == pytest.approx(sum(seeded) / 2) and spread["min"] == min(seeded)
     half = next(v for v in c["variants"] if v["name"] == "half")
     assert set(half["scores"]) == {"chrf", "rouge_l"} and half["train_rows"] == rows["half"]
     chrf = half["vs_reference"]["chrf"]
     assert chrf["ci_low"] <= chrf["difference"] <= chrf["ci_high"] and 0 <= chrf["p_value"] <= chrf["p_holm"] <= 1
     assert half["vs_base"]["chrf"]["n_paired"] == 6  # the same six held-out rows for every model
     assert "chrf" not in next(v for v in c["variants"] if v["name"] == "full")["vs_reference"]  # the reference itself
-    assert c["holm"] == {"vs_base": 14, "vs_reference": 12}  # 7 models (6 other than the reference) x 2 metrics
+    assert c["holm"] == {"vs_base": 18, "vs_reference": 16}  # 9 models (8 other than the reference) x 2 metrics
     (curve,) = c["learning_curves"]
     assert [p["fraction"] for p in curve["points"]] == [0.25, 0.5, 1.0]
     assert [p["train_rows"] for p in curve["points"]] == [rows["quarter"], rows["half"], rows["full"]]
@@ -94,6 +100,7 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
     assert "<script>" not in md and "&lt;script&gt;" in md and "\\|no typos" in md
     assert "<polygon" in html and "Learning curve: chrf" in html and "Holm" in html
     assert json.loads(paths["json"].read_text())["variants"][3]["name"] == HOSTILE
+    assert "Spread across seeds" in html
 
 
 @pytest.mark.slow  # a subprocess trains on a tiny model until its first checkpoint: about a minute
