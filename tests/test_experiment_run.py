@@ -102,6 +102,15 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
     assert json.loads(paths["json"].read_text())["variants"][3]["name"] == HOSTILE
     assert "Spread across seeds" in html
 
+    # each variant's own run report says where it stands in the experiment
+    from workbench.report.build import build_report
+    from workbench.report.render import write_report
+
+    written = write_report(build_report(outcomes[HOSTILE].run_dir), tmp_path / "run-report")
+    html = written["html"].read_text()
+    assert "<h2>Experiment</h2>" in html and "This run is the variant &lt;script&gt;alert(1)" in html
+    assert "<script>alert(1)" not in html and "Holm p" in html
+
 
 @pytest.mark.slow  # a subprocess trains on a tiny model until its first checkpoint: about a minute
 def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_model_dir, capsys):

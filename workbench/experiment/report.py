@@ -137,3 +137,35 @@ def write_experiment_report(comparison: dict[str, Any], folder: Path) -> dict[st
     store.write_text(paths["md"], render_markdown(sections))
     store.write_json(paths["json"], comparison)
     return paths
+
+
+def experiment_of(run_dir: Path) -> dict[str, Any] | None:
+    """The comparison of the experiment ``run_dir`` is a variant of (its ``report.json``), with the run's label."""
+    from workbench import store
+
+    if "--" not in run_dir.name:
+        return None
+    path = run_dir.parent / run_dir.name.split("--", 1)[0] / "report.json"
+    try:
+        comparison = store.read_json(path)
+    except (OSError, ValueError):
+        return None
+    label = next((v["label"] for v in comparison.get("variants", []) if v.get("run") == run_dir.name), None)
+    return {"label": label, "comparison": comparison, "report": str(path.with_suffix(".html"))} if label else None
+
+
+def run_experiment_section(info: dict[str, Any] | None) -> Section | None:
+    """In a run's own report: where the run stands in its experiment (its tests and the learning curves)."""
+    if not info:
+        return None
+    c, label = info["comparison"], info["label"]
+    variant = next(v for v in c["variants"] if v["label"] == label)
+    rows = [[against, metric, d.get("difference"), fmt.ci(d), d.get("p_value"), d.get("p_holm")]
+            for against, tests in ((c["reference"], variant["vs_reference"]), (c["base_model"], variant["vs_base"]))
+            for metric, d in tests.items()]
+    blocks: list[Any] = [P(f"This run is the variant {label} of experiment {c['experiment']} "
+                           f"({len(c['variants'])} runs; the whole comparison: {info['report']}).")]
+    if rows:
+        blocks.append(Table(["against", "metric", "difference", "95% CI", "p-value", "Holm p"], rows))
+    blocks += [P(curve["reading"]) for curve in c["learning_curves"] if any(p["label"] == label for p in curve["points"])]
+    return Section("Experiment", blocks)

@@ -14,6 +14,7 @@ from typing import Any
 from workbench import store
 from workbench.errors import WorkbenchError
 from workbench.evaluation.votes import load_votes, tally
+from workbench.experiment.report import experiment_of
 from workbench.report.bias import latest_audit
 from workbench.report.lineage import lineage
 
@@ -43,7 +44,7 @@ def build_report(run_dir: Path, *, results: dict[str, Any] | None = None,
         "run": run_dir.name, "results": results, "lineage": lineage(run_dir),
         "votes": human_votes(run_dir, results, votes) if votes else None,
         "against": [p.name for p in others] or None,
-        "runs_table": None, "audit": latest_audit(run_dir),
+        "runs_table": None, "audit": latest_audit(run_dir), "experiment": experiment_of(run_dir),
     }
     if others or len(results["scores"]) > 2:
         report["runs_table"] = compare_runs(run_dir, results, others, reference=reference,

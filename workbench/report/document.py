@@ -55,6 +55,7 @@ class Section:
 
 
 def build_document(report: dict[str, Any]) -> list[Section]:
+    from workbench.experiment.report import run_experiment_section  # imports this module's blocks
     from workbench.report.bias import audit_section, bias_section  # imports this module's blocks
 
     r = report["results"]
@@ -67,7 +68,7 @@ def build_document(report: dict[str, Any]) -> list[Section]:
         sections.append(_samples(r["samples"]))
     sections += [s for s in (_behaviour(r), bias_section(r), _labels(r), _forgetting(r.get("forgetting")),
                              _votes(report.get("votes")), _runs_table(report.get("runs_table")),
-                             audit_section(report.get("audit"))) if s]
+                             audit_section(report.get("audit")), run_experiment_section(report.get("experiment"))) if s]
     sections += [_lineage(report["lineage"]), _method(r)]
     return sections
 
