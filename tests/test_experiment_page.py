@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -57,6 +59,7 @@ def test_variants_preflight_run_and_comparison(tmp_path, tiny_model_dir):
     figures = at.session_state["experiment_preflight_result"]
     assert [r["label"] for r in figures["runs"]] == ["lora", HOSTILE, "r2"] and figures["training_seconds"] > 0
 
+    assert "experiment: not started" in [c.value for c in at.caption]
     at.button(key="experiment_start").click().run()
     exp_dir = tmp_path / "runs" / "pageexp"
     deadline = time.time() + 400
@@ -70,3 +73,32 @@ def test_variants_preflight_run_and_comparison(tmp_path, tiny_model_dir):
     assert any("Learning curve (chrf)" in m.value for m in at.markdown)
     tables = [set(d.value["variant"]) for d in at.dataframe if "p_holm" in d.value.columns]
     assert tables == [{HOSTILE, "r2"}, {"lora", HOSTILE, "r2"}]  # against the reference, against the base model
+
+
+def test_an_interrupted_experiment_shows_its_runs_and_offers_resume(tmp_path):
+    runs = tmp_path / "runs"
+    exp_dir = runs / "pageexp"
+    (runs / "pageexp--b" / "steps").mkdir(parents=True)
+    (exp_dir).mkdir(parents=True)
+    store.write_json(exp_dir / "experiment.json", {"name": "pageexp", "state": "running", "runs": [
+        {"label": "a", "run": "pageexp--a", "state": "finished"}, {"label": "b", "run": "pageexp--b", "state": "running"}]})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store.write_json(exp_dir / "job.json", {"pid": dead.pid, "started": time.time()})
+    state = experiments.progress(exp_dir, runs)
+    assert state["state"] == "stopped" and not state["alive"]
+    assert [r["state"] for r in state["runs"]] == ["finished", "interrupted"]
+    experiments.cancel(exp_dir, runs)  # asks the running step and the experiment to stop
+    assert (exp_dir / "CANCEL").exists() and (runs / "pageexp--b" / "CANCEL").exists()
+    assert not (runs / "pageexp--a" / "CANCEL").exists()
+
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[keys.RUNS_DIR] = str(runs)
+    at.session_state[keys.PIPELINE] = Pipeline(name="pageexp", steps=[{"kind": "load", "options": {"path": str(data)}}])
+    at.session_state[keys.EXPERIMENT_VARIANTS] = [{"name": "a"}, {"name": "b"}]
+    at.run()
+    assert not at.exception
+    assert at.button(key="experiment_start").label == "Resume"
+    assert "experiment: stopped" in [c.value for c in at.caption]

@@ -111,8 +111,8 @@ def start(pipeline: Pipeline, variants: list[dict[str, Any]], runs_dir: str | Pa
 def progress(exp_dir: str | Path, runs_dir: str | Path) -> dict[str, Any]:
     """State of the experiment and one row per run: state, step running now, its progress."""
     exp_dir = Path(exp_dir)
-    state = _read(exp_dir / "experiment.json") or {"state": "starting", "runs": []}
     job = _read(exp_dir / jobs.JOB_FILE) or {}
+    state = _read(exp_dir / "experiment.json") or {"state": "starting" if job else "not started", "runs": []}
     alive = bool(job.get("pid")) and jobs.is_alive(int(job["pid"]))
     overall = state.get("state", "starting")
     if overall in ("running", "starting") and not alive and job:
