@@ -11,12 +11,19 @@ variants that differ only in ``data_fraction`` form a learning curve.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from pathlib import Path
 from typing import Any
 
 from workbench import store
-from workbench.evaluation.runs_table import Column, evaluate_dirs, paired_difference, run_columns, runs_table
+from workbench.evaluation.runs_table import (
+    Column,
+    evaluate_dirs,
+    paired_difference,
+    run_columns,
+    runs_table,
+)
 from workbench.experiment.spec import Experiment, VariantRun
 
 BASE = "base model"
@@ -35,9 +42,11 @@ def holm(p_values: list[float | None]) -> list[float | None]:
 
 
 def _finished(run_dir: Path) -> bool:
+    from workbench.errors import WorkbenchError
+
     try:
         return store.read_json(run_dir / "run.json").get("state") == "finished" and bool(evaluate_dirs(run_dir))
-    except Exception:  # no run.json yet, or no evaluate step: the run is not part of the comparison
+    except (OSError, ValueError, WorkbenchError):  # no run.json yet, or no evaluate step: not in the comparison
         return False
 
 
@@ -163,7 +172,7 @@ def learning_curves(exp: Experiment, done: list[tuple[VariantRun, Path]], column
         points.sort(key=lambda p: (p["fraction"], p["train_rows"] or 0))
         by_label = {c.label: c for cols in columns.values() for c in cols}
         steps = []
-        for a, b in zip(points, points[1:]):
+        for a, b in itertools.pairwise(points):
             summary = by_label[b["label"]].scores.get(metric, {})
             d = paired_difference(by_label[a["label"]], by_label[b["label"]], metric, summary, resamples, trials, seed)
             steps.append({"from": a["label"], "to": b["label"], **_brief(d)})

@@ -11,8 +11,9 @@ estimated: the answers to generate are counted instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from workbench.experiment.executor import link_shared_steps
 from workbench.experiment.spec import Experiment

@@ -8,10 +8,7 @@ process (like :mod:`workbench.ui_support.jobs` does for one run) and reads its p
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +96,7 @@ def start(pipeline: Pipeline, variants: list[dict[str, Any]], runs_dir: str | Pa
     path = where / EXPERIMENT_FILE
     store.write_text(path, to_toml(pipeline, variants, reference))
     cmd = [sys.executable, "-m", "workbench", "experiment", str(path), "--runs-dir", str(Path(runs_dir).resolve())]
-    with open(where / jobs.LOG_FILE, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(pipeline.base_dir), env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                start_new_session=True)
-    jobs._CHILDREN[proc.pid] = proc
-    store.write_json(where / jobs.JOB_FILE, {"pid": proc.pid, "started": time.time(), "command": cmd})
+    jobs.spawn(cmd, where, pipeline.base_dir)
     return where
 
 

@@ -62,15 +62,20 @@ def start(pipeline: Pipeline, runs_dir: str | Path, secrets: dict[str, str] | No
     runfile = pipeline.save(run_dir / "ui-run.toml")
     # an older run.json (say "finished") must not pass for this job's state before the engine rewrites it
     store.write_json(run_dir / "run.json", {"name": pipeline.name, "state": "starting", "steps": []})
-    env = {**os.environ, **{k: v for k, v in (secrets or {}).items() if v}, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "workbench", "run", str(runfile), "--runs-dir", str(Path(runs_dir).resolve())]
-    with open(run_dir / LOG_FILE, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(pipeline.base_dir), env=env, start_new_session=True)
-    _CHILDREN[proc.pid] = proc
-    store.write_json(run_dir / JOB_FILE, {"pid": proc.pid, "started": time.time(), "command": cmd,
-                                          "runfile": str(runfile)})
+    spawn(cmd, run_dir, pipeline.base_dir, secrets, runfile=str(runfile))
     return run_dir
+
+
+def spawn(cmd: list[str], folder: Path, cwd: Path, secrets: dict[str, str] | None = None, **job: Any) -> int:
+    """Start ``cmd`` in a new session, its output in ``folder/job.log``, its pid in ``folder/job.json``."""
+    env = {**os.environ, **{k: v for k, v in (secrets or {}).items() if v}, "PYTHONUNBUFFERED": "1"}
+    with open(folder / LOG_FILE, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=str(cwd), env=env, start_new_session=True)
+    _CHILDREN[proc.pid] = proc
+    store.write_json(folder / JOB_FILE, {"pid": proc.pid, "started": time.time(), "command": cmd, **job})
+    return proc.pid
 
 
 def read_job(run_dir: Path) -> dict[str, Any]:
