@@ -149,3 +149,20 @@ def test_subsamples_are_nested_group_aware_and_leave_held_out_rows(tmp_path):
         if fraction < 1:
             assert list(manifest["dropped_by_reason"]) == [f"subsample: outside the {fraction:g} share of train groups (seed 3)"]
     assert kept[0.25] < kept[0.5] < kept[1.0] and len(kept[1.0]) == 36
+
+
+def test_the_sample_experiment_and_the_docs_example_parse():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sample = load_experiment(root / "sample_data" / "ablation.toml")
+    assert [r.label for r in sample.runs()] == ["lora", "no-augment", "head-only", "half-data", "quarter-data"]
+    curve = {v.signature(with_fraction=False) for v in sample.variants if v.name in ("lora", "half-data", "quarter-data")}
+    assert len(curve) == 1  # these three differ only in data_fraction: one learning curve
+    text = (root / "sample_data" / "ablation.toml").read_text()
+    snippet = re.findall(r"```toml\n(.*?)```", (root / "docs" / "experiments.md").read_text(), re.S)[0]
+    documented = parse_experiment(tomllib.loads(text[:text.index("[experiment]")] + snippet),
+                                  base_dir=root / "sample_data")
+    assert len(documented.runs()) == 8 and documented.reference == "lora"
