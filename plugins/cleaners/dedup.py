@@ -143,9 +143,10 @@ class NearDedup(Cleaner):
         pairs = minhash.candidate_pairs(keys, live)
         # the estimate decides clear cases; the exact Jaccard decides pairs within 0.15 of the threshold
         pairs, sim = minhash.verify(sh, sigs, pairs, o.threshold, 0.15 if o.exact_check else None)
-        outside = memory.matches(keys, sigs, live, o.threshold) if memory is not None else None
+        margin = 0.15 if o.exact_check else None
+        outside = memory.matches(keys, sigs, live, o.threshold, sh, margin) if memory is not None else None
         rep, mem, to_rep = minhash.greedy_representatives(n, pairs, sim, outside)
-        return minhash.Found(rep, mem, to_rep, sigs, keys, pairs)
+        return minhash.Found(rep, mem, to_rep, sigs, keys, pairs, sh)
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         ledger = Ledger(self.name)
@@ -153,8 +154,10 @@ class NearDedup(Cleaner):
             return StepResult(table, ledger.frame(), stats={"dropped": 0})
         import numpy as np
 
+        from . import minhash
+
         memory: "minhash.NearDupMemory | None" = getattr(self, "memory", None)
-        rep, mem, to_rep, sigs, keys, _ = self.find(table, memory)
+        rep, mem, to_rep, sigs, keys, _, sh = self.find(table, memory)
         ids = table.get_column("id")
         remembered = mem >= 0
         dup_of = ids.gather(np.where(remembered, 0, rep))
@@ -167,7 +170,7 @@ class NearDedup(Cleaner):
         ledger.extend(ledger_entries(annotated, pl.Series(drop), "dropped", "near duplicate", detail))
         if memory is not None:
             keep = ~drop
-            memory.add(ids.filter(pl.Series(keep)), sigs[keep], keys[keep])
+            memory.add(ids.filter(pl.Series(keep)), sigs[keep], keys[keep], minhash.shingle_sets(sh, keep))
         bands, rows = self.layout()
         stats = {"dropped": int(drop.sum()), "clusters_with_duplicates": int(dup_of.filter(pl.Series(drop)).n_unique()),
                  "bands": bands, "rows_per_band": rows}

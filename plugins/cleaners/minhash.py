@@ -322,6 +322,7 @@ class Found(NamedTuple):
     sigs: np.ndarray
     keys: np.ndarray
     pairs: np.ndarray  # verified pairs (a < b) at or above the threshold
+    sh: pl.DataFrame  # (row, shingle hash) of every row
 
 
 class NearDupMemory:
@@ -330,9 +331,11 @@ class NearDupMemory:
     Per kept row: its id (one polars string Series), 8-bit slices of its
     signature (``num_perm`` bytes; b-bit MinHash, Li & König 2010) and its
     band keys, held as sorted uint64 runs with the memory index of the first
-    row per key (uint32). No text and no frames are kept. Past
-    ``budget_bytes`` the signatures and keys move to memory-mapped files
-    (:mod:`plugins.cleaners.spill`); the ids stay in RAM (about 20 bytes a row).
+    row per key (uint32), and its shingle set (32-bit hashes, about 80 bytes)
+    so that pairs near the threshold are decided on the exact Jaccard as
+    within a batch. No text and no frames are kept. Past ``budget_bytes``
+    all but the ids (about 20 bytes a row) move to memory-mapped files
+    (:mod:`plugins.cleaners.spill`).
     """
 
     def __init__(self, num_perm: int, budget_bytes: int = 1 << 30, spill_dir: str | None = None) -> None:
@@ -343,6 +346,7 @@ class NearDupMemory:
         self.ids = pl.Series("id", [], dtype=pl.Utf8)
         self.bits = RowChunks(num_perm, self.spill)
         self.keys = SortedRuns(self.spill)
+        self.sets = ShingleSets()
         self.size = 0
 
     @classmethod
@@ -351,12 +355,14 @@ class NearDupMemory:
 
     def nbytes(self) -> int:
         """Bytes held in RAM (memory-mapped files not counted)."""
-        return int(self.bits.ram_bytes() + self.keys.ram_bytes() + self.ids.estimated_size())
+        return int(self.bits.ram_bytes() + self.keys.ram_bytes() + self.sets.ram_bytes() + self.ids.estimated_size())
 
-    def add(self, ids: pl.Series, sigs: np.ndarray, keys: np.ndarray) -> None:
+    def add(self, ids: pl.Series, sigs: np.ndarray, keys: np.ndarray, sets: tuple[np.ndarray, np.ndarray]) -> None:
+        """Remember kept rows: ids, signatures, band keys and shingle sets (``shingle_sets``)."""
         n, bands = keys.shape
         if n == 0:
             return
+        self.sets.append(self.spill.store(sets[0]), self.spill.store(sets[1]))
         self.ids = pl.concat([self.ids, ids.cast(pl.Utf8).rename("id")], rechunk=True)
         self.bits.append((sigs & np.uint32(0xFF)).astype(np.uint8))
         # one remembered row per bucket (the first) keeps probes linear
@@ -366,13 +372,20 @@ class NearDupMemory:
             self.spill.active = True
             self.bits.spill_all()
             self.keys.spill_all()
+            self.sets.parts = [(self.spill.store(o), self.spill.store(h)) for o, h in self.sets.parts]
 
     def estimate(self, sigs: np.ndarray, mem: np.ndarray) -> np.ndarray:
         """b-bit estimate of the Jaccard between new signatures and remembered rows."""
         return bbit_estimate(((sigs & np.uint32(0xFF)).astype(np.uint8) == self.bits.gather(mem)).mean(axis=1))
 
-    def matches(self, keys: np.ndarray, sigs: np.ndarray, live: np.ndarray, threshold: float) -> dict[int, tuple[int, float]]:
-        """New row -> (memory index, estimated Jaccard) for rows that duplicate a remembered one."""
+    def matches(self, keys: np.ndarray, sigs: np.ndarray, live: np.ndarray, threshold: float,
+                sh: pl.DataFrame | None = None, margin: float | None = None) -> dict[int, tuple[int, float]]:
+        """New row -> (memory index, Jaccard) for rows that duplicate a remembered one.
+
+        As within a batch (``verify``): the 8-bit estimate decides, and pairs
+        within ``margin`` of the threshold get the exact Jaccard of their
+        shingle sets (the new rows' from ``sh``, the remembered ones' kept).
+        """
         if self.size == 0 or keys.shape[0] == 0:
             return {}
         n, bands = keys.shape
@@ -383,8 +396,60 @@ class NearDupMemory:
         code = sorted_unique(np.flatnonzero(hit) // bands * (1 << 32) + owner[hit])
         row, mem = code >> 32, code & 0xFFFFFFFF
         est = self.estimate(sigs[row], mem)
+        if margin is not None and sh is not None:
+            unsure = np.abs(est - threshold) < margin
+            if unsure.any():
+                new = shingle_sets(sh, np.ones(len(keys), dtype=bool))
+                est[unsure] = [jaccard(set_of(new, r), self.sets.of(m)) for r, m in zip(row[unsure], mem[unsure])]
         ok = est >= threshold
         out: dict[int, tuple[int, float]] = {}
         for r, m, j in zip(row[ok].tolist(), mem[ok].tolist(), est[ok].tolist()):
             out.setdefault(r, (m, j))
         return out
+
+
+def shingle_sets(sh: pl.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 32-bit shingle sets of the rows where ``rows`` (a mask) is True, in order, as (offsets, hashes);
+    the same 32 bits ``exact_jaccard`` compares."""
+    row = sh.get_column("row").to_numpy().astype(np.int64)
+    picked = rows[row] if len(row) else np.zeros(0, dtype=bool)
+    new_index = np.cumsum(rows) - 1
+    code = sorted_unique((new_index[row[picked]].astype(np.uint64) << np.uint64(32))
+                         | (sh.get_column("h").to_numpy()[picked] >> np.uint64(32)))
+    counts = np.bincount((code >> np.uint64(32)).astype(np.int64), minlength=int(rows.sum()))
+    return np.r_[0, np.cumsum(counts)].astype(np.int64), (code & MASK32).astype(np.uint32)
+
+
+def set_of(sets: tuple[np.ndarray, np.ndarray], i: int) -> np.ndarray:
+    offsets, hashes = sets
+    return hashes[offsets[i]:offsets[i + 1]]
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard of two sorted unique arrays (0 for two empty sets, as ``exact_jaccard``)."""
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    union = len(a) + len(b) - inter
+    return inter / union if union else 0.0
+
+
+class ShingleSets:
+    """The shingle sets of remembered rows, one (offsets, hashes) part per batch, found by row number."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self.starts: list[int] = []
+        self.size = 0
+
+    def append(self, offsets: np.ndarray, hashes: np.ndarray) -> None:
+        self.parts.append((offsets, hashes))
+        self.starts.append(self.size)
+        self.size += len(offsets) - 1
+
+    def of(self, row: int) -> np.ndarray:
+        from bisect import bisect_right
+
+        part = bisect_right(self.starts, row) - 1
+        return set_of(self.parts[part], row - self.starts[part])
+
+    def ram_bytes(self) -> int:
+        return sum(o.nbytes + h.nbytes for o, h in self.parts if not isinstance(h, np.memmap))
