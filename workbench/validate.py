@@ -155,7 +155,7 @@ class Ids:
     The ids taken are remembered as 64-bit hashes in a few sorted numpy
     blocks (8 bytes a row instead of a Python string), so a file of any length
     is checked for repeated ids in bounded memory. Two different ids with one
-    hash would be reported as a repeat: odds about n^2 / 2^65, 3e-5 for 30
+    hash would be reported as a repeat: odds about n^2 / 2^65, 2e-5 for 30
     million rows.
     """
 
