@@ -111,11 +111,14 @@ class LocalChatModel:
 
     def chat(self, conversations: Sequence[Messages], settings: DecodeSettings | None = None,
              on_batch: Callable[[int], None] | None = None) -> list[Generation]:
+        with torch_threads(self.cpu_threads()):
+            return self._chat(conversations, settings or DecodeSettings(), on_batch)
+
+    def cpu_threads(self) -> int | None:
+        """Torch threads for the next generation on the CPU (see ``threads``); None on a GPU or to leave it alone."""
         model, _ = self._model()
         on_cpu = next(model.parameters()).device.type == "cpu"
-        threads = (self.threads or free_cores()) if on_cpu and self.threads is not None else None
-        with torch_threads(threads):
-            return self._chat(conversations, settings or DecodeSettings(), on_batch)
+        return (self.threads or free_cores()) if on_cpu and self.threads is not None else None
 
     def stop_ids(self) -> list[int]:
         """Token ids that end an answer; see :func:`stop_token_ids`."""

@@ -76,7 +76,8 @@ class ChatModels:
     def __init__(self, models: dict[str, str]) -> None:
         from workbench.generation import LocalChatModel
 
-        self.models = {name: LocalChatModel(ref) for name, ref in models.items()}
+        # threads=0: each generation uses the cores other processes leave free (oversubscribed threads stall)
+        self.models = {name: LocalChatModel(ref, threads=0) for name, ref in models.items()}
         self.locks = {name: threading.Lock() for name in models}
 
     def stream(self, name: str, conversation: list[dict[str, Any]], settings: Any) -> Iterator[str]:
@@ -156,7 +157,7 @@ class FeedbackServer(ThreadedServer):
         tester = self.store.tester_for(key) if key else None
         if tester:
             return tester
-        if not key and not self.store.testers():  # loopback only (checked at start): no keys, one local tester
+        if not self.store.testers():  # loopback only (checked at start): no keys yet, so one open local tester
             return LOCAL_TESTER
         raise HttpError(401, "a valid tester key is required (Authorization: Bearer KEY)")
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from workbench.generation import DecodeSettings, LocalChatModel
+from workbench.generation import DecodeSettings, LocalChatModel, torch_threads
 
 
 def stream_answer(chat_model: LocalChatModel, conversation: list[dict[str, Any]],
@@ -30,11 +30,13 @@ def stream_answer(chat_model: LocalChatModel, conversation: list[dict[str, Any]]
     sample = settings.temperature > 0
     failure: list[BaseException] = []
 
+    threads = chat_model.cpu_threads()
+
     def generate() -> None:
         try:
             if sample:
                 torch.manual_seed(settings.seed)
-            with torch.inference_mode():
+            with torch_threads(threads), torch.inference_mode():
                 model.generate(input_ids=torch.tensor([prompt], device=device),
                                attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=device),
                                max_new_tokens=settings.max_new_tokens, do_sample=sample,
