@@ -14,7 +14,8 @@ from workbench.report import fmt
 from workbench.report.document import Chart, P, Section, Table
 
 HOLM = ("Holm's step-down correction adjusts the p-values of each family of tests (every variant and metric "
-        "against one reference) for the number of tests in it; 'Holm p' below 0.05 is significant for the family.")
+        "against one reference) for the number of tests in it; the verdict uses it: 'better' or 'worse' only when "
+        "'Holm p' is below 0.05.")
 
 
 def experiment_sections(c: dict[str, Any]) -> list[Section]:
@@ -53,12 +54,13 @@ def _against(c: dict[str, Any], key: str, title: str) -> Section:
             d = cell.get("vs_reference")
             if d:
                 rows.append([label, row["metric"], fmt.score_ci(cell), d.get("n_paired"), d.get("difference"),
-                             fmt.ci(d), d.get("p_value"), d.get("p_holm"), fmt.verdict(d)])
+                             fmt.ci(d), d.get("p_value"), d.get("p_holm"), fmt.verdict({**d, "p_value": d.get("p_holm")})])
     return Section(title, [
         P(f"Each variant minus {t['reference']}, per metric, on the examples both evaluated (paired on example id): "
           f"95% interval and p-value from the paired tests of the runs table (sacrebleu's paired bootstrap for BLEU, "
           f"chrF and TER; McNemar for pass/fail metrics; paired bootstrap otherwise). {HOLM}"),
-        Table(["variant", "metric", "score [95% CI]", "paired", "difference", "95% CI", "p-value", "Holm p", "verdict"],
+        Table(["variant", "metric", "score [95% CI]", "paired", "difference", "95% CI", "p-value", "Holm p",
+               "verdict (Holm)"],
               rows)])
 
 
