@@ -35,6 +35,8 @@ tester = st.text_input("Your name (tester)", key=keys.TESTER, help="names you in
 picked = st.multiselect("Models (one, or two side by side)", list(available), max_selections=2,
                         default=list(available)[:1], key="pg_models")
 max_tokens = st.slider("Longest answer (tokens)", 16, 512, 128, key="pg_max_tokens")
+temperature = st.slider("Temperature (0 = greedy, the same answer every time)", 0.0, 1.5, 0.0, 0.1,
+                        key="pg_temperature")
 if not tester.strip() or not picked:
     st.info("Give your name and pick a model to start.")
     st.stop()
@@ -68,7 +70,8 @@ for model, column in zip(picked, columns):
                 try:
                     st.write_stream(playground.stream_reply(
                         chat, store, tester=tester.strip(), model=model, conversation=list(history),
-                        settings=DecodeSettings(max_new_tokens=max_tokens, batch_size=1), on_logged=logged))
+                        settings=DecodeSettings(max_new_tokens=max_tokens, temperature=temperature,
+                                                batch_size=1), on_logged=logged))
                 except WorkbenchError as exc:
                     common.show_error(exc)
 
@@ -102,7 +105,8 @@ for model, column in zip(picked, st.columns(len(picked))):
                 st.success(f"Saved: {', '.join(kind for kind, _ in items)}")
         except WorkbenchError as exc:
             common.show_error(exc)
-if len(picked) == 2 and all(last.get(m) for m in picked):
+# a preference compares two answers to one conversation: the first turn, or histories that stayed the same
+if len(picked) == 2 and all(last.get(m) for m in picked) and chats[picked[0]][:-1] == chats[picked[1]][:-1]:
     better = st.radio("Which answer is better?", picked, horizontal=True, index=None, key="pg_better")
     if st.button("Save preference", key="pg_prefer", disabled=better is None):
         worse = next(m for m in picked if m != better)

@@ -54,13 +54,16 @@ def test_two_models_stream_and_feedback_is_stored(tmp_path, tiny_model_dir):
 
 def test_side_by_side_preference(tmp_path, tiny_model_dir):
     from workbench.feedback.store import FeedbackStore
+    from workbench.tiny import tiny_causal_lm
 
     runs = tmp_path / "runs"
+    other = tiny_causal_lm(tmp_path / "other", seed=1)  # other weights: other sampled answers
     at = AppTest.from_file(str(ROOT / "pages" / "playground.py"), default_timeout=120)
     at.session_state[keys.RUNS_DIR] = str(runs)
     at.session_state[keys.TESTER] = "ben"
     at.run()
-    at.text_input(key="pg_extra_model").set_value(f"a={tiny_model_dir}, b={tiny_model_dir}").run()
+    at.slider(key="pg_temperature").set_value(1.0)  # a tiny random model's greedy answer is empty
+    at.text_input(key="pg_extra_model").set_value(f"a={tiny_model_dir}, b={other}").run()
     at.multiselect(key="pg_models").set_value(["a", "b"]).run()
     at.chat_input(key="pg_prompt").set_value("Hello").run()
     assert not at.exception
@@ -73,3 +76,6 @@ def test_side_by_side_preference(tmp_path, tiny_model_dir):
     (pref,) = store.feedback()
     assert (pref["kind"], pref["exchange_id"], pref["other_id"], pref["tester"]) == ("preference", by_model["b"],
                                                                                      by_model["a"], "ben")
+    # the second turn's histories differ (each model's own answer): no preference is offered
+    at.chat_input(key="pg_prompt").set_value("And then?").run()
+    assert not at.exception and not [r for r in at.radio if r.key == "pg_better"]
