@@ -141,3 +141,14 @@ def test_preflight_says_which_epochs_were_chosen_and_why(tiny_model_dir, tmp_pat
     assert "epochs: auto: 10 epochs, 10 examples are few: 100 examples seen" in line
     assert "stops after 3 validations without improvement" in line
     assert preflight_figures(figures)["epochs"] == figures["epochs_reason"]
+
+
+def test_the_train_pages_rough_estimate_uses_the_same_rule():
+    import polars as pl
+
+    from workbench.ui_support.training import local_estimate
+
+    table = pl.DataFrame({"messages": [r["messages"] for r in planted_rows("red", 10)], "split": ["train"] * 10})
+    rough = local_estimate(table, {"batch_size": 4, "epochs": None})
+    assert rough["optimizer_steps"] == 3 * 10 and rough["epochs_reason"].startswith("auto: 10 epochs")
+    assert local_estimate(table, {"batch_size": 4, "epochs": 2})["optimizer_steps"] == 3 * 2
