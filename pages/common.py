@@ -193,7 +193,7 @@ def run_now(p: Pipeline, upto: str | None = None) -> Path | None:
         show_error(exc)
         return None
     st.session_state[keys.RUN_DIR] = str(run_dir)
-    output = latest_output(run_dir)
+    output = latest_output(run_dir, len(target.steps))  # not a later step left by an earlier, longer pipeline
     if output:
         st.session_state[keys.TABLE_PATH] = str(output)
     return run_dir

@@ -89,3 +89,15 @@ def test_compare_settings_metrics_and_loss_curves(tmp_path, sample_dir):
     assert deltas.loc["chrf", "b_minus_a"] == pytest.approx(3.5) and deltas.loc["latency", "direction"] == "lower is better"
     charts = at.get("vega_lite_chart")
     assert charts and '"strokeDash"' in charts[-1].proto.spec  # the loss curves, train and validation per run
+
+
+def test_a_shorter_pipeline_shows_its_own_last_step(tmp_path, sample_dir):
+    """Re-running a run folder with fewer steps (the curated dataset after review) leaves the earlier run's later
+    step folders until the next full run replaces them; the pages must not browse those (they vanish)."""
+    from workbench.ui_support.pipeline import latest_output
+
+    root = tmp_path / "runs"
+    execute(Pipeline(name="same", base_dir=sample_dir, steps=[LOAD, {"kind": "clean", "component": "exact-dedup"}]), root)
+    run_dir = execute(Pipeline(name="same", base_dir=sample_dir, steps=[LOAD]), root)
+    assert latest_output(run_dir).parent.name == "02-clean-exact-dedup"  # left over from the longer pipeline
+    assert latest_output(run_dir, 1).parent.name == "01-load-load"

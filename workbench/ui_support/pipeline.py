@@ -131,7 +131,10 @@ def execute(pipeline: Pipeline, runs_dir: str | Path | None = None,
     return outcome.run_dir
 
 
-def latest_output(run_dir: str | Path) -> Path | None:
-    """The output parquet of a run's last finished step (None before any step finished)."""
-    steps = store.step_dirs(Path(run_dir))
-    return steps[-1] / "output.parquet" if steps else None
+def latest_output(run_dir: str | Path, steps: int | None = None) -> Path | None:
+    """The output parquet of a run's last finished step (None before any step finished).
+
+    ``steps``: only the first that many steps count, for a pipeline run up to a stage: the folder may still hold
+    later steps of an earlier, longer pipeline, which its next full run replaces."""
+    found = [d for d in store.step_dirs(Path(run_dir)) if steps is None or int(d.name.split("-", 1)[0]) <= steps]
+    return found[-1] / "output.parquet" if found else None
