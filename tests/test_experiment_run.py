@@ -151,7 +151,7 @@ def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_m
     assert set(head["vs_reference"]["chrf"]) >= {"difference", "ci_low", "ci_high", "p_value"}
     assert set(head["scores"]) == {"chrf", "rouge_l"} and head["train_rows"] == lora["train_rows"] > 0
     assert store.read_json(runs / "exp" / "experiment.json")["state"] == "finished"
-    assert Path(printed["report"]["html"]).exists()
+    assert Path(printed["report"]["html"]).exists() and printed["seeds"] == {}  # no variant has seeds
 
 
 def test_a_cancel_file_stops_the_experiment_before_the_next_variant(tmp_path):

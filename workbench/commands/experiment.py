@@ -50,6 +50,7 @@ def run(args) -> int:
         keys = ("name", "seed", "run", "train_rows", "seconds", "run_seconds", "scores", "vs_reference", "reused_steps")
         print(json.dumps({"experiment": exp.name, "reference": comparison["reference"],
                           "variants": [{k: v[k] for k in keys} for v in comparison["variants"]],
+                          "seeds": comparison["seeds"],
                           "learning_curves": [c["reading"] for c in comparison["learning_curves"]],
                           "report": {k: str(p) for k, p in paths.items()}}, indent=2, default=str))
         return 0
