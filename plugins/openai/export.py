@@ -57,3 +57,30 @@ def export_split(table: pl.DataFrame, split: str, folder: Path) -> Export | None
     path = folder / f"{split}.jsonl"
     path.write_text(text, encoding="utf-8")
     return Export(path, hashlib.sha256(text.encode()).hexdigest(), len(conversations), conversations)
+
+
+def is_preference_table(table: pl.DataFrame) -> bool:
+    """True when the train rows are preference pairs (``meta.rejected``, as the ``feedback`` loader writes)."""
+    from workbench import schema
+
+    rows = table.filter(pl.col("split") == "train").select("meta").to_dicts()
+    return bool(rows) and all("rejected" in schema.meta_of(r) for r in rows)
+
+
+def export_preferences(table: pl.DataFrame, split: str, folder: Path) -> Export | None:
+    """Write ``<split>.jsonl`` in OpenAI's preference (DPO) format; ``conversations`` are prompt + chosen answer."""
+    from workbench.feedback.export import pair_fields
+
+    rows = table.filter(pl.col("split") == split)
+    if not rows.height:
+        return None
+    lines, conversations = [], []
+    for row in rows.iter_rows(named=True):
+        prompt, chosen, rejected = pair_fields(row)
+        lines.append({"input": {"messages": prompt}, "preferred_output": [{"role": "assistant", "content": chosen}],
+                      "non_preferred_output": [{"role": "assistant", "content": rejected}]})
+        conversations.append([*prompt, {"role": "assistant", "content": chosen}])
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    path = folder / f"{split}.jsonl"
+    path.write_text(text, encoding="utf-8")
+    return Export(path, hashlib.sha256(text.encode()).hexdigest(), len(lines), conversations)

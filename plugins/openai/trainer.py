@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import polars as pl
 from pydantic import Field
@@ -37,11 +37,16 @@ class OpenAITrainerOptions(Options):
     max_wait: float | None = Field(default=None, gt=0, description="Give up following the job after this many seconds (null: never)")
     max_tokens_per_example: int | None = Field(default=None, ge=1, description="Context limit for the estimate (null: the model's)")
     prices: dict[str, float] = Field(default_factory=dict, description="USD per 1M training tokens by model (overrides the built-in table)")
+    method: Literal["auto", "supervised", "dpo"] = Field(
+        default="auto", description="supervised, dpo (preference pairs), or auto: dpo when every train row is a "
+        "preference pair (meta.rejected, e.g. from the feedback loader)")
+    beta: float | None = Field(default=None, gt=0, description="dpo: how far the model may move from the reference "
+                               "(null: auto)")
 
     form_layout: ClassVar[dict[str, dict[str, Any]]] = {
         **dict.fromkeys(("base_url", "api_key_env", "suffix"), form("basic", advanced=True)),
         "learning_rate_multiplier": form("optimisation", scale="log"),
-        **dict.fromkeys(("n_epochs", "batch_size", "seed"), form("optimisation")),
+        **dict.fromkeys(("n_epochs", "batch_size", "seed", "method", "beta"), form("optimisation")),
         **dict.fromkeys(("poll_interval", "timeout", "max_retries", "max_wait", "max_tokens_per_example", "prices"),
                         form("advanced", advanced=True)),
     }
@@ -57,7 +62,7 @@ class OpenAITrainer(Trainer):
         from workbench.estimate import estimate
 
         from plugins.openai import remote
-        from plugins.openai.export import export_split
+        from plugins.openai.export import export_preferences, export_split, is_preference_table
         from plugins.openai.follow import follow
 
         o = self.options
@@ -66,10 +71,12 @@ class OpenAITrainer(Trainer):
             raise WorkbenchError(f"no API key: environment variable {o.api_key_env} is not set",
                                  hint=f"export {o.api_key_env}=... (or enter it in the UI); it is never stored")
         ctx.step_dir.mkdir(parents=True, exist_ok=True)
-        train = export_split(table, "train", ctx.step_dir)
+        dpo = o.method == "dpo" or (o.method == "auto" and is_preference_table(table))
+        export = export_preferences if dpo else export_split
+        train = export(table, "train", ctx.step_dir)
         if train is None:
             raise WorkbenchError("no rows with split 'train' to fine-tune on", hint="add a split step before training")
-        validation = export_split(table, "validation", ctx.step_dir)
+        validation = export(table, "validation", ctx.step_dir)
         est = estimate(train.conversations, model=o.model, epochs=o.n_epochs,
                        max_tokens_per_example=o.max_tokens_per_example, prices=o.prices)
         (ctx.step_dir / "estimate.json").write_text(json.dumps(est.as_dict(), indent=2))
@@ -77,12 +84,16 @@ class OpenAITrainer(Trainer):
 
         client = remote.make_client(o.base_url, key, o.timeout, o.max_retries)
         state_file = (ctx.run_dir or ctx.step_dir) / remote.UPLOADS_FILE
+        hyper = {k: v for k, v in (("n_epochs", o.n_epochs), ("batch_size", o.batch_size),
+                                   ("learning_rate_multiplier", o.learning_rate_multiplier)) if v is not None}
         request: dict[str, Any] = {
             "model": o.model, "training_file": remote.upload_once(client, train.path, train.sha256, state_file, key),
-            "hyperparameters": {k: v for k, v in (("n_epochs", o.n_epochs), ("batch_size", o.batch_size),
-                                                  ("learning_rate_multiplier", o.learning_rate_multiplier))
-                                if v is not None},
             "seed": ctx.seed if o.seed is None else o.seed}
+        if dpo:  # OpenAI takes a preference job's hyperparameters in its method only
+            request["method"] = {"type": "dpo", "dpo": {"hyperparameters": {
+                **hyper, **({"beta": o.beta} if o.beta is not None else {})}}}
+        else:
+            request["hyperparameters"] = hyper
         if validation is not None:
             request["validation_file"] = remote.upload_once(client, validation.path, validation.sha256, state_file, key)
         if o.suffix:
@@ -110,7 +121,7 @@ class OpenAITrainer(Trainer):
                      "estimate": "estimate.json", "checkpoints": "checkpoints.json"}
         if validation is not None:
             artifacts["validation_file"] = validation.path.name
-        stats = {"job_id": job_id, "fine_tuned_model": job.fine_tuned_model, "trained_tokens": job.trained_tokens,
+        stats = {"job_id": job_id, "method": "dpo" if dpo else "supervised", "fine_tuned_model": job.fine_tuned_model, "trained_tokens": job.trained_tokens,
                  "train_examples": train.examples, "validation_examples": validation.examples if validation else 0,
                  "estimated_billed_tokens": est.billed_tokens, "estimated_cost": est.estimated_cost,
                  "token_count_method": est.token_count_method}

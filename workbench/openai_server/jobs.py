@@ -11,7 +11,6 @@ trainer (:mod:`workbench.openai_server.tuning`).
 
 from __future__ import annotations
 
-import json
 import queue
 import shutil
 import threading
@@ -22,9 +21,9 @@ from typing import Any
 from workbench.estimate import default_epochs
 from workbench.io.problems import ERROR
 from workbench.io.records import Record
-from workbench.openai_server import tuning
+from workbench.openai_server import preference, tuning
 from workbench.openai_server.faults import Faults
-from workbench.openai_server.state import ORGANIZATION, ApiError, ServerState, new_id
+from workbench.openai_server.state import ORGANIZATION, ApiError, ServerState, jsonl_objects, new_id
 from workbench.training.loop import TrainingCancelled
 from workbench.validate import check_messages
 
@@ -43,13 +42,7 @@ def read_examples(content: bytes, param: str) -> list[dict[str, Any]]:
     """Rows ``{id, messages}`` of a chat JSONL file; JobError naming the first invalid line."""
     code = "invalid_training_file" if param == "training_file" else "invalid_validation_file"
     rows = []
-    for lineno, line in enumerate(content.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            obj = None
+    for lineno, obj in jsonl_objects(content):
         if not isinstance(obj, dict):
             raise JobError(code, f"line {lineno}: expected a JSON object with a 'messages' list", param)
         rec = Record(lineno, obj, fields={"messages": obj.get("messages")})
@@ -92,9 +85,14 @@ class JobRunner:
                 self.state.file(body[param])
         if not body.get("training_file"):
             raise ApiError(400, "training_file is required", param="training_file", code="missing_required_parameter")
+        method = body.get("method") or {}
+        kind = method.get("type", "supervised")
+        if kind not in ("supervised", "dpo"):
+            raise ApiError(400, f"this server trains method types supervised and dpo, not {kind!r}", param="method")
         hp = dict(body.get("hyperparameters") or {})
-        hp.update(((body.get("method") or {}).get("supervised") or {}).get("hyperparameters") or {})
-        hyper = {k: hp.get(k, "auto") for k in ("n_epochs", "batch_size", "learning_rate_multiplier")}
+        hp.update((method.get(kind) or {}).get("hyperparameters") or {})
+        hyper = {k: hp.get(k, "auto") for k in ("n_epochs", "batch_size", "learning_rate_multiplier",
+                                                *(("beta",) if kind == "dpo" else ()))}
         job_id = new_id("ftjob")
         job = {"object": "fine_tuning.job", "id": job_id, "model": model, "created_at": int(time.time()),
                "finished_at": None, "fine_tuned_model": None, "organization_id": ORGANIZATION, "result_files": [],
@@ -102,7 +100,7 @@ class JobRunner:
                "training_file": body["training_file"], "hyperparameters": hyper, "trained_tokens": None,
                "error": None, "seed": body.get("seed") if body.get("seed") is not None else 42,
                "estimated_finish": None, "integrations": [], "metadata": body.get("metadata"),
-               "method": {"type": "supervised", "supervised": {"hyperparameters": dict(hyper)}},
+               "method": {"type": kind, kind: {"hyperparameters": dict(hyper)}},
                "user_provided_suffix": body.get("suffix")}
         with self.state.lock:
             self.state.jobs[job_id] = job
@@ -146,9 +144,10 @@ class JobRunner:
         state = self.state
         job = state.job(job_id)
         state.add_event(job_id, "Validating training file: " + job["training_file"])
-        train_rows = read_examples(state.file_content(job["training_file"]), "training_file")
-        val_rows = read_examples(state.file_content(job["validation_file"]), "validation_file") \
-            if job["validation_file"] else []
+        kind = job["method"]["type"]
+        read = read_examples if kind == "supervised" else lambda content, param: preference.read_pairs(content, param, JobError)
+        train_rows = read(state.file_content(job["training_file"]), "training_file")
+        val_rows = read(state.file_content(job["validation_file"]), "validation_file") if job["validation_file"] else []
         injected = self.faults.take("POST", "/fine_tuning/jobs", kinds=("job_failure",))
         if injected:
             raise JobError(injected.code, injected.message, injected.param)
@@ -160,11 +159,15 @@ class JobRunner:
             seed=int(job["seed"]))
         resolved = {"n_epochs": hyper.n_epochs, "batch_size": hyper.batch_size,
                     "learning_rate_multiplier": hyper.learning_rate_multiplier}
+        if kind == "dpo":
+            resolved["beta"] = 0.1 if hp.get("beta", "auto") == "auto" else float(hp["beta"])
         state.update_job(job_id, status="running", hyperparameters=resolved,
-                         method={"type": "supervised", "supervised": {"hyperparameters": dict(resolved)}})
+                         method={"type": kind, kind: {"hyperparameters": dict(resolved)}})
         state.add_event(job_id, "Fine-tuning job started")
         _, base_dir = state.model(job["model"])
         model_id = f"ft:{job['model']}:workbench:{job['user_provided_suffix'] or 'local'}:{job_id[-8:]}"
+        if kind == "dpo":
+            return self._run_dpo(job_id, base_dir, train_rows + val_rows, hyper, resolved["beta"], model_id)
 
         def on_metrics(data: dict[str, Any]) -> None:
             state.add_event(job_id, f"Step {data['step']}/{data['total_steps']}: training loss={data['train_loss']:.4f}",
@@ -183,3 +186,17 @@ class JobRunner:
                          trained_tokens=done.trained_tokens)
         state.add_event(job_id, f"New fine-tuned model created: {model_id}")
         state.add_event(job_id, "The job has successfully completed")
+
+    def _run_dpo(self, job_id: str, base_dir: Any, rows: list[dict[str, Any]], hyper: tuning.Hyper, beta: float,
+                 model_id: str) -> None:
+        """A ``method: dpo`` job: the ``hf-dpo`` trainer, the merged model served as ``model_id``."""
+        out = self.state.data_dir / "models" / job_id
+        stats = preference.preference_tune(base_dir, rows, out, hyper, beta, log=lambda line: self.state.add_event(
+            job_id, line), cancelled=lambda: job_id in self._cancel or self._stopping.is_set())
+        if job_id in self._cancel or self._stopping.is_set():
+            return
+        metrics = {k: float(stats[k]) for k in ("train_loss", "heldout_margin_after") if stats.get(k) is not None}
+        self.state.add_checkpoint(job_id, model_id, out / "model", stats["steps"], metrics)
+        self.state.update_job(job_id, status="succeeded", finished_at=int(time.time()), fine_tuned_model=model_id)
+        self.state.add_event(job_id, f"New fine-tuned model created: {model_id}")
+        self.state.add_event(job_id, "The job has successfully completed")

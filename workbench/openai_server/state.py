@@ -7,9 +7,11 @@ One lock guards everything; job threads update objects through it.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,13 @@ class ServerState:
         with self.lock:
             self.checkpoints.setdefault(job_id, []).append(checkpoint)
         self.add_model(model_id, folder, owned_by=ORGANIZATION)
+
+
+def jsonl_objects(content: bytes) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON or None when the line is not JSON) of an uploaded file's non-blank lines."""
+    for lineno, line in enumerate(content.decode("utf-8", errors="replace").splitlines(), start=1):
+        if line.strip():
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError:
+                yield lineno, None
