@@ -264,17 +264,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             self.wfile.flush()
 
+        connected = True
         try:
             event({"role": "assistant", "content": ""})
             for piece in itertools.chain([first] if first is not None else [], pieces):
                 text.append(piece)
                 event({"content": piece})
-            event({}, "stop")
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the tester closed the chat: what was generated is still logged
+            connected = False  # the tester closed the chat: what was generated is still logged
+        # logged before the last event: a client that has the whole answer can give feedback on it at once
         owner.log(exchange_id, tester, model, conversation, "".join(text).strip(), started, first_token, settings)
+        if connected:
+            try:
+                event({}, "stop")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
     def _json(self, status: int, body: Any, retry_after: float | None = None) -> None:
         data = json.dumps(body).encode()
