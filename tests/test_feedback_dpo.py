@@ -36,3 +36,19 @@ def test_dpo_widens_the_heldout_margin_and_saves_an_adapter(tmp_path, tiny_model
     assert json.loads((step / "model" / "adapter_config.json").read_text())["r"] == 4
     assert any((step / "tensorboard").rglob("events.out.tfevents*"))
     assert result.table.height == table.height  # the table passes through
+
+
+def test_a_restarted_step_resumes_from_its_latest_checkpoint(tmp_path, tiny_model_dir):
+    from plugins.trainers.dpo import DPOTrainer
+    from workbench.context import StepContext
+
+    table = schema.from_rows(pairs(8, "train"))
+    step = tmp_path / "step"
+    ctx = StepContext(step_dir=step, seed=1, log=lambda m: None)
+    options = {"model": str(tiny_model_dir), "batch_size": 4, "learning_rate": 1e-3, "lora_r": 4, "warmup_steps": 0,
+               "checkpoint_every": 2, "keep_checkpoints": 1, "max_length": 64, "device": "cpu", "threads": 1}
+    first = DPOTrainer(DPOTrainer.Options(**options, max_steps=2)).run(table, ctx).stats
+    assert first["resumed_from"] is None and (step / "checkpoints" / "checkpoint-2").is_dir()
+    again = DPOTrainer(DPOTrainer.Options(**options, max_steps=4)).run(table, ctx).stats
+    assert again["resumed_from"] == "checkpoint-2" and again["steps"] == 4
+    assert again["validation_pairs"] == 0 and again["heldout_margin_after"] is None  # nothing held back
