@@ -15,10 +15,12 @@ from workbench.errors import WorkbenchError
 from workbench.scenarios.review import apply_decisions, join, preview
 
 
-def test_the_plugin_registers_both_engines():
+def test_the_plugin_registers_both_engines_and_the_counterfactual_probes():
+    from plugins.scenarios.counterfactual import CounterfactualProbes
+
     registered = []
     register_scenario_generators(register=registered.append)
-    assert registered == [TemplateScenarios, ModelScenarios]
+    assert registered == [TemplateScenarios, ModelScenarios, CounterfactualProbes]
 
 
 def test_preview_writes_nothing_and_is_reproducible(tmp_path, monkeypatch):
