@@ -157,12 +157,13 @@ def blind_section() -> None:
     if not table.height:
         st.caption("No per-example answers were stored with this evaluation.")
         return
-    voter = st.text_input("Your name (each voter's progress is kept with the run)",
-                          value=st.query_params.get("voter", ""), key="eval_voter").strip()
+    known = st.query_params.get("voter") or st.session_state.get(keys.VOTER, "")
+    voter = st.text_input("Your name (each voter's progress is kept with the run)", value=known, key="eval_voter").strip()
     if not voter:
         st.info("Type your name to start: every voter judges the same examples in their own A/B order.")
         return
-    st.query_params["voter"] = voter  # a reload keeps the voter and so their place
+    # the voter, and so their place, survives a reload (the URL) and a visit to another page (the session)
+    st.query_params["voter"] = st.session_state[keys.VOTER] = voter
     review = blind_review.stored_set(run_dir, model)
     if review is None:
         size = st.number_input("Examples to review (fixed for every voter once the first vote is cast)", min_value=1,

@@ -228,3 +228,15 @@ def test_the_chosen_run_becomes_the_sessions_run(tmp_path):
     at.run()
     at.selectbox(key="eval_run").set_value(str(other)).run()
     assert not at.exception and at.session_state[keys.RUN_DIR] == str(other)  # a reload reopens this run
+
+
+def test_the_voter_is_remembered_across_pages(tmp_path):
+    at, _, _ = _opened(tmp_path, "Blind review")
+    at.text_input(key="eval_voter").set_value("ana").run()
+    assert at.session_state[keys.VOTER] == "ana" and at.query_params["voter"] == "ana"
+    again = _page(tmp_path / "runs", tmp_path / "runs" / "evaluated")  # another page visit: no widget state, no URL
+    again.session_state[keys.VOTER] = "ana"
+    again.session_state["eval_mode"] = "Blind review"
+    again.run()
+    assert not again.exception and again.text_input(key="eval_voter").value == "ana"
+    assert "ana: 0 of 10 examples judged" in again.get("progress")[0].proto.text

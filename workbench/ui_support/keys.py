@@ -52,3 +52,5 @@ TESTER = "wb_tester"
 PLAYGROUND_CHATS = "wb_playground_chats"
 #: the Playground's last turn: model name -> exchange id (what the feedback buttons refer to)
 PLAYGROUND_LAST = "wb_playground_last"
+#: the blind reviewer's name on the Evaluate page (also in the URL as ?voter=)
+VOTER = "wb_voter"
