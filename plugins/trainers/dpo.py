@@ -103,7 +103,7 @@ class DPOTrainer(Trainer):
         import torch
         from datasets import Dataset
         from peft import LoraConfig
-        from transformers import EarlyStoppingCallback
+        from transformers import EarlyStoppingCallback, PrinterCallback
         from transformers.trainer_utils import get_last_checkpoint
         from trl import DPOConfig
         from trl import DPOTrainer as TrlDPOTrainer
@@ -148,6 +148,7 @@ class DPOTrainer(Trainer):
             peft_config=LoraConfig(r=o.lora_r, lora_alpha=o.lora_alpha, lora_dropout=o.lora_dropout,
                                    target_modules="all-linear", task_type="CAUSAL_LM"),
             callbacks=callbacks)
+        trainer.remove_callback(PrinterCallback)  # progress goes to ctx.progress, not as dicts on stdout
         resume = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
         result = trainer.train(resume_from_checkpoint=resume)
         if ctx.cancelled():
