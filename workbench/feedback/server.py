@@ -80,13 +80,15 @@ class ChatModels:
         self.models = {name: LocalChatModel(ref, threads=0) for name, ref in models.items()}
         self.locks = {name: threading.Lock() for name in models}
 
-    def stream(self, name: str, conversation: list[dict[str, Any]], settings: Any) -> Iterator[str]:
+    def stream(self, name: str, conversation: list[dict[str, Any]], settings: Any,
+               info: dict[str, Any] | None = None) -> Iterator[str]:
+        """The answer in pieces; ``info`` as in :func:`workbench.feedback.stream.stream_answer`."""
         from workbench.feedback.stream import stream_answer
 
         if name not in self.models:
             raise HttpError(404, f"model {name!r} is not served here (served: {', '.join(self.models)})")
         with self.locks[name]:
-            yield from stream_answer(self.models[name], conversation, settings)
+            yield from stream_answer(self.models[name], conversation, settings, info)
 
 
 def record_exchange(store: FeedbackStore, redact: bool, *, exchange_id: str, tester: str, model: str,
@@ -238,14 +240,19 @@ class _Handler(BaseHTTPRequestHandler):
 
         model, conversation, settings = str(body.get("model")), _conversation(body), owner.settings(body)
         exchange_id, created, started = new_exchange_id(), int(time.time()), time.perf_counter()
-        pieces = owner.chat.stream(model, conversation, settings)
+        info: dict[str, Any] = {}
+        pieces = owner.chat.stream(model, conversation, settings, info)
+
+        def finish() -> str:
+            return "length" if info.get("hit_max_new_tokens") else "stop"
+
         if not body.get("stream"):
             answer = "".join(pieces).strip()
             owner.log(exchange_id, tester, model, conversation, answer, started, None, settings)
             return self._json(200, {
                 "id": exchange_id, "object": "chat.completion", "created": created, "model": model,
                 "system_fingerprint": "workbench-serve",
-                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                "choices": [{"index": 0, "finish_reason": finish(), "logprobs": None,
                              "message": {"role": "assistant", "content": answer, "refusal": None}}]})
         first = next(pieces, None)  # a bad model name fails here, before any event is sent
         first_token = time.perf_counter() - started
@@ -276,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner.log(exchange_id, tester, model, conversation, "".join(text).strip(), started, first_token, settings)
         if connected:
             try:
-                event({}, "stop")
+                event({}, finish())
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
