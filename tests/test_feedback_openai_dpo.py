@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx  # noqa: F401 - imported before the server's job thread imports it (via TRL) while the openai SDK,
+
+#                   in this same process, looks for a loaded httpx: a half-imported one fails its check
 import pytest
 
 from workbench import schema
