@@ -46,3 +46,10 @@ def test_fault_endpoint_with_the_test_flag_needs_the_key_and_injects(tmp_path, t
         assert status == 500
     finally:
         srv.stop()
+
+
+def test_serve_openai_refuses_another_address_without_a_key(tiny_model_dir, capsys):
+    from workbench.cli import main
+
+    assert main(["serve-openai", "--host", "0.0.0.0", "--model-dir", f"tiny={tiny_model_dir}", "--port", "0"]) == 1
+    assert "refusing to listen on 0.0.0.0 without --api-key-env" in capsys.readouterr().err

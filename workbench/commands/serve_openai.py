@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def register(sub) -> None:
     p = sub.add_parser("serve-openai", help="serve an OpenAI-compatible API (files, fine-tuning, chat) on local models")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another address "
+                   "needs --api-key-env)")
     p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     p.add_argument("--model-dir", action="append", required=True, metavar="[NAME=]FOLDER",
                    help="a base model folder (transformers) jobs may fine-tune; its model id is NAME or the folder "
@@ -43,6 +44,11 @@ def run(args) -> int:
         training = {**json.loads(args.train_options), "method": args.method}
     except json.JSONDecodeError as exc:
         raise WorkbenchError(f"--train-options is not JSON: {exc}") from None
+    from workbench.feedback.server import is_loopback
+
+    if not is_loopback(args.host) and not args.api_key_env:
+        raise WorkbenchError(f"refusing to listen on {args.host} without --api-key-env: any key would be accepted",
+                             hint="set --api-key-env VAR (the key in that variable), or serve on 127.0.0.1")
     key = None
     if args.api_key_env:
         key = os.environ.get(args.api_key_env)
