@@ -85,7 +85,7 @@ class SplitOptions(Options):
     keep_existing: bool = Field(default=True, description="Keep splits already assigned (e.g. a held-out file)")
 
     @model_validator(mode="after")
-    def _fractions_sum_to_one(self) -> "SplitOptions":
+    def _fractions_sum_to_one(self) -> SplitOptions:
         total = self.train + self.validation + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train + validation + test must be 1, got {total:g}")

@@ -7,7 +7,6 @@ must not change what the built-in tests see.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

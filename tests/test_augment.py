@@ -12,7 +12,7 @@ from plugins.augmenters import base
 from plugins.augmenters.eda import Eda
 from plugins.augmenters.protect import protected_altered, tokenize
 from plugins.augmenters.structure import Structure, restructure
-from plugins.augmenters.typos import Typos, TypoOptions, add_typos
+from plugins.augmenters.typos import TypoOptions, Typos, add_typos
 from plugins.steps import Split
 from workbench import schema
 from workbench.context import scratch_context

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from plugins.cleaners import CLEANERS
 from plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain

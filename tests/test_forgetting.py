@@ -7,8 +7,13 @@ import json
 import pytest
 
 from workbench.errors import WorkbenchError
-from workbench.evaluation.forgetting import (PROBE_MAX_NEW_TOKENS, forgetting_summary, load_probes, probe_passes,
-                                             probe_settings)
+from workbench.evaluation.forgetting import (
+    PROBE_MAX_NEW_TOKENS,
+    forgetting_summary,
+    load_probes,
+    probe_passes,
+    probe_settings,
+)
 from workbench.generation import DecodeSettings
 
 

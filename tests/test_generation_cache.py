@@ -10,8 +10,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from workbench.evaluation import cache as cache_module
-from workbench.evaluation.cache import (GenerationCache, _legacy_fingerprint, cache_dirs, generate_cached,
-                                        generation_key, model_fingerprint)
+from workbench.evaluation.cache import (
+    GenerationCache,
+    _legacy_fingerprint,
+    cache_dirs,
+    generate_cached,
+    generation_key,
+    model_fingerprint,
+)
 from workbench.generation import DecodeSettings, Generation
 
 PROMPTS = [[{"role": "user", "content": f"question {i}"}] for i in range(5)]

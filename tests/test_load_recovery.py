@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -84,7 +83,7 @@ def test_hostile_corpus_every_bad_line_named_every_good_line_kept(tmp_path):
     assert {q.line: q.codes for q in result.quarantined} == bad
     assert result.table.height == len(good)
     kept = set(result.table["id"].to_list())
-    assert kept == {"r%d" % n for n in good if n not in (100, 1199)} | {"big", "late"}
+    assert kept == {f"r{n}" for n in good if n not in (100, 1199)} | {"big", "late"}
     assert result.table.filter(result.table["id"] == "big")["messages"][0][1]["content"].startswith("tracking")
     # every recovered line is said: a bom_removed warning at its own line, and in the list the ledger is fed from
     warned = {p.line for p in result.problems if p.code == "bom_removed"}

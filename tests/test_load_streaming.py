@@ -10,8 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from test_load_recovery import hostile_corpus
+
 from workbench.io import fastjson, load_table
 from workbench.io.loader import TableStream
 

@@ -62,9 +62,9 @@ def test_run_component_checks_what_the_engine_checks():
 
 
 def test_run_component_computes_a_metric():
-    from plugins.metrics.text import ExactMatch
-
     import polars as pl
+
+    from plugins.metrics.text import ExactMatch
 
     frame = pl.DataFrame({"prediction": ["Answer 0!", "nope"], "reference": ["answer 0", "answer 1"]})
     result = run_component(ExactMatch, frame, normalise=True)

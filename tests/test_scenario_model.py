@@ -6,9 +6,9 @@ import json
 
 import polars as pl
 import pytest
+from test_scenario_domain import support_table
 
 from plugins.scenarios.model_engine import ModelScenarios, clean
-from test_scenario_domain import support_table
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
 from workbench.scenarios import EXPECTED_BEHAVIOR, SCENARIO_TYPES

@@ -6,11 +6,11 @@ import json
 
 import polars as pl
 import pytest
+from test_scenario_domain import support_table
 
 from plugins.scenarios import register_scenario_generators
 from plugins.scenarios.model_engine import ModelScenarios
 from plugins.scenarios.template_engine import TemplateScenarios
-from test_scenario_domain import support_table
 from workbench.errors import WorkbenchError
 from workbench.scenarios.review import apply_decisions, join, preview
 

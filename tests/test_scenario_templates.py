@@ -6,9 +6,9 @@ import json
 
 import polars as pl
 import pytest
+from test_scenario_domain import ROWS, read_sample, support_table
 
 from plugins.scenarios.template_engine import TemplateScenarios, reword
-from test_scenario_domain import ROWS, read_sample, support_table
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.errors import WorkbenchError

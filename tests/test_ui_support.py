@@ -14,7 +14,7 @@ from workbench.components import Cleaner, Options, form
 from workbench.errors import WorkbenchError
 from workbench.runfile import load_runfile
 from workbench.ui_support import forms, review, stats, table
-from workbench.ui_support.pipeline import Pipeline, open_run, execute, latest_output
+from workbench.ui_support.pipeline import Pipeline, execute, latest_output, open_run
 
 
 class Inner(BaseModel):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def cancel_on_check(n: int) -> Callable[[], bool]:

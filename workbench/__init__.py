@@ -45,8 +45,19 @@ __all__ = ["__version__", *_API]
 
 if TYPE_CHECKING:
     from workbench.augmentation import AugmentOptions, augment_selection, variant_row
-    from workbench.components import (Augmenter, Cleaner, Component, Metric, NoOptions, Options, Reader,
-                                      ScenarioGenerator, Step, Trainer, Writer)
+    from workbench.components import (
+        Augmenter,
+        Cleaner,
+        Component,
+        Metric,
+        NoOptions,
+        Options,
+        Reader,
+        ScenarioGenerator,
+        Step,
+        Trainer,
+        Writer,
+    )
     from workbench.context import StepContext
     from workbench.errors import InvalidOptions, PluginError, RowError, WorkbenchError
     from workbench.evaluation.result import MetricResult

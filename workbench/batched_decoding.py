@@ -22,8 +22,9 @@ masking); greedy outputs match one-at-a-time generation (tested).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
-from typing import Any, Sequence
+from typing import Any
 
 ATTENTION = "grouped_sdpa"
 

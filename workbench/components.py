@@ -100,7 +100,7 @@ class Step(Component):
 
     kind: ClassVar[str] = "step"
 
-    def run(self, table: "pl.DataFrame", ctx: "StepContext") -> "StepResult":
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         raise NotImplementedError
 
 
@@ -153,7 +153,7 @@ class Writer(Component):
     kind: ClassVar[str] = "writer"
     extensions: ClassVar[tuple[str, ...]] = ()
 
-    def write(self, table: "pl.DataFrame", path: str) -> None:
+    def write(self, table: pl.DataFrame, path: str) -> None:
         raise NotImplementedError
 
 
@@ -164,7 +164,7 @@ class Metric(Component):
     #: columns of the evaluation frame this metric needs
     requires: ClassVar[tuple[str, ...]] = ()
 
-    def compute(self, frame: "pl.DataFrame") -> Any:
+    def compute(self, frame: pl.DataFrame) -> Any:
         raise NotImplementedError
 
 

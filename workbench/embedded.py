@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from workbench.errors import WorkbenchError
 
@@ -107,7 +108,7 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self._torch = torch
 
-    def encode(self, texts: Sequence[str]) -> "np.ndarray":
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
 
         torch = self._torch

@@ -16,10 +16,11 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 import polars as pl
 
@@ -28,7 +29,7 @@ from workbench.code_hash import source_hash
 from workbench.components import Step
 from workbench.context import StepContext
 from workbench.errors import RowError, StepError, WorkbenchError
-from workbench.ledger import balance_problem, StepResult
+from workbench.ledger import StepResult, balance_problem
 from workbench.plugins import Host, get_host
 from workbench.runfile import RunFile, StepSpec
 from workbench.step_failure import failing_row, write_traceback
@@ -51,7 +52,7 @@ class RunOutcome:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _step_key(input_hash: str, spec: StepSpec, version: str, plugin_version: str | None, options: dict[str, Any],
@@ -196,7 +197,7 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
         "output_hash": schema.table_hash(out), "rows_in": table.height, "rows_out": out.height,
         "added": counts["added"], "dropped": counts["dropped"], "changed": counts["changed"],
         "rejected": counts["rejected"], "dropped_by_reason": dropped_by_reason, "stats": result.stats,
-        "artifacts": result.artifacts, "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "artifacts": result.artifacts, "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 3),
     }
     store.write_json(partial / "manifest.json", manifest)

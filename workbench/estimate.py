@@ -19,10 +19,11 @@ import os
 import re
 import statistics
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from workbench.errors import WorkbenchError
 
@@ -87,7 +88,7 @@ def token_counter() -> tuple[Callable[[str], int], str]:
             enc = tiktoken.get_encoding(name)
         except (ValueError, OSError):
             continue
-        return (lambda text: len(enc.encode(text, disallowed_special=()))), "tiktoken cl100k_base"
+        return (lambda text, enc=enc: len(enc.encode(text, disallowed_special=()))), "tiktoken cl100k_base"
     return _approx_tokens, APPROX_METHOD
 
 

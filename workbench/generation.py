@@ -15,9 +15,10 @@ Model references: ``smollm2``, a local folder (full model or peft adapter), a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 

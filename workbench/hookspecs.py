@@ -12,7 +12,7 @@ these specs can grow without breaking existing plugins.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 

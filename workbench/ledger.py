@@ -13,8 +13,9 @@ meaning filter); they never were rows and do not enter the balance.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import polars as pl
 

@@ -8,8 +8,9 @@ plugin in every error and reject name clashes.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, cast
+from typing import cast
 
 from pydantic import BaseModel
 

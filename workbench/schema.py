@@ -17,7 +17,8 @@ One polars DataFrame, one row per example. See ``docs/schema.md``.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import polars as pl
 

@@ -81,7 +81,7 @@ def tiny_gguf(folder: str | Path, **tiny_options: int) -> Path:
     writer.add_pad_token_id(tok.pad_token_id)
     writer.add_chat_template(tok.chat_template)
 
-    def rotary_rows(x: "np.ndarray", heads: int) -> "np.ndarray":
+    def rotary_rows(x: np.ndarray, heads: int) -> np.ndarray:
         return x.reshape(heads, 2, x.shape[0] // heads // 2, *x.shape[1:]).swapaxes(1, 2).reshape(x.shape)
 
     writer.add_tensor("token_embd.weight", weights["model.embed_tokens.weight"])

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.io.problems import ERROR, Problem, is_error, problem
+from workbench.io.problems import ERROR, is_error, problem
 from workbench.io.records import Record
 from workbench.schema import ROLES
 

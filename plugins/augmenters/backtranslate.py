@@ -16,7 +16,7 @@ from pydantic import Field
 
 from workbench.errors import WorkbenchError
 
-from .base import TextAugmentOptions, TextAugmenter
+from .base import TextAugmenter, TextAugmentOptions
 
 
 class BackTranslateOptions(TextAugmentOptions):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import TextAugmentOptions, TextAugmenter, rng
+from .base import TextAugmenter, TextAugmentOptions, rng
 from .protect import Token, join, tokenize
 from .synonyms import Lexicon
 

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from workbench.generation import DecodeSettings
 
-from .base import TextAugmentOptions, TextAugmenter
+from .base import TextAugmenter, TextAugmentOptions
 
 DEFAULT_PROMPT = ("Rewrite the customer's message below in different words. Keep its meaning, every name, number "
                   "and code exactly. Reply with the rewritten message only.\n\nMessage: {text}")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .base import TextAugmentOptions, TextAugmenter, rng
+from .base import TextAugmenter, TextAugmentOptions, rng
 
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 _ASK = r"(?:could|can|would) you(?: please)?"

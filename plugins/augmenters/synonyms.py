@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import TextAugmentOptions, TextAugmenter, rng
+from .base import TextAugmenter, TextAugmentOptions, rng
 from .protect import Token, join, stopwords, tokenize
 
 NOUN_CONTEXT = frozenset("a an the my your our their his her its this that these those each every any some no "
@@ -81,7 +81,7 @@ class Lexicon:
 
     @staticmethod
     @lru_cache(maxsize=4)
-    def load(senses: int = 1) -> "Lexicon":
+    def load(senses: int = 1) -> Lexicon:
         return Lexicon(senses)
 
     def _pos_of(self, word: str) -> frozenset[str]:

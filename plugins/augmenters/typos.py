@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .base import TextAugmentOptions, TextAugmenter, rng
+from .base import TextAugmenter, TextAugmentOptions, rng
 
 OPS = ("keyboard", "swap", "insert", "delete", "ocr", "case", "punctuation")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -10,7 +10,8 @@ stages that changed it, and marks ``origin``.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import polars as pl
 

@@ -11,9 +11,10 @@ kept row), never the whole file.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -197,7 +198,7 @@ class _ParquetAppender:
             self.writer = pq.ParquetWriter(self.path, arrow.schema)
         self.writer.write_table(arrow)
 
-    def __enter__(self) -> "_ParquetAppender":
+    def __enter__(self) -> _ParquetAppender:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -9,7 +9,7 @@ across batches too.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 from pydantic import Field, model_validator
@@ -21,6 +21,9 @@ from workbench.ledger import Ledger, StepResult
 
 from .turns import ledger_entries
 
+if TYPE_CHECKING:
+    from . import minhash
+
 DedupOn = Literal["conversation", "user", "assistant", "column"]
 
 
@@ -29,7 +32,7 @@ class DedupTextOptions(Options):
     column: str | None = Field(default=None, description="Column to compare when on = 'column'")
 
     @model_validator(mode="after")
-    def _column_given(self) -> "DedupTextOptions":
+    def _column_given(self) -> DedupTextOptions:
         if self.on == "column" and not self.column:
             raise ValueError("on = 'column' needs column = '<name>'")
         return self
@@ -102,7 +105,7 @@ class NearDedupOptions(DedupTextOptions):
     exact_check: bool = Field(default=True, description="Decide candidate pairs whose MinHash estimate is within 0.15 of the threshold by the exact Jaccard of their shingles (else the estimate decides all)")
 
     @model_validator(mode="after")
-    def _power_of_two(self) -> "NearDedupOptions":
+    def _power_of_two(self) -> NearDedupOptions:
         if self.num_perm & (self.num_perm - 1):
             raise ValueError(f"num_perm must be a power of two, got {self.num_perm}")
         if self.bands is not None and not 1 <= self.bands <= self.num_perm:
@@ -129,7 +132,7 @@ class NearDedup(Cleaner):
 
         return minhash.band_layout(o.threshold, o.num_perm)
 
-    def find(self, table: pl.DataFrame, memory: "minhash.NearDupMemory | None" = None) -> "minhash.Found":
+    def find(self, table: pl.DataFrame, memory: minhash.NearDupMemory | None = None) -> minhash.Found:
         """Per row: representative row (-1 if it is a remembered row), memory index (-1 if none),
         similarity to the representative, signatures and band keys; and the verified pairs."""
         from . import minhash
@@ -156,7 +159,7 @@ class NearDedup(Cleaner):
 
         from . import minhash
 
-        memory: "minhash.NearDupMemory | None" = getattr(self, "memory", None)
+        memory: minhash.NearDupMemory | None = getattr(self, "memory", None)
         rep, mem, to_rep, sigs, keys, _, sh = self.find(table, memory)
         ids = table.get_column("id")
         remembered = mem >= 0

@@ -350,7 +350,7 @@ class NearDupMemory:
         self.size = 0
 
     @classmethod
-    def empty(cls, num_perm: int, budget_bytes: int = 1 << 30, spill_dir: str | None = None) -> "NearDupMemory":
+    def empty(cls, num_perm: int, budget_bytes: int = 1 << 30, spill_dir: str | None = None) -> NearDupMemory:
         return cls(num_perm, budget_bytes, spill_dir)
 
     def nbytes(self) -> int:

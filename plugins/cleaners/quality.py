@@ -7,7 +7,7 @@ several checks is dropped once, under the first reason in ``CHECK_ORDER``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 from pydantic import Field
@@ -17,6 +17,9 @@ from workbench.context import StepContext
 from workbench.ledger import Ledger, StepResult
 
 from .turns import ROW, TURN, explode_turns, ledger_entries, per_row
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_REFUSALS = [
     r"\bas an ai (?:language )?model\b",
@@ -116,7 +119,7 @@ class LengthStats:
     """Histograms of token counts per role: exact quartiles, mean and deviation over any number of batches."""
 
     def __init__(self) -> None:
-        self.hist: dict[str, "np.ndarray"] = {}
+        self.hist: dict[str, np.ndarray] = {}
 
     def observe(self, turns: pl.DataFrame) -> None:
         """Add the ``role``/``__tokens`` turns of a table or batch."""

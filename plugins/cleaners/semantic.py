@@ -8,6 +8,8 @@ whose cosine similarity to a kept row reaches the threshold is dropped.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 from pydantic import Field
 
@@ -17,6 +19,9 @@ from workbench.ledger import Ledger, StepResult
 
 from .dedup import DedupOn, DedupTextOptions, _json_strings, compared_text
 from .turns import ledger_entries
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class SemanticDedupOptions(DedupTextOptions):
@@ -49,7 +54,7 @@ class SemanticDedup(Cleaner):
         return StepResult(table.filter(pl.Series(~drop)), ledger.frame(), stats={"dropped": int(drop.sum())})
 
 
-def greedy_duplicates(emb: "np.ndarray", threshold: float, block: int) -> tuple["np.ndarray", "np.ndarray"]:
+def greedy_duplicates(emb: np.ndarray, threshold: float, block: int) -> tuple[np.ndarray, np.ndarray]:
     """For each row, the earlier kept row it duplicates (-1 if none) and the cosine to it."""
     import numpy as np
 

@@ -8,8 +8,6 @@ construction of ledger frames, so each cleaner only states its rule.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
 import polars as pl
 
 from workbench.schema import MESSAGE

@@ -6,13 +6,18 @@ Registered exactly like a third-party format plugin would be. See
 
 from __future__ import annotations
 
-from workbench.hookspecs import hookimpl
-
 from plugins.formats.chat import OpenAIChatReader, OpenAIChatWriter, WorkbenchJsonlReader, WorkbenchJsonlWriter
-from plugins.formats.pairs import (AlpacaReader, AlpacaWriter, PromptCompletionReader, PromptCompletionWriter,
-                                   PromptResponseReader, PromptResponseWriter)
+from plugins.formats.pairs import (
+    AlpacaReader,
+    AlpacaWriter,
+    PromptCompletionReader,
+    PromptCompletionWriter,
+    PromptResponseReader,
+    PromptResponseWriter,
+)
 from plugins.formats.sharegpt import ShareGPTReader, ShareGPTWriter
 from plugins.formats.tabular import CsvReader, CsvWriter, ParquetReader, ParquetWriter
+from workbench.hookspecs import hookimpl
 
 READERS = (OpenAIChatReader, WorkbenchJsonlReader, PromptCompletionReader, PromptResponseReader, AlpacaReader,
            ShareGPTReader, CsvReader, ParquetReader)

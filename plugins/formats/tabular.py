@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any
 
 from pydantic import Field
 
@@ -211,7 +212,7 @@ class ParquetReader(Reader):
         rec.fields["messages"] = obj.get("messages")
         return rec
 
-    def _arrow_batches(self, path: str, size: int) -> Iterator["_NumberedBatch"]:
+    def _arrow_batches(self, path: str, size: int) -> Iterator[_NumberedBatch]:
         import pyarrow
         import pyarrow.parquet as pq
 

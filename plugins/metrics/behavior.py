@@ -18,10 +18,9 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
+from plugins.metrics import behavior_rules as br
 from workbench.components import Metric, Options
 from workbench.evaluation.result import MetricResult, mean, skipped
-
-from plugins.metrics import behavior_rules as br
 
 #: behaviour -> cue phrases for behaviours outside the scenario generators' (``?`` = asks a question)
 DEFAULT_RULES: dict[str, list[str]] = {

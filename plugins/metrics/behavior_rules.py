@@ -24,8 +24,9 @@ averaged over both directions (``chrf``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 #: how a similarity-based rule reads the similarity: backend -> behaviour -> threshold
 DEFAULT_THRESHOLDS: dict[str, dict[str, float]] = {

@@ -17,9 +17,10 @@ charge" / "no fee" is ``("money", "0")`` and contradicts "a 5 euro fee".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Iterable, NamedTuple
+from typing import NamedTuple
 
 
 class Fact(NamedTuple):
@@ -295,8 +296,8 @@ def structure_rules(prompt_ids: set[str], glossary: Iterable[str]) -> list[Rule]
     rules += [
         Rule("date", rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTH}(?:,?\s+(?P<year>\d{{4}}))?\b", _date),
         Rule("date", rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<year>\d{{4}}))?", _date),
-        Rule("date", rf"\b(?:january|february|march|april|june|july|august|september|october|november|december)"
-                     rf"(?:\s+(?P<year>\d{{4}}))?\b", lambda m: _date_month_only(m)),
+        Rule("date", r"\b(?:january|february|march|april|june|july|august|september|october|november|december)"
+                     r"(?:\s+(?P<year>\d{4}))?\b", lambda m: _date_month_only(m)),
         # day and month order of "31/12/2024" is not guessed: the value keeps the written order
         Rule("date", r"\b(\d{1,2})([/.])(\d{1,2})\2(\d{4}|\d{2})\b",
              lambda m: f"{int(m.group(1)):02d}/{int(m.group(3)):02d}/{m.group(4)}"),

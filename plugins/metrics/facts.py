@@ -26,10 +26,9 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import Field
 
+from plugins.metrics.fact_extract import Fact, FactExtractor, Rule, pattern_rules
 from workbench.components import Metric, Options
 from workbench.evaluation.result import MetricResult, mean
-
-from plugins.metrics.fact_extract import Fact, FactExtractor, Rule, pattern_rules
 
 VERDICTS = ("correct", "contradicted", "missing", "invented", "no_facts")
 

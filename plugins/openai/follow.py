@@ -10,9 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from workbench.errors import WorkbenchError
-
 from plugins.openai.remote import api_errors
+from workbench.errors import WorkbenchError
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 

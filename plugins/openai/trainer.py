@@ -59,11 +59,10 @@ class OpenAITrainer(Trainer):
     Options = OpenAITrainerOptions
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
-        from workbench.estimate import estimate
-
         from plugins.openai import remote
         from plugins.openai.export import export_preferences, export_split, is_preference_table
         from plugins.openai.follow import follow
+        from workbench.estimate import estimate
 
         o = self.options
         key = ctx.secret(o.api_key_env)

@@ -10,9 +10,10 @@ early stopping on validation loss, progress, cancellation and ``accelerate``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import polars as pl
 from pydantic import Field

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HELP = "sentences/s of each augmenter family vs textattack's WordNetAugmenter and CharSwapAugmenter"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "support.jsonl"

@@ -23,10 +23,11 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from workbench.generation import DecodeSettings, Generation
 

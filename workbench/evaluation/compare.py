@@ -12,10 +12,10 @@ from typing import Any
 
 import polars as pl
 
+from workbench.evaluation import significance as sig
 from workbench.evaluation.diff import word_diff
 from workbench.evaluation.examples import question_text
 from workbench.evaluation.result import MetricResult
-from workbench.evaluation import significance as sig
 
 #: corpus metrics recomputed per resample are slower: cap their resamples
 CORPUS_RESAMPLES = 200

@@ -14,9 +14,10 @@ Every test returns a :class:`Comparison` with the observed difference
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 
 @dataclass

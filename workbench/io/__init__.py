@@ -12,8 +12,9 @@ Formats are plugin components (:class:`workbench.components.Reader` /
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from workbench.io.loader import LoadResult, Quarantined, TableStream, load_table
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadResult", "Quarantined", "TableStream", "load_table", "write_frames", "write_table"]
 
 
-def write_table(table: "pl.DataFrame", path: str | Path, format: str | None = None,
+def write_table(table: pl.DataFrame, path: str | Path, format: str | None = None,
                 options: dict[str, Any] | None = None) -> str:
     """Write ``table`` atomically to ``path`` with the writer named ``format`` (default: from the extension).
 
@@ -32,7 +33,7 @@ def write_table(table: "pl.DataFrame", path: str | Path, format: str | None = No
     return write_frames([table], path, format, options)
 
 
-def write_frames(frames: Iterable["pl.DataFrame"], path: str | Path, format: str | None = None,
+def write_frames(frames: Iterable[pl.DataFrame], path: str | Path, format: str | None = None,
                  options: dict[str, Any] | None = None) -> str:
     """Write a table that arrives in parts, atomically; one part at a time when the writer has ``write_frames``.
 

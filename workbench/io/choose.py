@@ -22,7 +22,7 @@ class Sample:
     records: list[Any] = field(default_factory=list)
 
     @classmethod
-    def of(cls, path: Path) -> "Sample":
+    def of(cls, path: Path) -> Sample:
         data = source.head(path)
         return cls(path, path.suffix.lower(), data, _first_records(path, data))
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import polars as pl
 
-from workbench import schema
+from workbench import schema, validate
 from workbench.io import choose, source
-from workbench import validate
 from workbench.io.problems import ERROR, Problem, is_error, problem
 from workbench.io.records import Batch, Record, batches_of
 

@@ -11,9 +11,10 @@ no field is lost on a round trip.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from workbench.io.problems import Problem, problem
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from workbench.errors import WorkbenchError
 from workbench.io.problems import Problem, is_error, problem

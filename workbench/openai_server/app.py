@@ -15,11 +15,12 @@ import hmac
 import json
 import re
 import time
+from collections.abc import Callable
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from workbench.http_serving import ThreadedServer
@@ -127,7 +128,7 @@ class Api:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_HTTPServer"
+    server: _HTTPServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # request lines only: never headers
@@ -240,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    owner: "OpenAIServer"
+    owner: OpenAIServer
 
 
 class OpenAIServer(ThreadedServer):

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from workbench.errors import WorkbenchError
 
@@ -87,7 +88,7 @@ class _JobProgress:
         self.by_step: dict[int, dict[str, float]] = {}
         self.copied: list[tuple[int, Path]] = []
 
-    def __enter__(self) -> "_JobProgress":
+    def __enter__(self) -> _JobProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -7,7 +7,7 @@ run to compare against.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def build_report(run_dir: Path, *, results: dict[str, Any] | None = None,
     others = [] if against is None else [against] if isinstance(against, Path) else list(against)
     report = {
         "title": title or f"Evaluation report: {run_dir.name}",
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "run": run_dir.name, "results": results, "lineage": lineage(run_dir),
         "votes": human_votes(run_dir, results, votes) if votes else None,
         "against": [p.name for p in others] or None,

@@ -58,7 +58,7 @@ class Domain:
     entities: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_table(cls, table: pl.DataFrame, *, max_entities: int = 50) -> "Domain":
+    def from_table(cls, table: pl.DataFrame, *, max_entities: int = 50) -> Domain:
         examples = [ex for row in _original_rows(table) if (ex := _example(row)) is not None]
         return cls(examples, extract_entities([ex.request for ex in examples], max_entities=max_entities))
 

@@ -8,9 +8,10 @@ so both engines behave the same and a third one is a small subclass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import polars as pl
 from pydantic import Field, field_validator

@@ -98,7 +98,7 @@ def plan(domain: Domain, types: list[str], count: int, modes: list[str], seed: i
     for mode in modes:
         for scenario in types:
             for index in range(count):
-                source = deck.deal(lambda ex: _fits(ex, scenario, mode))
+                source = deck.deal(lambda ex, scenario=scenario, mode=mode: _fits(ex, scenario, mode))
                 if source is None:
                     continue
                 slots.append(Slot(scenario, mode, index, source, _partner(domain, source, rng),

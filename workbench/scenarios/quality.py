@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from workbench.ledger import Ledger
 from workbench.scenarios.rows import Candidate

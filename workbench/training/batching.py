@@ -10,7 +10,8 @@ each epoch. ``padded`` is the naive recipe (every example padded to
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from workbench.training.chat import IGNORE, Example
 

@@ -9,8 +9,9 @@ an assistant turn whose ``weight`` is 0 is context only, as in OpenAI's format.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 IGNORE = -100  # label value the loss skips
 

@@ -13,9 +13,10 @@ nothing on prompt tokens).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.training import methods, preflight, runner

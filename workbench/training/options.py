@@ -110,7 +110,7 @@ class CausalLMOptions(LoopOptions):
     }
 
     @model_validator(mode="after")
-    def _grid_names_are_options(self) -> "CausalLMOptions":
+    def _grid_names_are_options(self) -> CausalLMOptions:
         unknown = sorted(set(self.grid) - set(type(self).model_fields) | ({"grid"} & set(self.grid)))
         if unknown:
             raise ValueError(f"grid names unknown options: {', '.join(unknown)}")

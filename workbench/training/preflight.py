@@ -9,7 +9,8 @@ the plan's largest batches, no optimiser step, so the model is unchanged).
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from workbench.training.chat import Example
 

@@ -22,10 +22,11 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from workbench.device import free_cores
 from workbench.training import checkpoint, methods

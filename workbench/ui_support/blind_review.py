@@ -21,8 +21,8 @@ from typing import Any
 import polars as pl
 
 from workbench import store
-from workbench.evaluation import agreement, votes
 from workbench.errors import WorkbenchError
+from workbench.evaluation import agreement, votes
 
 REVIEW_FILE = "blind_review.json"
 #: review set size offered before anyone has voted

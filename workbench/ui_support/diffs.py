@@ -8,7 +8,8 @@ whitespace kept) or the segments of :func:`workbench.evaluation.diff.word_diff`
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 _PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:=^\"'&%@])")
 _OPS = {"equal": "=", "delete": "-", "insert": "+"}

@@ -12,9 +12,10 @@ pipeline.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from workbench import store
 from workbench.runfile import RunFile, load_runfile, parse_runfile
@@ -69,7 +70,7 @@ class Pipeline:
         merged = kept + [dict(s) for s in steps]
         self.steps = sorted(merged, key=lambda s: _rank(s["kind"], s.get("label")))  # stable: order within a stage is kept
 
-    def upto(self, kind: str) -> "Pipeline":
+    def upto(self, kind: str) -> Pipeline:
         """A copy holding only the steps that come before stage ``kind``."""
         steps = [dict(s) for s in self.steps if _rank(s["kind"], s.get("label")) < _rank(kind)]
         return Pipeline(self.name, self.seed, self.description, steps, self.base_dir)
@@ -79,7 +80,7 @@ class Pipeline:
         self.steps = [s for s in self.steps if s.get("label") != RESTORE_LABEL]
         self.set_stage((), [{"kind": "load", "label": RESTORE_LABEL, "options": {"path": str(path), "append": True}}])
 
-    def absolute(self) -> "Pipeline":
+    def absolute(self) -> Pipeline:
         """A copy whose relative file options are absolute, so it can be saved in any folder."""
         def fix(value: Any) -> Any:
             if isinstance(value, str) and value and not Path(value).is_absolute() and (self.base_dir / value).exists():

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 
 import polars as pl
+from workbench_example_plugin import (
+    GreetingProbe,
+    KeepLabels,
+    MajorityLabel,
+    PolitePrefix,
+    RequiredPhrase,
+    StripSignatures,
+)
 
 import workbench
 from workbench.testing import chat_rows, run_component, scratch_context
-from workbench_example_plugin import GreetingProbe, KeepLabels, MajorityLabel, PolitePrefix, RequiredPhrase, StripSignatures
 
 
 def test_cleaner_records_each_change_with_the_row_before():
