@@ -4,7 +4,7 @@ A line is ``{"input": {"messages": [...]}, "preferred_output": [assistant],
 "non_preferred_output": [assistant]}``; the first bad line fails the job with
 ``invalid_training_file`` / ``invalid_validation_file`` naming it. The pairs
 become canonical preference rows (chosen answer last, ``meta.rejected``) and
-go through :class:`plugins.trainers.dpo.DPOTrainer` (LoRA, merged into the
+go through the ``hf-dpo`` trainer (found in the registry; LoRA, merged into the
 served model); ``n_epochs``, ``batch_size``, ``beta`` and the learning-rate
 multiplier (x 5e-5) map to its options.
 """
@@ -46,17 +46,19 @@ def read_pairs(content: bytes, param: str, error: Callable[[str, str, str], Exce
 def preference_tune(base_dir: Path, rows: list[dict[str, Any]], out_dir: Path, hyper: Any, beta: float,
                     log: Callable[[str], None], cancelled: Callable[[], bool]) -> dict[str, Any]:
     """Train ``rows`` with ``hf-dpo`` from ``base_dir``; the merged model ends in ``out_dir / "model"``."""
-    from plugins.trainers.dpo import DPOTrainer
     from workbench import schema
     from workbench.context import StepContext
+    from workbench.plugins import get_registry
+
+    trainer_class: Any = get_registry().get("trainer", "hf-dpo")  # the built-in trainer, found like any plugin's
 
     class JobContext(StepContext):
         def cancelled(self) -> bool:
             return cancelled()
 
-    options = DPOTrainer.Options(model=str(base_dir), epochs=hyper.n_epochs, batch_size=hyper.batch_size,
+    options = trainer_class.Options(model=str(base_dir), epochs=hyper.n_epochs, batch_size=hyper.batch_size,
                                  learning_rate=BASE_LEARNING_RATE * hyper.learning_rate_multiplier, beta=beta,
                                  seed=hyper.seed, merge=True, warmup_steps=0, scheduler="linear", restore_best=False,
                                  early_stopping_patience=0, checkpoint_every=0)
     ctx = JobContext(step_dir=out_dir, seed=hyper.seed, log=log)
-    return DPOTrainer(options).run(schema.from_rows(rows), ctx).stats
+    return trainer_class(options).run(schema.from_rows(rows), ctx).stats
