@@ -12,6 +12,7 @@ from workbench.ui_support.diffs import text_markdown
 from workbench.ui_support.forms import changed_options
 from workbench.ui_support.pipeline import open_run
 
+common.require_app()
 EMPTY = "_(empty answer)_"
 STATUS = {"pass": (":material/check_circle:", "green"), "warn": (":material/warning:", "orange"),
           "fail": (":material/cancel:", "red")}

@@ -6,6 +6,8 @@ from pages import common
 from workbench.errors import WorkbenchError
 from workbench.ui_support import keys, playground
 
+common.require_app()
+
 
 @st.cache_resource(show_spinner="Loading the models...")
 def chat_models(models: tuple[tuple[str, str], ...]):

@@ -9,6 +9,7 @@ from workbench.errors import WorkbenchError
 from workbench.ui_support import evaluation, keys, runs
 from workbench.ui_support.pipeline import latest_output, open_run
 
+common.require_app()
 st.title("Runs")
 history = runs.history(common.runs_dir())
 st.caption(f"Run folders under `{common.runs_dir()}`")
