@@ -8,7 +8,7 @@ import streamlit as st
 from pages import common
 from workbench import store
 from workbench.errors import WorkbenchError
-from workbench.ui_support import cleaning, data, keys, review
+from workbench.ui_support import cleaning, data, keys, review, tasks
 from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options
 
@@ -19,22 +19,29 @@ host = common.host()
 p = common.pipeline()
 
 
-def try_chain(chosen: dict, rows: int | None = None) -> tuple[list[review.Tried], bool]:
-    """The chosen cleaners one after the other on a seeded sample of ``rows`` (all: None; nothing written), and
-    whether all ran: a cleaner that fails is named and the ones after it are not tried."""
-    frame = pl.read_parquet(table_path)
-    tried = []
-    for i, (name, options) in enumerate(chosen.items()):
-        try:
-            n = (rows or frame.height) if i == 0 else frame.height
-            tried.append(review.try_component("cleaner", name, options, frame, n, seed=p.seed, host=host))
-        except Exception as exc:  # noqa: BLE001 - any component failure is shown, not raised
-            common.show_error(WorkbenchError(f"cleaner {name} failed: {exc}",
-                                             hint=getattr(exc, "hint", None) or "the cleaners after it were not "
-                                             "run; remove it or change its options"))
-            return tried, False
-        frame = tried[-1].table
-    return tried, True
+def start_chain(key: str, rows: int | None, label: str) -> None:
+    """Run the chosen cleaners on ``rows`` sample rows (all: None) as a task the page follows with its progress panel."""
+    frame, todo = pl.read_parquet(table_path), dict(chosen)
+    st.session_state[key] = tasks.start(lambda ctx: cleaning.try_chain(todo, frame, rows, seed=p.seed, host=host,
+                                                                        ctx=ctx), label)
+
+
+def ended(key: str) -> tuple[list[review.Tried], bool] | None:
+    """The tries of the task under ``key`` once it has ended (and whether every cleaner ran); its panel meanwhile."""
+    task = tasks.get(st.session_state.get(key))
+    if task is None:
+        st.session_state.pop(key, None)
+        return None
+    common.progress_panel(key, task=st.session_state[key])
+    if task.running:
+        return None
+    tasks.discard(st.session_state.pop(key))
+    if task.state != "finished":
+        return None
+    tried, failure = task.result
+    if failure:
+        common.show_error(failure)
+    return tried, failure is None
 
 
 def apply(stage: list[dict]) -> None:
@@ -67,8 +74,10 @@ sample_size = left.number_input("Preview sample (rows)", min_value=1, value=50, 
 max_drop = middle.number_input("Ask before a step drops more than (%)", min_value=0, max_value=100,
                                value=int(cleaning.MAX_DROP_SHARE * 100), step=5, key="clean_max_drop")
 if right.button("Preview on sample", key="clean_preview", disabled=not picked or not ready):
-    with st.spinner("Running the cleaners on the sample (nothing is written)…"):
-        st.session_state[keys.CLEAN_PREVIEW] = try_chain(chosen, int(sample_size))[0]
+    start_chain(keys.CLEAN_PREVIEW_TASK, int(sample_size), "previewing the cleaners on a sample (nothing is written)")
+previewed = ended(keys.CLEAN_PREVIEW_TASK)
+if previewed is not None:
+    st.session_state[keys.CLEAN_PREVIEW] = previewed[0]
 
 for tried in st.session_state.get(keys.CLEAN_PREVIEW) or []:
     counts, changes = tried.counts(), tried.changes()
@@ -96,12 +105,15 @@ for tried in st.session_state.get(keys.CLEAN_PREVIEW) or []:
         st.caption(f"… and {len(changes) - 30} more.")
 
 if st.button("Apply to the dataset", key="clean_apply", disabled=not ready, type="primary"):
-    stage = [{"kind": "clean", "component": n, "options": changed_options(host.registry.get("cleaner", n), o)}
-             for n, o in chosen.items()]
-    with st.spinner("Checking how many rows each cleaner drops (nothing is written yet)…"):
-        checked, all_ran = try_chain(chosen)
-    heavy = cleaning.heavy_drops(checked, max_drop / 100)
-    if not all_ran:
+    st.session_state[keys.CLEAN_CHECK_STAGE] = [{"kind": "clean", "component": n,
+                                      "options": changed_options(host.registry.get("cleaner", n), o)}
+                                     for n, o in chosen.items()]
+    start_chain(keys.CLEAN_CHECK_TASK, None, "checking how many rows each cleaner drops (nothing is written yet)")
+checked = ended(keys.CLEAN_CHECK_TASK)
+if checked is not None:
+    stage = st.session_state.pop(keys.CLEAN_CHECK_STAGE)
+    heavy = cleaning.heavy_drops(checked[0], max_drop / 100)
+    if not checked[1]:
         st.session_state.pop(keys.CLEAN_PENDING, None)
     elif heavy:
         st.session_state[keys.CLEAN_PENDING] = {"stage": stage, "heavy": [str(h) for h in heavy]}

@@ -10,12 +10,15 @@ that drop too much with :func:`heavy_drops`, and asks before going on.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from workbench.context import StepContext
+from workbench.errors import WorkbenchError
 from workbench.ui_support import runs
 
 #: a clean step dropping more than this share of its input rows needs a confirmation
@@ -41,6 +44,30 @@ class HeavyDrop:
 def _clean_steps(run_dir: str | Path) -> pl.DataFrame:
     steps = runs.steps(run_dir)
     return steps.filter(pl.col("name").str.contains("-clean-")) if steps.height else steps
+
+
+def try_chain(chosen: Mapping[str, Mapping[str, Any]], frame: pl.DataFrame, rows: int | None = None, *,
+              seed: int = 0, host: Any = None, ctx: StepContext | None = None) -> tuple[list[Any], WorkbenchError | None]:
+    """The chosen cleaners one after the other on a seeded sample of ``rows`` (all: None), writing nothing.
+
+    Returns the tries and, when a cleaner failed, an error naming it (the cleaners after it are not run). Run
+    as a UI task (``ctx``), cleaners report progress and a Cancel stops before the next one.
+    """
+    from workbench.ui_support import review
+    from workbench.ui_support.tasks import Cancelled
+
+    tried: list[Any] = []
+    for i, (name, options) in enumerate(chosen.items()):
+        if ctx is not None and ctx.cancelled():
+            raise Cancelled()
+        n = (rows or frame.height) if i == 0 else frame.height
+        try:
+            tried.append(review.try_component("cleaner", name, options, frame, n, seed=seed, host=host, ctx=ctx))
+        except Exception as exc:  # noqa: BLE001 - any component failure is reported by name, not raised
+            return tried, WorkbenchError(f"cleaner {name} failed: {exc}", hint=getattr(exc, "hint", None) or
+                                         "the cleaners after it were not run; remove it or change its options")
+        frame = tried[-1].table
+    return tried, None
 
 
 def heavy_drops(tried: list[Any], max_share: float = MAX_DROP_SHARE) -> list[HeavyDrop]:

@@ -34,6 +34,10 @@ CLEAN_PREVIEW = "wb_clean_preview"
 CLEAN_CHOICE = "wb_clean_choice"
 #: a cleaning result waiting for confirmation because a step dropped too much (dict, see pages/clean.py)
 CLEAN_PENDING = "wb_clean_pending"
+#: the Clean page's running tasks: the sample preview, and the whole-table check before applying (with its stage)
+CLEAN_PREVIEW_TASK = "wb_clean_preview_task"
+CLEAN_CHECK_TASK = "wb_clean_check_task"
+CLEAN_CHECK_STAGE = "wb_clean_check_stage"
 #: id of this browser session (also in the URL as ?session=), naming its folder under <runs>/.sessions/
 SESSION_ID = "wb_session_id"
 #: what was last written for this session (see :func:`workbench.ui_support.session.save`)
