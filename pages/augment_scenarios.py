@@ -110,9 +110,9 @@ if generated is not None:
         else:
             st.session_state[keys.PIPELINE] = review.save_curated(p, table, common.runs_dir(), ledger)
             st.session_state[keys.REVIEW_LEDGER] = ledger
-            if common.run_now(st.session_state[keys.PIPELINE], upto="split"):
-                st.success(f"Saved the curated dataset: {table.height} rows "
-                           f"({int((ledger['action'] == 'added').sum())} reviewed rows kept)")
+            saved = (f"Saved the curated dataset: {table.height} rows "
+                     f"({int((ledger['action'] == 'added').sum())} reviewed rows kept)")
+            common.start_run(st.session_state[keys.PIPELINE], "split", lambda _run: saved)
 
 ledger = st.session_state.get(keys.REVIEW_LEDGER)
 if ledger is not None:
@@ -124,7 +124,7 @@ if st.button("Add to the run file without review", key="aug_add_stage", disabled
     for kind, family in FAMILIES.items():
         p.set_stage(kind, [{"kind": kind, "component": n, "options": changed_options(host.registry.get(family, n), o)}
                            for (k, n), o in chosen.items() if k == kind])
-    if common.run_now(p, upto="split"):
-        st.success("Applied to the whole dataset.")
+    common.start_run(p, "split", lambda _run: "Applied to the whole dataset.")
 
+common.follow_run()
 common.runfile_panel("augment")

@@ -28,14 +28,10 @@ def start_chain(key: str, rows: int | None, label: str) -> None:
 
 def ended(key: str) -> tuple[list[review.Tried], bool] | None:
     """The tries of the task under ``key`` once it has ended (and whether every cleaner ran); its panel meanwhile."""
-    task = tasks.get(st.session_state.get(key))
+    task = common.ended_task(st.session_state.get(key))
     if task is None:
-        st.session_state.pop(key, None)
         return None
-    common.progress_panel(key, task=st.session_state[key])
-    if task.running:
-        return None
-    tasks.discard(st.session_state.pop(key))
+    st.session_state.pop(key, None)
     if task.state != "finished":
         return None
     tried, failure = task.result
@@ -44,14 +40,15 @@ def ended(key: str) -> tuple[list[review.Tried], bool] | None:
     return tried, failure is None
 
 
+def cleaned(run_dir: Path) -> str:
+    counts = cleaning.rows_before_after(run_dir)
+    return f"Cleaned: {f'{counts[0]:,} -> {counts[1]:,} rows' if counts else 'no clean step'} (run folder {run_dir})"
+
+
 def apply(stage: list[dict]) -> None:
     """Run the pipeline with this clean stage; the result becomes the dataset the pages show."""
     p.set_stage("clean", stage)
-    run_dir = common.run_now(p, upto="augment")
-    if run_dir:
-        counts = cleaning.rows_before_after(run_dir)
-        change = f"{counts[0]:,} -> {counts[1]:,} rows" if counts else "no clean step"
-        st.success(f"Cleaned: {change} (run folder {run_dir})")
+    common.start_run(p, "augment", cleaned)
 
 
 names = host.registry.names("cleaner")
@@ -134,6 +131,7 @@ if pending:
         st.session_state.pop(keys.CLEAN_PENDING)
         st.rerun()
 
+common.follow_run()
 run_dir = st.session_state.get(keys.RUN_DIR)
 if run_dir and store.step_dirs(Path(run_dir)):
     st.subheader("Ledger: dropped and changed rows")
@@ -148,7 +146,7 @@ if run_dir and store.step_dirs(Path(run_dir)):
         except WorkbenchError as exc:
             common.show_error(exc)
         else:
-            if common.run_now(p, upto="augment"):
-                st.success(f"Restored {len(ids)} rows; the run file appends them after cleaning.")
+            n = len(ids)
+            common.start_run(p, "augment", lambda _run: f"Restored {n} rows; the run file appends them after cleaning.")
 
 common.runfile_panel("clean")

@@ -5,6 +5,7 @@ Only drawing lives here; the logic is in :mod:`workbench.ui_support`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from workbench import store
 from workbench.errors import WorkbenchError
 from workbench.ui_support import jobs, keys, tasks
 from workbench.ui_support.forms import GROUPS, FormField, OptionsError, form_fields, to_options
-from workbench.ui_support.pipeline import Pipeline, execute, latest_output
+from workbench.ui_support.pipeline import Pipeline, execute_task, latest_output
 
 
 def runs_dir() -> Path:
@@ -183,20 +184,46 @@ def options_form(component: type, prefix: str, current: dict[str, Any] | None = 
         return None
 
 
-def run_now(p: Pipeline, upto: str | None = None) -> Path | None:
-    """Execute the pipeline (up to a stage) in this process, then browse its output."""
+def start_run(p: Pipeline, upto: str | None, done: Callable[[Path], str]) -> None:
+    """Execute the pipeline (up to a stage) in this process as a task; :func:`follow_run` shows its progress and,
+    once it finished, browses its output and shows ``done(run_dir)`` as the success message."""
     target = p.upto(upto) if upto else p
-    try:
-        with st.spinner(f"Running {len(target.steps)} steps (finished ones are reused)…"):
-            run_dir = execute(target, runs_dir())
-    except WorkbenchError as exc:
-        show_error(exc)
+    root = runs_dir()
+    st.session_state[keys.RUN_TASK] = {
+        "id": tasks.start(lambda ctx: execute_task(target, root, ctx), f"running {len(target.steps)} steps"),
+        "steps": len(target.steps), "done": done}
+    st.rerun()  # the page redraws with the run's progress panel
+
+
+def follow_run() -> Path | None:
+    """The progress panel of the page's pipeline run; its run folder once it finished (None before, or if it failed
+    or was cancelled: the panel says so)."""
+    started = st.session_state.get(keys.RUN_TASK)
+    task = ended_task(started["id"] if started else None)
+    if task is None or started is None:
         return None
+    st.session_state.pop(keys.RUN_TASK, None)
+    if task.state != "finished":
+        return None
+    run_dir = task.result
     st.session_state[keys.RUN_DIR] = str(run_dir)
-    output = latest_output(run_dir, len(target.steps))  # not a later step left by an earlier, longer pipeline
+    output = latest_output(run_dir, started["steps"])  # not a later step left by an earlier, longer pipeline
     if output:
         st.session_state[keys.TABLE_PATH] = str(output)
+    st.success(started["done"](run_dir))
     return run_dir
+
+
+def ended_task(task_id: str | None) -> tasks.Task | None:
+    """The task once it has ended (then forgotten), drawing its progress panel meanwhile; None while it runs."""
+    task = tasks.get(task_id)
+    if task is None or task_id is None:
+        return None
+    progress_panel(f"task_{task_id}", task=task_id)
+    if task.running:
+        return None
+    tasks.discard(task_id)
+    return task
 
 
 def runfile_panel(prefix: str) -> None:

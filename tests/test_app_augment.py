@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_app_common import open_page
+from test_app_common import click_and_settle, open_page
 
 from workbench.ui_support import keys, review, tasks
 
@@ -51,7 +51,7 @@ def test_generate_review_and_save(tmp_path, sample_dir):
     assert metrics["rejected"] == "1" and metrics["edited"] == "1"
     rates = at.dataframe[0].value  # the acceptance table per generator
     assert rates["generated"].sum() == generated.height and rates["rejected"].sum() == 1
-    at.button(key="aug_save").click().run()
+    click_and_settle(at, "aug_save")
     assert not at.exception and "Saved the curated dataset" in at.success[0].value
     load = at.session_state[keys.PIPELINE].steps[0]
     curated = pl.read_parquet(load["options"]["path"])
@@ -75,5 +75,5 @@ def test_scenarios_reviewed_through_the_scenario_review_api(tmp_path, sample_dir
     at.button(key="aug_reject_all").click().run()
     assert {m.label: m.value for m in at.metric}["acceptance"] == "0%"
     at.radio(key=f"aug_decision_{generated['id'][0]}").set_value("accept").run()
-    at.button(key="aug_save").click().run()
+    click_and_settle(at, "aug_save")
     assert not at.exception and "1 reviewed rows kept" in at.success[0].value

@@ -24,6 +24,25 @@ def open_page(page: str, tmp_path: Path, sample_dir: Path, name: str, timeout: f
     return at, opened
 
 
+def click_and_settle(at, button: str, timeout: float = 300) -> None:
+    """Click a button whose work runs as a task (preview, check, pipeline run); while a task it started is not
+    picked up by the page, wait for it to end and draw the page again, as its progress panel does (a finished
+    check may start the pipeline run, which is waited for in turn)."""
+    import time
+
+    from workbench.ui_support import tasks
+
+    earlier = set(tasks.open_tasks())
+    at.button(key=button).click().run()
+    deadline = time.monotonic() + timeout
+    while new := [t for i, t in tasks.open_tasks().items() if i not in earlier]:
+        assert time.monotonic() < deadline, f"the work behind {button} did not finish"
+        if any(t.running for t in new):
+            time.sleep(0.1)
+        else:
+            at.run()
+
+
 def test_navigation_opens_the_home_page(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.chdir(ROOT)

@@ -38,6 +38,8 @@ CLEAN_PENDING = "wb_clean_pending"
 CLEAN_PREVIEW_TASK = "wb_clean_preview_task"
 CLEAN_CHECK_TASK = "wb_clean_check_task"
 CLEAN_CHECK_STAGE = "wb_clean_check_stage"
+#: the pipeline run a page started in the app's process: {"id": task id, "steps": n, "done": message function}
+RUN_TASK = "wb_run_task"
 #: id of this browser session (also in the URL as ?session=), naming its folder under <runs>/.sessions/
 SESSION_ID = "wb_session_id"
 #: what was last written for this session (see :func:`workbench.ui_support.session.save`)

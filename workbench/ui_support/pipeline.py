@@ -132,6 +132,19 @@ def execute(pipeline: Pipeline, runs_dir: str | Path | None = None,
     return outcome.run_dir
 
 
+def execute_task(pipeline: Pipeline, runs_dir: str | Path | None, ctx: Any) -> Path:
+    """:func:`execute` as a UI task: progress counts the steps, a Cancel stops before the next step."""
+    from workbench.ui_support.tasks import Cancelled
+
+    with ctx.progress(len(pipeline.steps), "steps (finished ones are reused)") as bar:
+        def on_step(_step: Any) -> None:
+            bar.update(1)
+            if ctx.cancelled():
+                raise Cancelled()
+
+        return execute(pipeline, runs_dir, on_step=on_step)
+
+
 def latest_output(run_dir: str | Path, steps: int | None = None) -> Path | None:
     """The output parquet of a run's last finished step (None before any step finished).
 

@@ -85,6 +85,11 @@ def get(task_id: str | None) -> Task | None:
     return _TASKS.get(task_id) if task_id else None
 
 
+def open_tasks() -> dict[str, Task]:
+    """Tasks of this process not yet discarded: running, or ended and waiting for their page to pick them up."""
+    return dict(_TASKS)
+
+
 def cancel(task_id: str) -> None:
     """Ask the task to stop: it checks ``ctx.cancelled()`` between units of work."""
     task = get(task_id)
