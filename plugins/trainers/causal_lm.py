@@ -18,7 +18,8 @@ from workbench.training.options import CausalLMOptions
 
 
 def split_rows(table: pl.DataFrame, split: str) -> list[dict[str, Any]]:
-    return table.filter(pl.col("split") == split).select("id", "messages").to_dicts()
+    columns = [c for c in ("id", "source_id", "messages") if c in table.columns]  # source_id: epochs per conversation
+    return table.filter(pl.col("split") == split).select(columns).to_dicts()
 
 
 class CausalLMTrainer(Trainer):

@@ -24,6 +24,7 @@ from workbench.training.batching import collate, split_by_tokens
 from workbench.training.chat import IGNORE, Example, build_examples
 from workbench.training.options import CausalLMOptions
 from workbench.training.runner import LoopState, Runner, TrainingCancelled
+from workbench.training.sizing import count_sources
 
 __all__ = ["LoopState", "TrainJob", "TrainResult", "TrainingCancelled", "estimate", "load_base", "loss_module", "train"]
 
@@ -97,6 +98,7 @@ class ChatRun(Runner):
         model, self.tokenizer = load_base(opts)
         self.train_ex, self.skipped = tokenise(self.tokenizer, job.train_rows, opts.max_length, "train")
         self.val_ex, _ = tokenise(self.tokenizer, job.val_rows, opts.max_length, "validation")
+        self.train_sources = count_sources(job.train_rows)
         if not self.train_ex:
             raise WorkbenchError("no training examples with assistant tokens to learn from",
                                  hint="the table needs rows with split = 'train' and at least one assistant turn")

@@ -13,6 +13,7 @@ rounds up so that every set of 4 or more examples is seen at least 100 times.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from workbench.estimate import (
     MAX_DEFAULT_EPOCHS,
@@ -25,23 +26,43 @@ from workbench.estimate import (
 VALIDATIONS_PER_EPOCH = 4
 
 
-def choose_epochs(n_examples: int, epochs: float | None, max_steps: int = 0) -> tuple[float | None, str]:
-    """``(epochs, reason)``: the user's choice when given, else the size rule; ``None`` when ``max_steps`` decides."""
+def choose_epochs(n_examples: int, epochs: float | None, max_steps: int = 0,
+                  sources: int | None = None) -> tuple[float | None, str]:
+    """``(epochs, reason)``: the user's choice when given, else the size rule; ``None`` when ``max_steps`` decides.
+
+    ``sources``: how many distinct conversations the rows derive from (``source_id``). Augmented variants and
+    scenarios of one conversation are not new examples: the rule then counts passes over the conversations,
+    so tripling the rows by augmentation does not triple the training time (the epochs over the rows shrink).
+    """
     if max_steps:
         return None, f"max_steps = {max_steps} set in the options (epochs not used)"
     if epochs is not None:
         return epochs, f"epochs = {epochs:g} set in the options"
-    chosen = auto_epochs(n_examples)
+    n = sources if sources and sources < n_examples else n_examples
+    chosen = auto_epochs(n)
     rule = (f"target {TARGET_EPOCHS} epochs, {MIN_TARGET_EXAMPLES:,} to {MAX_TARGET_EXAMPLES:,} examples seen, "
             f"{MIN_DEFAULT_EPOCHS} to {MAX_DEFAULT_EPOCHS} epochs")
-    seen = n_examples * chosen
+    if n < n_examples:
+        over_rows = round(chosen * n / n_examples, 2)
+        return over_rows, (f"auto: {over_rows:g} epochs over the {n_examples:,} rows = {chosen} passes over the "
+                           f"{n:,} conversations they derive from (augmented variants and scenarios are not new "
+                           f"examples; {rule})")
+    seen = n * chosen
     if chosen == TARGET_EPOCHS:
-        why = f"the target for {n_examples:,} examples"
-    elif n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
-        why = f"{n_examples:,} examples are few: {seen:,} examples seen"
+        why = f"the target for {n:,} examples"
+    elif n * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        why = f"{n:,} examples are few: {seen:,} examples seen"
     else:
-        why = f"{n_examples:,} examples are many: {seen:,} examples seen"
+        why = f"{n:,} examples are many: {seen:,} examples seen"
     return float(chosen), f"auto: {chosen} epoch{'s' * (chosen != 1)}, {why} ({rule})"
+
+
+def count_sources(rows: Any) -> int:
+    """Distinct conversations behind training rows (dicts or a table): their ``source_id``, else their ``id``
+    (a row with neither counts as its own)."""
+    if hasattr(rows, "to_dicts"):
+        rows = rows.to_dicts()
+    return len({r.get("source_id") or r.get("id") or f"#{i}" for i, r in enumerate(rows)})
 
 
 def auto_epochs(n_examples: int) -> int:
