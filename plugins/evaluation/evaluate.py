@@ -33,9 +33,9 @@ class EvaluateOptions(Options):
     primary_metric: str = Field(default="chrf", description="Metric for slices, win/tie/loss tables and top examples")
     top_examples: int = Field(default=5, ge=0, description="Biggest wins and worst regressions shown")
     forgetting_probe: bool = Field(default=True, description="Answer the general probe set to detect forgetting")
-    bias: bool | None = Field(default=None, description="Counterfactual bias analysis (docs/bias.md): null = when probe rows are evaluated, true = required, false = off")
     answers: dict[str, str] = Field(default_factory=dict, description="Saved answers scored as more models: name -> "
                                     "JSONL file of id and answer (needs forgetting_probe = false)")
+    bias: bool | None = Field(default=None, description="Counterfactual bias analysis (docs/bias.md): null = when probe rows are evaluated, true = required, false = off")
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for openai: models")
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key")
 
@@ -43,7 +43,7 @@ class EvaluateOptions(Options):
         "decode": form("decoding"),
         **dict.fromkeys(("metrics", "primary_metric", "top_examples"), form("metrics")),
         **dict.fromkeys(("metric_options", "bootstrap_resamples", "ar_trials", "seed"), form("metrics", advanced=True)),
-        **dict.fromkeys(("extra_models", "grid_trials", "include_scenarios", "base_url",
+        **dict.fromkeys(("extra_models", "grid_trials", "include_scenarios", "answers", "bias", "base_url",
                          "api_key_env"), form("advanced", advanced=True)),
     }
 
