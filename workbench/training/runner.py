@@ -337,7 +337,13 @@ class Runner:
             methods.load_trainable_state(self.model, weights)
             return
         from torch.distributed.checkpoint.state_dict import set_model_state_dict
+        from torch.distributed.fsdp import FSDPModule
 
+        # FSDP2 keeps the root's parameters (final norm, head) unsharded after a forward, plain tensors where
+        # loading expects shards: reshard first (restoring the best weights after validation needs it)
+        for module in self.wrapped.modules():
+            if isinstance(module, FSDPModule):
+                module.reshard()
         set_model_state_dict(self.wrapped, {f"model.{k}": v for k, v in weights.items()}, options=self._options(strict=False))
 
     def optimizer_state(self) -> dict[str, Any]:
