@@ -47,18 +47,16 @@ if right.button("Generate for review", key="aug_generate", disabled=not chosen o
     frame, todo = pl.read_parquet(table_path), [(FAMILIES[k], n, o) for (k, n), o in chosen.items()]
     st.session_state[TASK] = tasks.start(lambda ctx: review.try_all(todo, frame, int(sample_size), seed=p.seed,
                                                                      host=host, ctx=ctx), "generating on a sample")
-task = tasks.get(st.session_state.get(TASK))
+task = common.ended_task(st.session_state.get(TASK))
 if task is not None:
-    common.progress_panel("aug_generate", task=st.session_state[TASK])
-    if not task.running:
-        tried, failed = task.result if task.state == "finished" else ([], [])
-        for exc in failed:
-            common.show_error(exc)
-        if task.state == "finished" and not failed:
-            st.session_state[keys.PREVIEW] = tried
-            st.session_state[keys.CANDIDATES] = review.candidates(tried)
-            st.session_state[keys.DECISIONS] = {}
-        tasks.discard(st.session_state.pop(TASK))
+    st.session_state.pop(TASK)
+    tried, failed = task.result if task.state == "finished" else ([], [])
+    for exc in failed:
+        common.show_error(exc)
+    if task.state == "finished" and not failed:
+        st.session_state[keys.PREVIEW] = tried
+        st.session_state[keys.CANDIDATES] = review.candidates(tried)
+        st.session_state[keys.DECISIONS] = {}
 
 generated = st.session_state.get(keys.CANDIDATES)
 if generated is not None:

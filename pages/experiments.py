@@ -80,16 +80,13 @@ if st.button("Estimate the whole experiment", key="experiment_preflight", disabl
     st.session_state[keys.EXPERIMENT_PREFLIGHT_TASK] = tasks.start(
         lambda ctx: experiment_preflight(exp, runs_dir, ctx=ctx), "experiment pre-flight")
     st.rerun()
-if task_id:
-    view = common.progress_panel("experiment_preflight_panel", task=task_id)
-    task = tasks.get(task_id)
-    if task is not None and task.finished:
-        if task.error:
-            common.show_error(task.error)
-        else:
-            st.session_state["experiment_preflight_result"] = task.result
-        tasks.discard(task_id)
-        st.session_state.pop(keys.EXPERIMENT_PREFLIGHT_TASK, None)
+task = common.ended_task(task_id)
+if task is not None:
+    if task.error:
+        common.show_error(task.error)
+    else:
+        st.session_state["experiment_preflight_result"] = task.result
+    st.session_state.pop(keys.EXPERIMENT_PREFLIGHT_TASK, None)
 figures = st.session_state.get("experiment_preflight_result")
 if figures:
     st.dataframe(figures["runs"], hide_index=True, key="experiment_preflight_table")

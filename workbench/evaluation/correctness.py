@@ -21,12 +21,6 @@ from workbench.evaluation.result import MetricResult
 MAX_ROWS = 40
 
 
-def surface(fact: Any, texts: dict[str, str] | None = None) -> str:
-    """The words stating a fact in the answer (``answer_text`` of the facts metric), else the fact itself."""
-    key = str(fact.get("text") or fact.get("value") or "") if isinstance(fact, dict) else str(fact)
-    return (texts or {}).get(key, key)
-
-
 def mark(text: str, spans: list[str]) -> list[tuple[str, bool]]:
     """``text`` cut into (piece, marked) where the pieces equal to one of ``spans`` (case-insensitive) are marked."""
     wanted = sorted({s for s in spans if s.strip()}, key=len, reverse=True)
@@ -47,20 +41,23 @@ def mark(text: str, spans: list[str]) -> list[tuple[str, bool]]:
 
 
 def problem_text(verdict: str | None, facts: dict[str, Any] | None, off_topic: bool, intents: tuple[Any, Any]) -> str:
-    """One line naming what is wrong: the facts verdict with its facts, and the topic."""
+    """One line naming what is wrong: the facts verdict with its facts, and the topic.
+
+    ``facts`` is one example's entry of the facts metric: facts as "kind: value" strings, contradictions as
+    [reference fact, answer fact] pairs, and ``answer_text``, the answer's own words for each of its facts.
+    """
     parts = []
     if verdict and verdict not in ("correct", "no_facts") and facts:
-        texts = facts.get("answer_text") or {}
+        words = facts.get("answer_text") or {}
+        contradicted = facts.get("contradicted") or []
         said = []
-        if facts.get("contradicted"):
-            said.append("contradicted: " + "; ".join(f"{surface(_pair_items(p)[1], texts)} instead of "
-                                                     f"{surface(_pair_items(p)[0])}" for p in facts["contradicted"]))
-        contradicted = {str(_pair_items(p)[0]) for p in facts.get("contradicted") or []}
-        missing = [f for f in facts.get("missing") or [] if str(f) not in contradicted]
+        if contradicted:
+            said.append("contradicted: " + "; ".join(f"{words.get(a, a)} instead of {r}" for r, a in contradicted))
+        missing = [f for f in facts.get("missing") or [] if f not in {r for r, _ in contradicted}]
         if missing:
-            said.append("missing: " + "; ".join(surface(f) for f in missing))
+            said.append("missing: " + "; ".join(missing))
         if facts.get("invented"):
-            said.append("invented: " + "; ".join(surface(f, texts) for f in facts["invented"]))
+            said.append("invented: " + "; ".join(words.get(f, f) for f in facts["invented"]))
         parts.append(f"facts {verdict}" + (f" ({', '.join(said)})" if said else ""))
     if off_topic:
         answer_intent, reference_intent = intents
@@ -68,47 +65,45 @@ def problem_text(verdict: str | None, facts: dict[str, Any] | None, off_topic: b
     return "; ".join(parts)
 
 
-def _pair_items(pair: Any) -> tuple[Any, Any]:
-    """(reference fact, answer fact) of a contradiction, whether stored as a pair or a dict."""
-    if isinstance(pair, dict):
-        return pair.get("reference"), pair.get("answer")
-    return (pair[0], pair[1]) if isinstance(pair, (list, tuple)) and len(pair) == 2 else (pair, pair)
-
-
 def offending(facts: dict[str, Any] | None) -> list[str]:
     """Words of the answer that state wrong facts: the answer side of contradictions, and invented facts."""
     if not facts:
         return []
-    texts = facts.get("answer_text") or {}
-    return [surface(_pair_items(p)[1], texts) for p in facts.get("contradicted") or []] + \
-        [surface(f, texts) for f in facts.get("invented") or []]
+    words = facts.get("answer_text") or {}
+    return [words.get(a, a) for _, a in facts.get("contradicted") or []] + \
+        [words.get(f, f) for f in facts.get("invented") or []]
+
+
+def _applying(result: MetricResult | None) -> MetricResult | None:
+    """The result when it scored the examples one by one, else None (absent or skipped)."""
+    return result if result is not None and not result.skipped and result.per_example else None
 
 
 def fluent_but_wrong(examples: pl.DataFrame, predictions: list[str], scores: dict[str, MetricResult],
                      primary: str | None) -> dict[str, Any] | None:
     """Wrong-fact and off-topic answers of one model, sorted by the primary metric (high to low)."""
-    facts, topic = scores.get("facts"), scores.get("off_topic")
-    usable = [r for r in (facts, topic) if r is not None and not r.skipped and r.per_example]
-    if not usable:
+    facts, topic = _applying(scores.get("facts")), _applying(scores.get("off_topic"))
+    if facts is None and topic is None:
         return None
-    verdicts = (facts.details.get("verdicts") if facts and not facts.skipped else None) or [None] * examples.height
-    fact_lists = (facts.details.get("facts") if facts and not facts.skipped else None) or [None] * examples.height
-    flags = (topic.per_example if topic and not topic.skipped and topic.per_example else None) or [None] * examples.height
-    a_int = (topic.details.get("answer_intents") if topic and not topic.skipped else None) or [None] * examples.height
-    r_int = (topic.details.get("reference_intents") if topic and not topic.skipped else None) or [None] * examples.height
+    none = [None] * examples.height
+    wrong = [v == 0.0 for v in facts.per_example or ()] if facts else [False] * examples.height
+    verdicts = facts.details.get("verdicts") or none if facts else none
+    fact_lists = facts.details.get("facts") or none if facts else none
+    off = [v == 1.0 for v in topic.per_example or ()] if topic else [False] * examples.height
+    a_int = topic.details.get("answer_intents") or none if topic else none
+    r_int = topic.details.get("reference_intents") or none if topic else none
     sim = scores.get(primary) if primary else None
     rows = []
     for i in range(examples.height):
-        wrong_facts = facts is not None and facts.per_example is not None and facts.per_example[i] == 0.0
-        off = flags[i] == 1.0
-        if not (wrong_facts or off):
+        if not (wrong[i] or off[i]):
             continue
         answer = predictions[i] or ""
         score = sim.per_example[i] if sim is not None and sim.per_example else None
         rows.append({"id": examples["id"][i], "question": question_text(examples["prompt"][i]),
                      "reference": examples["reference"][i], "answer": answer, "score": score,
-                     "facts_verdict": verdicts[i], "off_topic": off,
-                     "problem": problem_text(verdicts[i] if wrong_facts else None, fact_lists[i], off, (a_int[i], r_int[i])),
-                     "answer_marked": mark(answer, offending(fact_lists[i]) if wrong_facts else [])})
+                     "facts_verdict": verdicts[i], "off_topic": off[i],
+                     "problem": problem_text(verdicts[i] if wrong[i] else None, fact_lists[i], off[i],
+                                             (a_int[i], r_int[i])),
+                     "answer_marked": mark(answer, offending(fact_lists[i]) if wrong[i] else [])})
     rows.sort(key=lambda r: -(r["score"] if r["score"] is not None else float("-inf")))
     return {"metric": primary, "total": len(rows), "rows": rows[:MAX_ROWS]}

@@ -139,13 +139,12 @@ def evaluate(examples: pl.DataFrame, config: EvalConfig, cache_dir: Path,
         "comparisons": {}, "slices": {}, "top_examples": {},
     }
     results["fluent_but_wrong"] = {}
+    primary = _primary(config.primary_metric, scores[base])
     for name in list(config.models)[1:]:
-        wrong = fluent_but_wrong(examples, frames[name]["prediction"].to_list(), scores[name],
-                                 _primary(config.primary_metric, scores[name]))
+        wrong = fluent_but_wrong(examples, frames[name]["prediction"].to_list(), scores[name], primary)
         if wrong is not None:
             results["fluent_but_wrong"][name] = wrong
         results["comparisons"][name] = _compare(config, scores[base], scores[name], frames[base], frames[name])
-        primary = _primary(config.primary_metric, scores[base])
         if primary:
             results["slices"][name] = compare.slices(examples, scores[base][primary], scores[name][primary])
             results["top_examples"][name] = compare.top_examples(

@@ -60,8 +60,11 @@ def choose_epochs(n_examples: int, epochs: float | None, max_steps: int = 0,
 def count_sources(rows: Any) -> int:
     """Distinct conversations behind training rows (dicts or a table): their ``source_id``, else their ``id``
     (a row with neither counts as its own)."""
-    if hasattr(rows, "to_dicts"):
-        rows = rows.to_dicts()
+    if hasattr(rows, "to_dicts"):  # a table: only the id columns, not the conversations
+        ids = [c for c in ("id", "source_id") if c in rows.columns]
+        if not ids:
+            return rows.height
+        rows = rows.select(ids).to_dicts()
     return len({r.get("source_id") or r.get("id") or f"#{i}" for i, r in enumerate(rows)})
 
 
