@@ -57,11 +57,12 @@ def test_busy_cores_are_read_from_a_short_proc_stat_probe(tmp_path, monkeypatch)
     import time
 
     stat = tmp_path / "stat"
-    # user nice system idle iowait irq softirq steal: 100 jiffies pass, 50 of them busy (iowait counts as idle)
+    # user nice system idle iowait irq softirq steal: 100 jiffies pass, 50 of them busy (iowait counts as idle,
+    # and so does nice time: low-priority processes yield their cores to the main job)
     stat.write_text("cpu  1000 0 200 5000 100 0 0 0 0 0\ncpu0 1 2 3 4\n")
 
     def tick(_seconds):
-        stat.write_text("cpu  1040 0 210 5040 110 0 0 0 0 0\ncpu0 1 2 3 4\n")
+        stat.write_text("cpu  1040 30 210 5010 110 0 0 0 0 0\ncpu0 1 2 3 4\n")
 
     monkeypatch.setattr(time, "sleep", tick)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
