@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -25,6 +25,9 @@ from workbench import schema, validate
 from workbench.io import choose, source
 from workbench.io.problems import ERROR, Problem, is_error, problem
 from workbench.io.records import Batch, Record, batches_of
+
+if TYPE_CHECKING:
+    from workbench.components import Reader
 
 #: lines (records) per batch: bounds memory, and is large enough for the fast path's compiled checks
 BATCH = 20_000
@@ -109,16 +112,16 @@ class _Collector:
 
 def load_table(path: str | Path, format: str | None = None, quarantine_path: str | Path | None = None,
                max_tokens: int | None = None, tokenizer: str | None = None,
-               options: dict[str, Any] | None = None, fast: bool = True) -> LoadResult:
+               options: dict[str, Any] | None = None, fast: bool = True, reader: Reader | None = None) -> LoadResult:
     """Read ``path`` (format by name, or detected) into the canonical table; quarantine invalid rows.
 
     ``options`` go to the reader (e.g. the CSV column mapping). With
     ``max_tokens``, conversations longer than that many tokens of
     ``tokenizer`` (a local folder or ``smollm2``; default: an approximation)
     are quarantined as ``too_long``. ``fast=False`` checks every line one by
-    one (the reference the fast path is compared with).
+    one (the reference the fast path is compared with). ``reader``: a built reader instead of the registry's.
     """
-    stream = TableStream(path, format, quarantine_path, max_tokens, tokenizer, options, fast=fast)
+    stream = TableStream(path, format, quarantine_path, max_tokens, tokenizer, options, fast=fast, reader=reader)
     frames = list(stream)
     table = pl.concat(frames, how="diagonal_relaxed") if frames else schema.empty_table()
     return stream.result(schema.conform(table))
@@ -136,10 +139,11 @@ class TableStream:
     def __init__(self, path: str | Path, format: str | None = None, quarantine_path: str | Path | None = None,
                  max_tokens: int | None = None, tokenizer: str | None = None,
                  options: dict[str, Any] | None = None, *, fast: bool = True, keep_quarantined: bool = True,
-                 batch_lines: int = BATCH, build_rows: bool = True) -> None:
+                 batch_lines: int = BATCH, build_rows: bool = True, reader: Reader | None = None) -> None:
         self.path = Path(path)
         source.check_readable(self.path)
-        self.reader = choose.reader_for(self.path, format, options)
+        #: ``reader``: a built reader to use instead of the registry's (a plugin's tests read with theirs)
+        self.reader = reader or choose.reader_for(self.path, format, options)
         self.max_tokens = max_tokens
         self.counter = validate.TokenCounter(tokenizer) if max_tokens else None
         # token limits count each conversation's turns: those lines take the per-line path
