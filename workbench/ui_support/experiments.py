@@ -150,6 +150,23 @@ def comparison_rows(c: dict[str, Any], key: str = "vs_reference") -> list[dict[s
     return out
 
 
+def run_rows(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per run: training rows, seconds, steps reused and the tuned model's ship verdict."""
+    return [{"variant": v["label"], "training rows": v["train_rows"], "seconds": v["seconds"],
+             "steps reused": len(v["reused_steps"]), "ship verdict": (v.get("verdict") or {}).get("status", "—"),
+             "verdict": (v.get("verdict") or {}).get("headline", "no comparison with the base")}
+            for v in c["variants"]]
+
+
+def seed_rows(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per seeded variant and metric: the mean across seeds, its spread and its tests (Holm p)."""
+    return [{"variant": name, "metric": metric, "seeds": s["n"], "mean": s["mean"], "sd": s["sd"], "min": s["min"],
+             "max": s["max"], "vs reference": (s.get("vs_reference") or {}).get("difference"),
+             "Holm p (reference)": (s.get("vs_reference") or {}).get("p_holm"),
+             "vs base": (s.get("vs_base") or {}).get("difference"), "Holm p (base)": (s.get("vs_base") or {}).get("p_holm")}
+            for name, metrics in c["seeds"].items() for metric, s in metrics.items()]
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         return store.read_json(path)
