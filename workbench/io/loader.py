@@ -204,14 +204,15 @@ def _check_batch(batch: Batch, out: _Collector, reader, counter: validate.TokenC
                 fast_ids.append(row_id)
                 continue
             rec = reader.fast_record(line, batch.fast.raw[j])  # a repeated id: the per-line path reports it
-            good[id(rec)] = _checked_turns(rec)
+            if (turns := _checked_turns(rec)) is not None:
+                good[id(rec)] = turns
             records.append(rec)
         else:
             rec = records[j]
         if row_id is None:
             rec.problems.append(problem(rec.line, "id", "duplicate_id",
                                         f"id {rec.fields.get('id')!r} was already used by an earlier record"))
-            del good[id(rec)]
+            good.pop(id(rec), None)
             continue
         repairs = ",".join(p.code for p in rec.problems if p.code in RECOVERY_CODES)
         if repairs:
@@ -244,7 +245,7 @@ def _check_records(records: list[Record], counter: validate.TokenCounter | None,
                    max_tokens: int | None) -> dict[int, list[dict[str, Any]]]:
     """id(record) -> its canonical turns, for the records that pass every per-line check."""
     checked = {id(rec): turns for rec in records if (turns := _checked_turns(rec)) is not None}
-    if counter is not None and checked:
+    if counter is not None and max_tokens is not None and checked:
         valid = [rec for rec in records if id(rec) in checked]
         validate.check_lengths(valid, [checked[id(r)] for r in valid], counter, max_tokens)
         checked = {id(r): checked[id(r)] for r in valid if not is_error(r.problems)}
@@ -261,7 +262,7 @@ def _checked_turns(rec: Record) -> list[dict[str, Any]] | None:
 
 def _wanted(rec: Record) -> tuple[str, bool]:
     """(the id a valid record asks for, whether it is its own)."""
-    own = rec.fields.get("id")
+    own = rec.parsed.get("id")
     return (own, True) if own is not None else (validate.derived_base(validate.raw_bytes(rec)), False)
 
 
