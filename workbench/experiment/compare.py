@@ -140,11 +140,11 @@ def build_comparison(exp: Experiment, runs_dir: str | Path | None = None, *, res
         raise WorkbenchError(f"experiment {exp.name}: no variant has a finished evaluated run yet",
                              hint=f"run `workbench experiment {exp.source}` first")
     columns: dict[str, list[Column]] = {}
-    base = None
+    bases: list[Column] = []
     for run, run_dir in done:
-        run_base, others = _columns(run, run_dir)
-        base = base or run_base
-        columns[run.label] = others
+        run_base, columns[run.label] = _columns(run, run_dir)
+        bases.append(run_base)
+    base = bases[0]  # every run evaluated the same base model; the first run's column stands for it
     ref_run = next((r for r, _ in done if r.variant.name == exp.reference), done[0][0])
     ref_label = ref_run.label
     flat = [c for cols in columns.values() for c in cols]
@@ -198,7 +198,8 @@ def seed_tests(spread: dict[str, dict[str, dict[str, Any]]], runs: dict[str, lis
 
     Each family (every mean against the reference; every mean against the base) gets Holm's correction.
     """
-    for key, against in (("vs_reference", runs.get(reference)), ("vs_base", [(None, base)])):
+    base_runs: list[tuple[int | None, Column]] = [(None, base)]
+    for key, against in (("vs_reference", runs.get(reference)), ("vs_base", base_runs)):
         tests = []
         for name, metrics in spread.items():
             for metric, entry in metrics.items():
@@ -254,8 +255,8 @@ def _curve_point(name: str, runs: list[tuple[VariantRun, Path]], row: dict[str, 
                              "score": statistics.fmean(scores) if scores else None, "ci": cells[0].get("ci"),
                              "runs": [r.label for r, _ in runs]}
     if len(runs) > 1:
-        cis = [c.get("ci") for c in cells]
-        point["ci"] = [min(c[0] for c in cis), max(c[1] for c in cis)] if all(cis) else None
+        cis = [c["ci"] for c in cells if c.get("ci")]
+        point["ci"] = [min(c[0] for c in cis), max(c[1] for c in cis)] if len(cis) == len(cells) else None
         point["spread"] = {"sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
                            "min": min(scores, default=None), "max": max(scores, default=None), "n": len(scores)}
     return point

@@ -56,7 +56,8 @@ class RateLimiter:
     """At most ``per_minute`` requests in any 60 s window, per tester."""
 
     def __init__(self, per_minute: int) -> None:
-        self.per_minute, self._seen, self._lock = per_minute, {}, threading.Lock()
+        self.per_minute, self._lock = per_minute, threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
 
     def check(self, tester: str) -> None:
         now = time.monotonic()
@@ -151,7 +152,7 @@ class FeedbackServer(ThreadedServer):
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/v1"
 
     def tester(self, authorization: str | None) -> str:
         key = authorization[7:] if authorization and authorization.startswith("Bearer ") else ""

@@ -85,7 +85,7 @@ def human_votes(run_dir: Path, results: dict[str, Any], votes: list[dict[str, An
     for model, metrics in (results.get("comparisons") or {}).items():
         verdicts = ((metrics.get("judge") or {}).get("details") or {}).get("verdicts")
         examples = evaluate_dirs(run_dir)[1] if verdicts else None
-        if examples is not None:
+        if verdicts and examples is not None:
             ids = pl.read_parquet(examples).filter(pl.col("model_name") == model)["id"].to_list()
             judged = judge_agreement(judge_winners(verdicts, ids), [v for v in votes if v.get("model") in (None, model)])
             if judged:

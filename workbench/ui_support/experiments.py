@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench import store
 from workbench.experiment.spec import Experiment, parse_experiment
 from workbench.runfile import dumps_toml
 from workbench.ui_support import jobs
 from workbench.ui_support.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from workbench.components import Component
 
 EXPERIMENT_FILE = "experiment.toml"
 
@@ -27,7 +30,7 @@ def step_addresses(pipeline: Pipeline) -> list[str]:
     return [f"{s.kind}:{s.component_name}" for s in rf.steps if s.kind != "evaluate"]
 
 
-def options_patch(component: type, current: dict[str, Any], edited: dict[str, Any]) -> dict[str, Any]:
+def options_patch(component: type[Component], current: dict[str, Any], edited: dict[str, Any]) -> dict[str, Any]:
     """The options a form changed, compared with the step's options and defaults: what the variant overrides."""
     before = component.Options.model_validate(current).model_dump(mode="json")
     return {k: v for k, v in edited.items() if before.get(k) != v}
