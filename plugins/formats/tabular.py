@@ -92,7 +92,7 @@ class CsvReader(Reader):
                         yield batch
                     return
                 cells = self._polars_cells(block, header, delimiter) if keys is not None else None
-                if cells is None:
+                if cells is None or keys is None:  # no keys: the header has no fast path (cells is None too)
                     records = list(self._records(self._csv_rows(block.data, delimiter), header, mapping, number))
                     yield Batch(records=records, problems=problems)
                 else:
@@ -190,12 +190,12 @@ class CsvReader(Reader):
         if control is not None:
             return Record(number, raw, None, [problem(number, control, "control_bytes",
                                                       f"control bytes in column {control!r}")])
-        taken = {mapping[r]: r for r in ("system", "prompt", "response") if r in mapping}
+        taken: dict[str, str] = {mapping[r]: r for r in ("system", "prompt", "response") if r in mapping}
         obj = {("label" if c == mapping.get("label") else "id" if c == mapping.get("id") else c): v
                for c, v in raw.items() if v != "" and c not in taken}
         rec = take_fields(obj, ("messages",), number)
         rec.raw = raw
-        rec.fields["messages"], rec.paths = self._turns(raw, taken, rec)
+        rec.parsed["messages"], rec.paths = self._turns(raw, taken, rec)
         return rec
 
     @staticmethod
@@ -305,7 +305,7 @@ class ParquetReader(Reader):
     @staticmethod
     def record_of(obj: dict[str, Any], number: int) -> Record:
         rec = take_fields(obj, ("messages",), number, keep_columns=True)
-        rec.fields["messages"] = obj.get("messages")
+        rec.parsed["messages"] = obj.get("messages")
         return rec
 
     def _arrow_batches(self, path: str, size: int) -> Iterator[_NumberedBatch]:
