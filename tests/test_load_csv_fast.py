@@ -128,3 +128,15 @@ def test_scan_says_when_both_parsers_split_alike(data, regular):
     assert ok is regular  # an odd number of quotes: no whole record at all (used 0)
     if regular:
         assert used == len(data) and records == len(list(csv.reader(io.StringIO(data.decode(), newline=""))))
+
+
+def test_the_load_benchmarks_csv_corpus_takes_the_fast_path(tmp_path):
+    from workbench.bench.load import write_corpus
+
+    path = tmp_path / "support.csv"
+    write_corpus(path, 4000, seed=0)
+    same_load(path, batch_lines=100)
+    result = load_table(path)
+    assert (result.rows_valid, result.rows_quarantined) == (3996, 4)
+    assert {q.codes for q in result.quarantined} == {"control_bytes", "empty_content"}
+    assert fast_rows(path, 100) == 3996

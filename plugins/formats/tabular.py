@@ -96,21 +96,22 @@ class CsvReader(Reader):
                     records = list(self._records(self._csv_rows(block.data, delimiter), header, mapping, number))
                     yield Batch(records=records, problems=problems)
                 else:
-                    yield self._fast_batch(cells, keys, mapping, number, problems)
+                    control = source.CONTROL_CHARS.pattern if source.CONTROL_BYTES.search(block.data) else None
+                    yield self._fast_batch(cells, keys, mapping, number, problems, control)
                 number += block.records
                 problems = []
         if problems:
             yield Batch(problems=problems)
 
     def _fast_batch(self, cells: Any, keys: dict[str, str], mapping: dict[str, str], number: int,
-                    problems: list[Problem]) -> Batch:
+                    problems: list[Problem], control: str | None) -> Batch:
         import polars as pl
 
         from workbench.io.fastjson import FastRows
         from workbench.validate import derived_base
 
         header = cells.columns
-        clean, rest = fastcsv.split_block(cells, keys, mapping)
+        clean, rest = fastcsv.split_block(cells, keys, mapping, control)
         rows = clean["_row"].to_list()
         bases = [None if own is not None else derived_base(json.dumps(dict(zip(header, cells.row(r))), sort_keys=True)
                                                            .encode("utf-8", "replace"))
@@ -125,10 +126,10 @@ class CsvReader(Reader):
 
     @staticmethod
     def _polars_cells(block: fastcsv.Block, header: list[str], delimiter: str) -> Any:
-        """The block's cells as text columns, or None when the csv module must read it (bad bytes, a huge record)."""
+        """The block's cells as text columns, or None when the csv module must read it (not UTF-8, a huge record)."""
         import polars as pl
 
-        if len(block.data) > source.MAX_RECORD_BYTES or source.CONTROL_BYTES.search(block.data):
+        if len(block.data) > source.MAX_RECORD_BYTES:
             return None
         try:
             block.data.decode("utf-8")

@@ -36,12 +36,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--per-line-rows", type=int, default=None,
                         help="rows the per-line path runs on (default: all; fewer are scaled up, as said in the JSON)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
+                        help="the corpus as chat JSONL, or as CSV (id, system, prompt, response)")
 
 
 def run(args) -> dict[str, Any]:
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        path = Path(tmp) / "support.jsonl"
+        path = Path(tmp) / f"support.{getattr(args, 'format', 'jsonl')}"
         write_corpus(path, args.rows, args.seed)
         size_mb = path.stat().st_size / 1e6
         fast = _measure("validate", path, fast=True)
@@ -49,13 +51,13 @@ def run(args) -> dict[str, Any]:
         per_line_rows = min(args.per_line_rows or args.rows, args.rows)
         per_line_path = path
         if per_line_rows < args.rows:
-            per_line_path = Path(tmp) / "head.jsonl"
+            per_line_path = Path(tmp) / f"head{path.suffix}"
             with path.open("rb") as src, per_line_path.open("wb") as dst:
-                for _, line in zip(range(per_line_rows), src):
+                for _, line in zip(range(per_line_rows + (path.suffix == ".csv")), src):  # CSV: and the header
                     dst.write(line)
         slow = _measure("validate", per_line_path, fast=False)
     return {
-        "rows": args.rows, "file_mb": round(size_mb, 1),
+        "rows": args.rows, "format": path.suffix[1:], "file_mb": round(size_mb, 1),
         "rows_valid": fast["rows_valid"], "rows_invalid": fast["rows_invalid"],
         "seconds": fast["seconds"], "rows_per_second": round(args.rows / fast["seconds"]),
         "cpu_seconds": fast["cpu_seconds"], "rows_per_cpu_second": round(args.rows / fast["cpu_seconds"]),
@@ -112,20 +114,35 @@ TOPICS = ("order", "refund", "invoice", "password", "delivery", "subscription", 
 
 
 def write_corpus(path: Path, rows: int, seed: int) -> None:
-    """Support conversations of about 500 bytes; one line in 1,000 is broken (truncated or a NUL byte)."""
+    """Support conversations of about 500 bytes; one record in 1,000 is broken (truncated or a NUL byte).
+
+    A ``.csv`` path gets the same conversations as id, system, prompt and
+    response columns (a broken record has a NUL byte or an empty response).
+    """
+    import csv
+
     rng = random.Random(seed)
-    with path.open("w", encoding="utf-8") as fh:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        table = csv.writer(fh) if path.suffix == ".csv" else None
+        if table is not None:
+            table.writerow(["id", "system", "prompt", "response"])
         for i in range(rows):
             topic = rng.choice(TOPICS)
-            obj = {"id": f"t{i}", "messages": [
-                {"role": "system", "content": "You are a helpful support agent for an online shop."},
-                {"role": "user", "content": f"Hi, I have a question about my {topic} #{rng.randrange(10**6)}. "
-                                            f"It has been {rng.randrange(2, 20)} days and nothing happened yet."},
-                {"role": "assistant", "content": f"Thanks for reaching out about your {topic}. I checked ticket "
-                                                 f"{rng.randrange(10**5)}: it is being handled and you will hear "
-                                                 f"from us within {rng.randrange(1, 5)} working days."},
-            ]}
+            turns = ["You are a helpful support agent for an online shop.",
+                     f"Hi, I have a question about my {topic} #{rng.randrange(10**6)}. "
+                     f"It has been {rng.randrange(2, 20)} days and nothing happened yet.",
+                     f"Thanks for reaching out about your {topic}. I checked ticket "
+                     f"{rng.randrange(10**5)}: it is being handled and you will hear "
+                     f"from us within {rng.randrange(1, 5)} working days."]
+            broken = i % 1000 == 999
+            if table is not None:
+                if broken:
+                    turns[2] = "" if i % 2000 == 999 else turns[2].replace("us", "u\x00s")
+                table.writerow([f"t{i}", *turns])
+                continue
+            obj = {"id": f"t{i}", "messages": [{"role": role, "content": text} for role, text in
+                                               zip(("system", "user", "assistant"), turns, strict=True)]}
             line = json.dumps(obj)
-            if i % 1000 == 999:
+            if broken:
                 line = line[:-20] if i % 2000 == 999 else line.replace("shop", "sh\x00op")
             fh.write(line + "\n")

@@ -10,10 +10,11 @@ and polars parses it (multi-threaded). Quoted fields may hold line breaks:
 the scan counts quotes, not lines. The checks are numpy passes over the
 block's bytes (:func:`scan`).
 
-A regular block with control bytes or bytes that are not UTF-8 is read by
-the ``csv`` module record by record (its records are known to be the same);
-an irregular block, and everything after it, too, since where its records
-end is then only what the ``csv`` module says.
+A record with a control byte takes the ``csv`` module and the per-row
+checks, as does every record of a block with bytes that are not UTF-8 (its
+records are known to be the same); an irregular block, and everything after
+it, too, since where its records end is then only what the ``csv`` module
+says.
 """
 
 from __future__ import annotations
@@ -133,12 +134,13 @@ def renamed_columns(header: list[str], mapping: dict[str, str]) -> dict[str, str
     return keys
 
 
-def split_block(cells, keys: dict[str, str], mapping: dict[str, str]):
+def split_block(cells, keys: dict[str, str], mapping: dict[str, str], control: str | None):
     """(the rows no per-row check would flag, as the per-row path builds them, with ``_row``; the other rows' indices).
 
     ``cells`` is the block as polars read it (every column text). A row
     takes the per-row path when it has a ``messages`` or ``meta`` cell (JSON
-    to decode) or fails :func:`workbench.io.fastframe.clean_rows`.
+    to decode), a cell with a control character (``control``, a pattern;
+    None: the block has none), or fails :func:`workbench.io.fastframe.clean_rows`.
     """
     import polars as pl
 
@@ -148,18 +150,35 @@ def split_block(cells, keys: dict[str, str], mapping: dict[str, str]):
     def text(column: str) -> pl.Expr:
         return pl.when(pl.col(column) != "").then(pl.col(column))
 
-    def turn(role: str, column: str) -> pl.Expr:
-        return pl.struct(role=pl.lit(role), content=pl.col(column), weight=pl.lit(None, pl.Int64))
-
-    pair = [turn("user", mapping["prompt"]), turn("assistant", mapping["response"])]
-    messages = pl.concat_list(pair)
-    if "system" in mapping:
-        messages = pl.when(pl.col(mapping["system"]) != "").then(
-            pl.concat_list([turn("system", mapping["system"]), *pair])).otherwise(messages)
+    messages = conversations(cells, mapping.get("system"), mapping["prompt"], mapping["response"])
     fields = [text(c).alias(k) for c, k in keys.items() if k not in ("messages", "meta")]
-    frame = cells.select(messages.cast(schema.MESSAGES).alias("messages"), *fields,
-                         pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
-    json_cells = [pl.col(c) != "" for c, k in keys.items() if k in ("messages", "meta")]
-    plain = cells.select(~pl.any_horizontal(json_cells) if json_cells else pl.lit(True)).to_series()
+    frame = cells.select(*fields, pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")).with_columns(messages)
+    other = [pl.col(c) != "" for c, k in keys.items() if k in ("messages", "meta")]
+    other += [pl.col(c).str.contains(control) for c in cells.columns] if control else []
+    plain = cells.select(~pl.any_horizontal(other) if other else pl.lit(True)).to_series()
     ok = plain & fastframe.clean_rows(frame.with_columns(pl.lit("-").alias("id")))  # a missing id is derived later
     return schema.conform(frame.filter(ok)), frame.filter(~ok)["_row"].to_list()
+
+
+def conversations(cells, system: str | None, prompt: str, response: str):
+    """The ``messages`` column of (system,) user and assistant turns, a system turn only where its cell is not
+    empty: built as Arrow arrays (offsets and one interleaving ``take``), several times faster than list
+    expressions."""
+    import polars as pl
+    import pyarrow as pa
+
+    from workbench import schema
+
+    rows = cells.height
+    has = (cells[system] != "").to_numpy() if system else np.zeros(rows, dtype=bool)
+    offsets = np.concatenate(([0], np.cumsum(2 + has))).astype(np.int32)
+    start, systems = offsets[:-1], int(has.sum())
+    where, role = np.empty(offsets[-1], dtype=np.int64), np.empty(offsets[-1], dtype=np.int8)
+    for first, at, code in ((0, start[has], 0), (systems, start + has, 1), (systems + rows, start + has + 1, 2)):
+        where[at], role[at] = np.arange(first, first + len(at)), code
+    parts = [cells[system].filter(pl.Series(has)).to_arrow()] if system else []
+    content = pa.concat_arrays([*parts, cells[prompt].to_arrow(), cells[response].to_arrow()]).take(pa.array(where))
+    roles = pa.DictionaryArray.from_arrays(pa.array(role), pa.array(schema.ROLES)).cast(pa.string())
+    turns = pa.StructArray.from_arrays([roles, content, pa.nulls(len(where), pa.int64())],
+                                       names=["role", "content", "weight"])
+    return pl.Series("messages", pa.ListArray.from_arrays(pa.array(offsets), turns)).cast(schema.MESSAGES)
