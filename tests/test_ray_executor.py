@@ -29,9 +29,17 @@ LEDGER_KEY = ("row_id", "component", "action", "reason", "detail", "row")
 def cluster():
     import ray
 
-    # on a loaded machine Ray's agents start slowly; the default wait ends in a failed start
-    os.environ.setdefault("RAY_agent_register_timeout_ms", "300000")
-    ray.init(num_cpus=2, object_store_memory=120 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+    from workbench.ray_executor import patient_local_start
+
+    patient_local_start()
+    for attempt in range(3):  # a start can still time out on a saturated machine (Ray's own 30 s wait): retry
+        try:
+            ray.init(num_cpus=2, object_store_memory=120 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+            break
+        except Exception:
+            ray.shutdown()
+            if attempt == 2:
+                raise
     try:
         yield
     finally:
@@ -117,3 +125,44 @@ def test_cleaner_without_partitioned_form_runs_in_the_driver(cluster):
     result = RayExecutor(partition_rows=10).run(KeepFirstHalf({}), table, scratch_context())
     assert result.stats["executor"]["ran_on"] == "driver"
     assert result.table.height == 25
+
+
+def test_run_command_with_ray_executor(cluster, tmp_path, capsys):
+    import json
+
+    from workbench.cli import main
+
+    runfile = tmp_path / "run.toml"
+    runfile.write_text(f'[run]\nname = "cli"\n\n[[steps]]\nkind = "load"\noptions = {{ path = "{SAMPLE}" }}\n\n'
+                       '[[steps]]\nkind = "clean"\ncomponent = "near-dedup"\n')
+    assert main(["run", str(runfile), "--executor", "ray", "--partition-rows", "100",
+                 "--runs-dir", str(tmp_path / "runs"), "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)["steps"][1]
+    assert clean["stats"]["executor"] == {"name": "ray", "ran_on": f"{-(-clean['rows_in'] // 100)} partitions"}
+    assert clean["rows_in"] == clean["rows_out"] + clean["dropped"] and clean["dropped"] > 0
+
+
+def test_address_without_ray_executor_is_refused(tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["run", str(tmp_path / "missing.toml"), "--address", "head:6379"]) == 1
+    err = capsys.readouterr().err
+    assert "--address is for --executor ray" in err and "hint: add --executor ray" in err
+
+
+def test_partition_that_breaks_the_accounting_is_named(cluster):
+    from workbench.components import Cleaner
+    from workbench.errors import WorkbenchError
+    from workbench.ledger import StepResult
+
+    class LosesRows(Cleaner):  # says it is row-wise, drops rows without a ledger entry
+        name = "loses-rows"
+        row_wise = True
+
+        def run(self, table, ctx):
+            return StepResult(table.head(1))
+
+    table, _ = synthetic_table(20, seed=2)
+    with pytest.raises(WorkbenchError, match=r"'loses-rows': row accounting does not balance in the partition "
+                                             r"starting at row 'r10'"):
+        RayExecutor(partition_rows=10).run(LosesRows({}), table, scratch_context())

@@ -161,8 +161,8 @@ class RayExecutor:
                                  hint='pip install -c constraints.txt -e ".[ray]" (scripts/setup.sh does)') from exc
         if ray.is_initialized():
             return
-        if self.address is None:  # a local cluster: on a busy machine its agents take longer than the default wait
-            os.environ.setdefault("RAY_agent_register_timeout_ms", "300000")
+        if self.address is None:
+            patient_local_start()
         try:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -186,6 +186,13 @@ class RayExecutor:
             how = f"{parts.count} partitions"
         result.stats = {**result.stats, "executor": {"name": self.name, "ran_on": how}}
         return result
+
+
+def patient_local_start() -> None:
+    """Let a local Ray cluster start on a busy machine: its raylet gives up when its agents take over
+    about 15 s to come up (seen at load 10+ on 2 cores), so wait up to 5 minutes for them."""
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "300000")
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "300")
 
 
 def worker_context(seed: int) -> StepContext:

@@ -30,12 +30,14 @@ def add_run_arguments(p) -> None:
 def run(args) -> int:
     from workbench.runfile import load_runfile
 
-    execute_and_report(load_runfile(args.runfile), args)
+    executor = chosen_executor(args)  # its options are checked before the run file is read
+    execute_and_report(load_runfile(args.runfile), args, executor)
     return 0
 
 
-def execute_and_report(rf, args):
-    """Execute ``rf``, printing one line per step (stderr) and a summary (stdout)."""
+def execute_and_report(rf, args, executor=None):
+    """Execute ``rf`` (cleaning steps on ``executor``, None: locally), printing one line per step (stderr)
+    and a summary (stdout)."""
     from workbench.engine import execute
 
     def on_step(step) -> None:
@@ -46,7 +48,7 @@ def execute_and_report(rf, args):
                   f"(+{m['added']} -{m['dropped']} ~{m['changed']})  {how}", file=sys.stderr)
 
     outcome = execute(rf, runs_dir=args.runs_dir, show_progress=not args.json, force=args.force, on_step=on_step,
-                      executor=chosen_executor(args))
+                      executor=executor)
     verdict = run_verdict(outcome.artifacts)
     if args.json:
         print(json.dumps({"run_dir": str(outcome.run_dir), "steps": [s.manifest | {"reused": s.reused}
@@ -67,9 +69,8 @@ def chosen_executor(args):
     """The executor of ``--executor`` (None: local), checking that its options fit."""
     from workbench.errors import WorkbenchError
 
-    name = getattr(args, "executor", "local")
-    if name != "ray":
-        if getattr(args, "address", None):
+    if args.executor != "ray":
+        if args.address:
             raise WorkbenchError("--address is for --executor ray", hint="add --executor ray, or drop --address")
         return None
     from workbench.ray_executor import RayExecutor
