@@ -113,3 +113,13 @@ def test_served_concurrent_streams_each_get_their_own_answer(tmp_path, varied_mo
         server.stop()
     assert [answers.get(i) for i in range(4)] == [g.text for g in alone]
     assert sorted(e["answer"] for e in store.exchanges()) == sorted(g.text for g in alone)
+
+
+def test_the_decoding_thread_ends_when_idle_and_starts_again(model):
+    streams = BatchedStreams(model, window=0, idle=2.0)
+    first = "".join(streams.stream(CONVERSATIONS[0], DecodeSettings(max_new_tokens=3)))
+    worker = streams._worker
+    assert worker is not None
+    worker.join(timeout=30)
+    assert not worker.is_alive() and streams._worker is None
+    assert "".join(streams.stream(CONVERSATIONS[0], DecodeSettings(max_new_tokens=3))) == first

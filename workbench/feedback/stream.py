@@ -101,11 +101,13 @@ class BatchedStreams:
     """One model's streamed chats; concurrent chats share one batched decode.
 
     ``window``: seconds a batch waits for more chats after the first arrives;
-    ``max_batch``: chats decoded together at most.
+    ``max_batch``: chats decoded together at most. The decoding thread ends after
+    ``idle`` seconds without a chat (a server that was stopped holds no thread) and starts again with the next.
     """
 
-    def __init__(self, chat_model: LocalChatModel, *, window: float = 0.03, max_batch: int = 8) -> None:
-        self.chat_model, self.window, self.max_batch = chat_model, window, max_batch
+    def __init__(self, chat_model: LocalChatModel, *, window: float = 0.03, max_batch: int = 8,
+                 idle: float = 60.0) -> None:
+        self.chat_model, self.window, self.max_batch, self.idle = chat_model, window, max_batch, idle
         self._waiting: list[tuple[float, _Chat]] = []
         self._ready = threading.Condition()
         self._worker: threading.Thread | None = None
@@ -134,11 +136,13 @@ class BatchedStreams:
         if info is not None:
             info.update(new_tokens=len(chat.ids), hit_max_new_tokens=chat.hit_max)
 
-    def _next_batch(self) -> list[_Chat]:
-        """Wait for chats, then up to ``window`` for more; take the first and the batchable ones beside it."""
+    def _next_batch(self) -> list[_Chat] | None:
+        """Wait for chats, then up to ``window`` for more; take the first and the batchable ones beside it.
+        None (and the thread is let go) after ``idle`` seconds without a chat."""
         with self._ready:
-            while not self._waiting:
-                self._ready.wait()
+            if not self._waiting and not self._ready.wait_for(lambda: bool(self._waiting), self.idle):
+                self._worker = None
+                return None
             deadline = self._waiting[0][0] + self.window
             while len(self._waiting) < self.max_batch and (left := deadline - time.monotonic()) > 0:
                 self._ready.wait(left)
@@ -148,8 +152,8 @@ class BatchedStreams:
             return taken
 
     def _decode_forever(self) -> None:
-        while True:
-            self._decode(self._next_batch())
+        while (chats := self._next_batch()) is not None:
+            self._decode(chats)
 
     def _decode(self, chats: list[_Chat]) -> None:
         model = self.chat_model
