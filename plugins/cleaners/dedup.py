@@ -180,7 +180,7 @@ class NearDedup(Cleaner):
         ids = table.get_column("id")
         remembered = mem >= 0
         dup_of = ids.gather(np.where(remembered, 0, rep))
-        if remembered.any():
+        if memory is not None and remembered.any():  # only a memory remembers rows of earlier batches
             dup_of = dup_of.scatter(np.flatnonzero(remembered), memory.ids.gather(mem[remembered]))
         drop = rep != np.arange(table.height)
         if memory is not None:

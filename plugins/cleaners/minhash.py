@@ -91,7 +91,7 @@ def signatures(sh: pl.DataFrame, n_rows: int, num_perm: int) -> np.ndarray:
     h0 = sh.get_column("h").to_numpy()
     base = sh.get_column("row").to_numpy().astype(np.int64)
     shift = np.uint64(64 - (num_perm.bit_length() - 1))
-    flat = np.full(n_rows * num_perm, EMPTY, dtype=np.uint32)
+    flat: np.ndarray = np.full(n_rows * num_perm, EMPTY, dtype=np.uint32)
     for copy in range(COPIES):
         h = h0 if copy == 0 else mix64(h0 ^ np.uint64((0x632BE59BD9B4E019 * copy) & 0xFFFFFFFFFFFFFFFF))
         bins = (h >> shift).astype(np.int64) if num_perm > 1 else np.zeros(len(h), dtype=np.int64)
@@ -130,8 +130,8 @@ def densify(sig: np.ndarray) -> np.ndarray:
     filled = src_flat != EMPTY
     has_any = filled.reshape(n, p).any(axis=1)
     index = np.int32 if n * p < 2 ** 31 else np.int64
-    cell = np.flatnonzero(~filled & np.repeat(has_any, p)).astype(index)
-    probes = _probes(p).astype(index)
+    cell: np.ndarray = np.flatnonzero(~filled & np.repeat(has_any, p)).astype(index)
+    probes: np.ndarray = _probes(p).astype(index)
     for attempt in range(PROBES):
         if len(cell) == 0:
             break
@@ -190,7 +190,7 @@ def candidate_pairs(keys: np.ndarray, live: np.ndarray, max_bucket: int = 16) ->
     stars to their first row.
     """
     n, bands = keys.shape
-    rows = np.repeat(np.arange(n, dtype=np.int64), bands)[np.repeat(live, bands)]
+    rows: np.ndarray = np.repeat(np.arange(n, dtype=np.int64), bands)[np.repeat(live, bands)]
     return bucket_pairs(keys[live].ravel(), rows, n, max_bucket)
 
 
@@ -208,7 +208,7 @@ def bucket_pairs(flat: np.ndarray, rows: np.ndarray, n: int, max_bucket: int = 1
     flat, rows = flat[order], rows[order]
     start = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
     size = np.diff(np.r_[start, len(flat)])
-    group = np.repeat(np.arange(len(start)), size)
+    group: np.ndarray = np.repeat(np.arange(len(start)), size)
     gsize = size[group]
     parts = []
     small = gsize <= max_bucket
@@ -250,16 +250,17 @@ def exact_jaccard(sh: pl.DataFrame, pairs: np.ndarray) -> np.ndarray:
     if len(pairs) == 0:
         return np.zeros(0)
     rows = sh.get_column("row").to_numpy().astype(np.uint64)
-    involved = np.zeros(int(rows.max()) + 1 if len(rows) else 1, dtype=bool)
+    involved: np.ndarray = np.zeros(int(rows.max()) + 1 if len(rows) else 1, dtype=bool)
     involved[pairs.ravel()] = True
     pick = involved[rows.astype(np.int64)]
     keys = sorted_unique((rows[pick] << np.uint64(32)) | (sh.get_column("h").to_numpy()[pick] >> np.uint64(32)))
     key_rows = (keys >> np.uint64(32)).astype(np.int64)
-    starts = np.searchsorted(key_rows, np.arange(len(involved)))
+    # numpy's stubs type searchsorted of an array of probes as one integer; it returns an array
+    starts: np.ndarray = np.searchsorted(key_rows, np.arange(len(involved)))  # type: ignore[assignment]
     sizes = np.diff(np.r_[starts, len(keys)])
     a, b = pairs[:, 0], pairs[:, 1]
     na, nb = sizes[a], sizes[b]
-    owner = np.repeat(np.arange(len(pairs)), na)
+    owner: np.ndarray = np.repeat(np.arange(len(pairs)), na)
     offset = np.arange(len(owner)) - np.repeat(np.cumsum(na) - na, na)
     probe = (b[owner].astype(np.uint64) << np.uint64(32)) | (keys[starts[a][owner] + offset] & MASK32)
     at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
@@ -304,7 +305,7 @@ def greedy_representatives(n: int, pairs: np.ndarray, sim: np.ndarray, outside: 
     similarity to the representative).
     """
     rep = np.arange(n)
-    mem = np.full(n, -1, dtype=np.int64)
+    mem: np.ndarray = np.full(n, -1, dtype=np.int64)
     to_rep = np.ones(n)
     outside = outside or {}
     for row, (m, s) in outside.items():

@@ -23,7 +23,7 @@ from workbench.ledger import Ledger, StepResult
 from .turns import ROW, explode_turns, implode_turns, json_counts, ledger_entries, mark_origin, per_row
 
 PiiType = Literal["SECRET", "URL", "EMAIL", "IP", "IBAN", "CARD", "PHONE"]
-ALL_TYPES: tuple[str, ...] = ("SECRET", "URL", "EMAIL", "IP", "IBAN", "CARD", "PHONE")
+ALL_TYPES: tuple[PiiType, ...] = ("SECRET", "URL", "EMAIL", "IP", "IBAN", "CARD", "PHONE")
 
 #: (pattern, replacement) per type that needs no check; run in ALL_TYPES order
 PATTERNS: dict[str, list[tuple[str, str]]] = {

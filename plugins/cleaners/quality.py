@@ -72,9 +72,9 @@ class QualityFilter(Cleaner):
         turns = _tokens(explode_turns(table)).with_columns(pl.col("content").fill_null("").str.strip_chars().alias("__text"))
         bounds = getattr(self, "_bounds", None)
         if bounds is None:  # in memory: the bounds of this table
-            stats = LengthStats()
-            stats.observe(turns)
-            bounds = stats.bounds(o.outliers, o.outlier_factor, o.outlier_tails)
+            lengths = LengthStats()
+            lengths.observe(turns)
+            bounds = lengths.bounds(o.outliers, o.outlier_factor, o.outlier_tails)
         answer = pl.col("role") == "assistant"
         turn_flags = [
             (answer & (pl.col("__text").str.len_chars() == 0)).alias("empty answer"),
@@ -158,7 +158,7 @@ class LengthStats:
         out = {}
         for role, hist in self.hist.items():
             n = int(hist.sum())
-            values = np.arange(len(hist), dtype=np.float64)
+            values: np.ndarray = np.arange(len(hist), dtype=np.float64)
             if method == "iqr":
                 cum = np.cumsum(hist)
                 q1, q3 = (float(np.searchsorted(cum, int(np.floor((n - 1) * q + 0.5)), side="right")) for q in (0.25, 0.75))

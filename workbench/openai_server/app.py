@@ -199,7 +199,10 @@ class _Handler(BaseHTTPRequestHandler):
             form: dict[str, Any] = {}
             for part in message.iter_parts():
                 name = part.get_param("name", header="content-disposition")
-                payload = part.get_payload(decode=True) or b""
+                if not isinstance(name, str):  # a part without a plain field name: not a form field
+                    continue
+                decoded = part.get_payload(decode=True)
+                payload = decoded if isinstance(decoded, bytes) else b""
                 form[name] = (part.get_filename() or "upload.jsonl", payload) if part.get_filename() else payload.decode()
             return form
         if not raw:
@@ -267,7 +270,7 @@ class OpenAIServer(ThreadedServer):
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}{PREFIX}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}{PREFIX}"
 
     def record(self, method: str, template: str | None, path: str, status: int, request: Any, response: Any) -> None:
         if self.exchanges is not None:
