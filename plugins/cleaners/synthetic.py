@@ -31,27 +31,69 @@ REFUSAL = "As an AI language model, I cannot help with that request."
 
 def synthetic_table(rows: int, seed: int = 0) -> tuple[pl.DataFrame, list[int]]:
     """``rows`` conversations and the near-duplicate family of each (-1: none)."""
-    rng = random.Random(seed)
     out: list[dict] = []
     family: list[int] = []
-    while len(out) < rows:
-        i = len(out)
-        r = rng.random()
-        if out and r < 0.06:  # exact copy, spacing and case varied
-            src = rng.randrange(len(out))
-            msgs = [dict(m, content="  " + m["content"].upper() + " ") if m["role"] == "user" else dict(m) for m in out[src]["messages"]]
-            family.append(family[src])
-        elif out and r < 0.16:  # near copy: another name, or one word changed
-            src = rng.randrange(len(out))
-            msgs = [dict(m, content=_perturb(m["content"], rng)) if m["role"] != "system" else dict(m) for m in out[src]["messages"]]
-            if family[src] < 0:
+    for i, msgs, src, near in _conversations(rows, random.Random(seed)):
+        if src is None:
+            family.append(-1)
+        else:
+            if near and family[src] < 0:
                 family[src] = src
             family.append(family[src])
-        else:
-            msgs = _conversation(rng)
-            family.append(-1)
         out.append({"id": f"r{i}", "messages": msgs})
     return schema.from_rows(out), family
+
+
+def write_synthetic_parquet(path, rows: int, seed: int = 0, part_rows: int = 50_000, window: int = 200_000) -> None:
+    """The same kind of table written to Parquet a part at a time, for more rows than memory holds.
+
+    Copies and near copies are made of the last ``window`` to ``2 * window``
+    conversations (``synthetic_table`` picks from all before), so memory is
+    bounded by the window and one part; the rows differ from ``synthetic_table``'s.
+    """
+    import pyarrow.parquet as pq
+
+    writer = None
+    part: list[dict] = []
+    try:
+        for i, msgs, _, _ in _conversations(rows, random.Random(seed), window):
+            part.append({"id": f"r{i}", "messages": msgs})
+            if len(part) == part_rows or i == rows - 1:
+                arrow = schema.from_rows(part).to_arrow()
+                writer = writer or pq.ParquetWriter(path, arrow.schema)
+                writer.write_table(arrow)
+                part = []
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        schema.empty_table().write_parquet(path)
+
+
+def _conversations(rows: int, rng: random.Random, window: int | None = None):
+    """(row number, turns, the row it copies or None, whether a near copy) for ``rows`` conversations.
+
+    Sources are drawn from the conversations so far, or with ``window`` from
+    the last ``window`` to ``2 * window`` of them.
+    """
+    recent: list[list[dict]] = []
+    first = 0  # the row number of recent[0]
+    for i in range(rows):
+        r = rng.random()
+        src = None
+        if recent and r < 0.06:  # exact copy, spacing and case varied
+            src = rng.randrange(len(recent))
+            msgs = [dict(m, content="  " + m["content"].upper() + " ") if m["role"] == "user" else dict(m) for m in recent[src]]
+        elif recent and r < 0.16:  # near copy: another name, or one word changed
+            src = rng.randrange(len(recent))
+            msgs = [dict(m, content=_perturb(m["content"], rng)) if m["role"] != "system" else dict(m) for m in recent[src]]
+        else:
+            msgs = _conversation(rng)
+        yield i, msgs, None if src is None else first + src, src is not None and r >= 0.06
+        recent.append(msgs)
+        if window is not None and len(recent) >= 2 * window:
+            del recent[:window]
+            first += window
 
 
 def _conversation(rng: random.Random) -> list[dict]:
