@@ -135,10 +135,13 @@ class Host:
                     continue
                 matched.add(path.stem)
             spec = importlib.util.spec_from_file_location(f"workbench_dir_plugin_{path.stem}", path)
-            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            if spec is None or spec.loader is None:  # importlib found no way to load the file
+                self._fail(path.stem, "plugins-dir", str(path), ImportError(f"no loader for {path}"))
+                continue
+            module = importlib.util.module_from_spec(spec)
             sys.modules[module.__name__] = module  # so inspect (source hashes, tracebacks) finds its file
             try:
-                spec.loader.exec_module(module)  # type: ignore[union-attr]
+                spec.loader.exec_module(module)
             except Exception as exc:  # noqa: BLE001 - reported, not fatal
                 del sys.modules[module.__name__]
                 self._fail(path.stem, "plugins-dir", str(path), exc)

@@ -145,9 +145,8 @@ class FeedbackServer(ThreadedServer):
         self.store, self.max_body, self.redact, self.verbose = store, max_body, redact, verbose
         self.limiter = RateLimiter(rate_limit)
         self.chat = ChatModels(models)
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.owner = self  # type: ignore[attr-defined]
+        self.httpd = _HTTPServer((host, port), _Handler)
+        self.httpd.owner = self
 
     @property
     def url(self) -> str:
@@ -183,11 +182,17 @@ class FeedbackServer(ThreadedServer):
                         first_token=first_token, settings=settings)
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: FeedbackServer
+
+
 class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # request lines only: never headers
-        if self.server.owner.verbose:  # type: ignore[attr-defined]
+        if self.server.owner.verbose:
             super().log_message(format, *args)
 
     def do_GET(self) -> None:
@@ -197,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
     def _handle(self, method: str) -> None:
-        owner: FeedbackServer = self.server.owner  # type: ignore[attr-defined]
+        owner = self.server.owner
         try:
             size = int(self.headers.get("Content-Length") or 0)
             if size > owner.max_body:
