@@ -155,12 +155,12 @@ def test_partition_that_breaks_the_accounting_is_named(cluster):
     from workbench.errors import WorkbenchError
     from workbench.ledger import StepResult
 
-    class LosesRows(Cleaner):  # says it is row-wise, drops rows without a ledger entry
+    class LosesRows(Cleaner):  # says it is row-wise, loses row r15 without a ledger entry
         name = "loses-rows"
         row_wise = True
 
         def run(self, table, ctx):
-            return StepResult(table.head(1))
+            return StepResult(table.filter(pl.col("id") != "r15"))
 
     table, _ = synthetic_table(20, seed=2)
     with pytest.raises(WorkbenchError, match=r"'loses-rows': row accounting does not balance in the partition "

@@ -89,22 +89,20 @@ class Partitions:
         the accounting rule checked per partition (``name`` is the cleaner, for the error)."""
         seed = self.seed
 
-        def part(table: pl.DataFrame, order: np.ndarray) -> tuple[int, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+        def part(table: pl.DataFrame, order: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
             result = fn(table, order, worker_context(seed))
             problem = balance_problem(table.height, result)
             if problem:
                 first = table["id"][0] if table.height else None
                 raise WorkbenchError(f"cleaner {name!r}: row accounting does not balance in the partition "
                                      f"starting at row {first!r}: {problem}")
-            return table.height, result.table, result.ledger, result.stats
+            return result.table, result.ledger, result.stats
 
         parts = self.gather(part)
         if not parts:
             raise WorkbenchError(f"cleaner {name!r}: the Ray executor got no partitions back")
-        tables = [t for _, t, _, _ in parts]
-        ledgers = [lg for _, _, lg, _ in parts]
-        stats = merged_stats([s for _, _, _, s in parts])
-        return StepResult(pl.concat(tables, how="vertical_relaxed"), pl.concat(ledgers), stats=stats)
+        tables, ledgers, stats = zip(*parts, strict=True)
+        return StepResult(pl.concat(tables, how="vertical_relaxed"), pl.concat(ledgers), stats=merged_stats(list(stats)))
 
 
 def _split(batch) -> tuple[pl.DataFrame, np.ndarray]:
@@ -122,8 +120,32 @@ def _pickled(first: int, value: Any):
 
 
 def _unpickled(dataset) -> list[Any]:
-    rows = sorted(dataset.take_all(), key=lambda row: row["first"])
+    """Run ``dataset`` and unpickle its values in source order; a ``WorkbenchError`` raised in a worker
+    (Ray wraps it in its own errors) is raised here as itself."""
+    try:
+        rows = sorted(dataset.take_all(), key=lambda row: row["first"])
+    except Exception as exc:
+        cause = _workbench_error(exc)
+        if cause is None:
+            raise
+        raise WorkbenchError(str(cause), hint=cause.hint) from exc
     return [pickle.loads(row["value"]) for row in rows]
+
+
+def _workbench_error(exc: BaseException) -> WorkbenchError | None:
+    """The ``WorkbenchError`` inside a Ray error: Ray keeps a worker's exception as ``cause`` or ``__cause__``."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, WorkbenchError):
+            return current
+        todo += [e for e in (getattr(current, "cause", None), current.__cause__, current.__context__)
+                 if isinstance(e, BaseException)]
+    return None
 
 
 def merged_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
