@@ -152,6 +152,7 @@ def build_comparison(exp: Experiment, runs_dir: str | Path | None = None, *, res
     vs_ref = runs_table(flat, reference=ref_label, resamples=resamples, trials=trials, seed=seed)
     base_tests, ref_tests = _tests(vs_base), _tests(vs_ref)
     primary = store.read_json(evaluate_dirs(done[0][1])[0]).get("primary_metric", "chrf")
+    tuned = _seed_columns(done, columns)
     variants = []
     for run, run_dir in done:
         facts = _run_facts(run, run_dir)
@@ -163,16 +164,17 @@ def build_comparison(exp: Experiment, runs_dir: str | Path | None = None, *, res
             "runs_missing": missing, "variants": variants, "vs_base": vs_base, "vs_reference": vs_ref,
             "holm": {"vs_base": len([t for t in base_tests if t.get("p_value") is not None]),
                      "vs_reference": len([t for t in ref_tests if t.get("p_value") is not None])},
-            "seeds": seed_tests(seed_spread(exp, variants), _seed_columns(done, columns), base, exp.reference,
-                                resamples, trials, seed),
-            "learning_curves": learning_curves(done, columns, vs_base, primary, resamples, trials, seed)}
+            "seeds": seed_tests(seed_spread(exp, variants), tuned, base, exp.reference, resamples, trials, seed),
+            "learning_curves": learning_curves(done, tuned, vs_base, primary, resamples, trials, seed)}
 
 
 def _seed_columns(done: list[tuple[VariantRun, Path]], columns: dict[str, list[Column]]) -> dict[str, list[tuple[int | None, Column]]]:
-    """Variant name -> (seed, tuned column) of each of its finished runs."""
+    """Variant name -> (seed, tuned column) of each of its finished runs that has a tuned model."""
     out: dict[str, list[tuple[int | None, Column]]] = {}
     for run, _ in done:
-        out.setdefault(run.variant.name, []).append((run.seed, next(c for c in columns[run.label] if c.label == run.label)))
+        for c in columns[run.label]:
+            if c.label == run.label:
+                out.setdefault(run.variant.name, []).append((run.seed, c))
     return out
 
 
@@ -211,7 +213,7 @@ def seed_tests(spread: dict[str, dict[str, dict[str, Any]]], runs: dict[str, lis
     return spread
 
 
-def learning_curves(done: list[tuple[VariantRun, Path]], columns: dict[str, list[Column]],
+def learning_curves(done: list[tuple[VariantRun, Path]], tuned: dict[str, list[tuple[int | None, Column]]],
                     vs_base: dict[str, Any], metric: str, resamples: int, trials: int, seed: int) -> list[dict[str, Any]]:
     """Curves of ``metric`` against training rows, one per group of variants that differ only in data_fraction.
 
@@ -226,19 +228,17 @@ def learning_curves(done: list[tuple[VariantRun, Path]], columns: dict[str, list
         return []
     groups: dict[str, dict[str, list[tuple[VariantRun, Path]]]] = {}
     for run, run_dir in done:
-        group = groups.setdefault(run.variant.signature(with_fraction=False), {})
-        group.setdefault(run.variant.name, []).append((run, run_dir))
+        if run.variant.name in tuned:
+            group = groups.setdefault(run.variant.signature(with_fraction=False), {})
+            group.setdefault(run.variant.name, []).append((run, run_dir))
     curves = []
     for variants in groups.values():
         if len({runs[0][0].variant.data_fraction or 1.0 for runs in variants.values()}) < 2:
             continue
-        points, members = [], {}
-        for name, runs in variants.items():
-            members[name] = [(r.seed, next(c for c in columns[r.label] if c.label == r.label)) for r, _ in runs]
-            points.append(_curve_point(name, runs, row, train_rows(runs[0][1])))
+        points = [_curve_point(name, runs, row, train_rows(runs[0][1])) for name, runs in variants.items()]
         points.sort(key=lambda p: (p["fraction"], p["train_rows"] or 0))
         steps = [{"from": a["label"], "to": b["label"],
-                  **_brief(seeded_difference(members[a["label"]], members[b["label"]], metric, resamples, trials, seed))}
+                  **_brief(seeded_difference(tuned[a["label"]], tuned[b["label"]], metric, resamples, trials, seed))}
                  for a, b in itertools.pairwise(points)]
         curve = {"metric": metric, "higher_is_better": row.get("higher_is_better", True), "points": points,
                  "steps": steps}
