@@ -89,19 +89,20 @@ class Partitions:
         the accounting rule checked per partition (``name`` is the cleaner, for the error)."""
         seed = self.seed
 
-        def part(table: pl.DataFrame, order: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+        def part(table: pl.DataFrame, order: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], str | None]:
             result = fn(table, order, worker_context(seed))
             problem = balance_problem(table.height, result)
-            if problem:
-                first = table["id"][0] if table.height else None
-                raise WorkbenchError(f"cleaner {name!r}: row accounting does not balance in the partition "
-                                     f"starting at row {first!r}: {problem}")
-            return result.table, result.ledger, result.stats
+            if problem:  # returned, not raised: Ray would wrap the error (the first in source order is raised)
+                problem = f"in the partition starting at row {table['id'][0]!r}: {problem}"
+            return result.table, result.ledger, result.stats, problem
 
         parts = self.gather(part)
         if not parts:
             raise WorkbenchError(f"cleaner {name!r}: the Ray executor got no partitions back")
-        tables, ledgers, stats = zip(*parts, strict=True)
+        tables, ledgers, stats, problems = zip(*parts, strict=True)
+        problem = next((p for p in problems if p), None)
+        if problem:
+            raise WorkbenchError(f"cleaner {name!r}: row accounting does not balance {problem}")
         return StepResult(pl.concat(tables, how="vertical_relaxed"), pl.concat(ledgers), stats=merged_stats(list(stats)))
 
 
@@ -120,32 +121,8 @@ def _pickled(first: int, value: Any):
 
 
 def _unpickled(dataset) -> list[Any]:
-    """Run ``dataset`` and unpickle its values in source order; a ``WorkbenchError`` raised in a worker
-    (Ray wraps it in its own errors) is raised here as itself."""
-    try:
-        rows = sorted(dataset.take_all(), key=lambda row: row["first"])
-    except Exception as exc:
-        cause = _workbench_error(exc)
-        if cause is None:
-            raise
-        raise WorkbenchError(str(cause), hint=cause.hint) from exc
+    rows = sorted(dataset.take_all(), key=lambda row: row["first"])
     return [pickle.loads(row["value"]) for row in rows]
-
-
-def _workbench_error(exc: BaseException) -> WorkbenchError | None:
-    """The ``WorkbenchError`` inside a Ray error: Ray keeps a worker's exception as ``cause`` or ``__cause__``."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, WorkbenchError):
-            return current
-        todo += [e for e in (getattr(current, "cause", None), current.__cause__, current.__context__)
-                 if isinstance(e, BaseException)]
-    return None
 
 
 def merged_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
