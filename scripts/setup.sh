@@ -40,4 +40,4 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
     "$VPY" -m pip install -q --no-deps -e examples/workbench-example-plugin
     echo "$want" > $stamp
 fi
-"$VPY" -m workbench.nltk_data --install
+"$VPY" -m workbench.resources.nltk_data --install

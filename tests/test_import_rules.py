@@ -42,8 +42,8 @@ def test_core_never_imports_builtin_plugins():
 
 def test_the_scan_sees_imports_inside_functions(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text("def f():\n    from plugins.cleaners.chain import DEFAULT_CHAIN\n    import plugins.steps\n")
-    assert imports(path) == [(2, "plugins.cleaners.chain"), (3, "plugins.steps")]
+    path.write_text("def f():\n    from workbench.plugins.cleaners.chain import DEFAULT_CHAIN\n    import workbench.plugins.steps\n")
+    assert imports(path) == [(2, "workbench.plugins.cleaners.chain"), (3, "workbench.plugins.steps")]
 
 
 def test_allowed_exceptions_are_still_needed():

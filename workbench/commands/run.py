@@ -22,7 +22,7 @@ def add_run_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from workbench.runfile import load_runfile
+    from workbench.runtime.runfile import load_runfile
 
     execute_and_report(load_runfile(args.runfile), args)
     return 0
@@ -30,7 +30,7 @@ def run(args) -> int:
 
 def execute_and_report(rf, args):
     """Execute ``rf``, printing one line per step (stderr) and a summary (stdout)."""
-    from workbench.engine import execute
+    from workbench.runtime.engine import execute
 
     def on_step(step) -> None:
         if not args.json:
@@ -58,8 +58,8 @@ def execute_and_report(rf, args):
 
 def run_verdict(artifacts: dict) -> dict | None:
     """The ship verdict of the run's evaluation (None when the run evaluated nothing or only one model)."""
-    from workbench import store
     from workbench.evaluation.verdict import ship_verdict
+    from workbench.runtime import store
 
     path = artifacts.get("evaluate.results")
     if not path or not Path(path).exists():

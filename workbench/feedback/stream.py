@@ -4,7 +4,7 @@
 transformers ``TextIteratorStreamer``; the caller iterates over the pieces
 (for server-sent events or the Playground) while generation goes on. The
 prompt, stop tokens and decoding are those of
-:class:`workbench.generation.LocalChatModel`, so a streamed answer is the same
+:class:`workbench.lm.generation.LocalChatModel`, so a streamed answer is the same
 text the batch path returns.
 """
 
@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from workbench.generation import DecodeSettings, LocalChatModel, torch_threads
+from workbench.lm.generation import DecodeSettings, LocalChatModel, torch_threads
 
 
 def stream_answer(chat_model: LocalChatModel, conversation: list[dict[str, Any]], settings: DecodeSettings,

@@ -118,7 +118,7 @@ def _engine(generator: str | type[ScenarioEngine] | ScenarioEngine, options: Map
     if isinstance(generator, ScenarioEngine):
         return generator
     if isinstance(generator, str):
-        from workbench.plugins import get_registry
+        from workbench.runtime.discovery import get_registry
 
         generator = get_registry().entry("scenario", generator).component
     if not (isinstance(generator, type) and issubclass(generator, ScenarioEngine)):

@@ -116,7 +116,7 @@ class TokenCounter:
 
 
 def _load_tokenizer(name: str):
-    from workbench.embedded import resolve_model_path
+    from workbench.lm.embedded import resolve_model_path
 
     path = resolve_model_path(name)
     if not Path(path).exists():

@@ -24,15 +24,16 @@ from typing import Any, cast
 
 import polars as pl
 
-from workbench import schema, store
-from workbench.code_hash import source_hash
+from workbench import schema
 from workbench.components import Step
 from workbench.context import StepContext
 from workbench.errors import RowError, StepError, WorkbenchError
 from workbench.ledger import StepResult, balance_problem
-from workbench.plugins import Host, get_host
-from workbench.runfile import RunFile, StepSpec
-from workbench.step_failure import failing_row, write_traceback
+from workbench.runtime import store
+from workbench.runtime.code_hash import source_hash
+from workbench.runtime.discovery import Host, get_host
+from workbench.runtime.runfile import RunFile, StepSpec
+from workbench.runtime.step_failure import failing_row, write_traceback
 
 
 @dataclass
