@@ -31,7 +31,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=$ROOT/.venv/bin/python
 stamp=.venv/.workbench-installed
-want=$(cat constraints.txt pyproject.toml examples/workbench-example-plugin/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+want=$(cat constraints.txt pyproject.toml setup.py examples/workbench-example-plugin/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
     echo "setup: installing pinned Python packages (first time: a few minutes)"
     "$VPY" -m pip install -q -U pip wheel setuptools
