@@ -1,10 +1,4 @@
-"""Benchmarks behind ``workbench bench NAME``: one module each.
-
-A module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> dict``; the command prints the dict as JSON. Each benchmark
-measures Workbench against its named baseline in the same run and reports the
-ratio, since absolute times wander between machines.
-"""
+"""The machine a measurement ran on: load averages and peak memory, reported beside every benchmark's timings."""
 
 
 def load_average() -> list[float]:
