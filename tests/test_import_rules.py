@@ -15,13 +15,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: lowest first; each layer: the modules and packages it holds (a module belongs to its longest prefix)
 LAYERS: dict[str, tuple[str, ...]] = {
-    "contract": ("workbench", "workbench.evaluation.result"),
-    "foundations": ("workbench.runtime", "workbench.lm", "workbench.resources", "workbench.testing"),
+    # the plugin API: the top-level modules and what ``import workbench`` re-exports from deeper packages
+    "contract": ("workbench", "workbench.evaluation.result", "workbench.io.problems", "workbench.io.records"),
+    "foundations": ("workbench.runtime", "workbench.lm", "workbench.resources"),
     "services": ("workbench.io", "workbench.training", "workbench.scenarios", "workbench.evaluation",
                  "workbench.feedback", "workbench.openai_server", "workbench.report", "workbench.experiment"),
     "plugins": ("workbench.plugins",),
+    # workbench.testing sits at the top for plugin authors' tests; nothing in the library imports it
     "applications": ("workbench.cli", "workbench.__main__", "workbench.commands", "workbench.bench",
-                     "workbench.ui_support"),
+                     "workbench.ui_support", "workbench.testing"),
 }
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
