@@ -131,6 +131,15 @@ def test_a_violation_is_named():
     ]
 
 
+def test_nothing_imports_the_folder_name_plugins():
+    """``plugins/`` installs as ``workbench.plugins``: from the repository root a top-level ``plugins`` would
+    import too (a second copy of every module), so no file of the repository uses that name."""
+    files = sources() + sorted((ROOT / "tests").rglob("*.py")) + sorted((ROOT / "pages").rglob("*.py")) + sorted(
+        (ROOT / "examples").rglob("*.py")) + sorted((ROOT / "scripts").rglob("*.py")) + [ROOT / "app.py"]
+    assert [f"{p.relative_to(ROOT)}:{line} imports {name}" for p in files for line, name in imports(p)
+            if name.split(".")[0] == "plugins"] == []
+
+
 def test_library_never_imports_streamlit():
     assert [f"{p.relative_to(ROOT)}:{line}" for p in sources() for line, name in imports(p)
             if name.split(".")[0] == "streamlit"] == []
