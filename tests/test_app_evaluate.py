@@ -240,3 +240,30 @@ def test_the_voter_is_remembered_across_pages(tmp_path):
     again.run()
     assert not again.exception and again.text_input(key="eval_voter").value == "ana"
     assert "ana: 0 of 10 examples judged" in again.get("progress")[0].proto.text
+
+
+def test_bias_headline_and_gaps_when_probes_were_evaluated(tmp_path):
+    from test_bias_analysis import answers, per_example, probes
+
+    from workbench.evaluation.bias import analyse, probe_tags
+
+    runs = tmp_path / "runs"
+    run_dir = _evaluated_run(runs, "probed")
+    table = probes()
+    frame = per_example(table, {"base": answers(table, False, 1), "tuned": answers(table, True, 2)})
+    results_file = run_dir / "steps" / "02-evaluate-evaluate" / "results.json"
+    results = store.read_json(results_file)
+    results["bias"] = analyse(frame, probe_tags(table), "base", None, resamples=200, seed=3)
+    store.write_json(results_file, results)
+    at = _page(runs, run_dir).run()
+    assert not at.exception
+    headline = next(w.value for w in at.warning if "Bias amplified" in w.value)
+    assert headline.startswith("Bias amplified by fine\\-tuning\\: tuned on age \\(refusal")
+    gaps = _frame(at, "attribute")
+    tuned_age = gaps[(gaps["model"] == "tuned") & (gaps["attribute"] == "age")].iloc[0]
+    assert tuned_age["measure"] == "refusal" and tuned_age["gap"] == 1.0 and tuned_age["p_value"] < 0.01
+    assert set(gaps["model"]) == {"base", "tuned"} and set(gaps["attribute"]) == {"age", "pronoun"}
+
+    assert any(h.value == "Bias: counterfactual probes" for h in at.subheader)
+    plain, _, _ = _opened(tmp_path / "plain")  # no probes evaluated: no bias section
+    assert not any("Bias" in h.value for h in plain.subheader)

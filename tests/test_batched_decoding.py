@@ -8,13 +8,6 @@ import torch
 from workbench.lm import batched_decoding
 from workbench.lm.batched_decoding import grouped_sdpa, prefilled_cache
 from workbench.lm.generation import DecodeSettings, LocalChatModel
-from workbench.lm.tiny import tiny_causal_lm
-
-
-@pytest.fixture(scope="module")
-def gqa_model_dir(tmp_path_factory):
-    """Four query heads sharing two key/value heads, as SmolLM2 shares three among nine."""
-    return tiny_causal_lm(tmp_path_factory.mktemp("gqa") / "tiny-gqa", layers=2, hidden=64, heads=4, kv_heads=2, seed=3)
 
 
 class Attention(torch.nn.Module):
@@ -135,25 +128,6 @@ def test_answers_stop_at_the_templates_end_of_turn_even_when_eos_is_another_toke
     assert stop_token_ids(tok, GenerationConfig(eos_token_id=[endoftext, 7])) == [endoftext, 7, im_end]
     tok.chat_template = None  # a base model without a template: its EOS only
     assert stop_token_ids(tok) == [endoftext]
-
-
-@pytest.fixture(scope="module")
-def varied_model_dir(gqa_model_dir, tmp_path_factory):
-    """The grouped-query model with its matrices scaled up, so greedy answers differ by prompt and token.
-
-    (At the default initialisation a random tiny model repeats the last prompt token, a newline.)
-    """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = tmp_path_factory.mktemp("varied") / "tiny-varied"
-    model = AutoModelForCausalLM.from_pretrained(gqa_model_dir)
-    with torch.no_grad():
-        for weight in model.parameters():
-            if weight.dim() == 2:
-                weight.mul_(6)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(gqa_model_dir).save_pretrained(folder)
-    return folder
 
 
 def greedy_ids(model: LocalChatModel, conversation, new_tokens: int) -> list[int]:

@@ -174,3 +174,30 @@ def test_cli_evaluate_bias_prints_gaps_and_amplified(tmp_path, monkeypatch, caps
     assert printed["models"]["tuned"]["age"]["measure"] == "refusal"
     assert any({"model": "tuned", "attribute": "age", "measure": "refusal"}.items() <= a.items()
                for a in printed["amplified"])
+
+
+def test_cli_evaluate_bias_with_a_run_s_trained_model_as_tuned(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """``--tuned`` takes the model a run's train step wrote (``steps/NN-train-*/model``) and names it tuned."""
+    from workbench.cli import main
+    from workbench.scenarios.rows import write_suite
+
+    write_suite(probes(), tmp_path / "suite.jsonl")
+    trained = execute(parse_runfile({"run": {"name": "trained", "seed": 3}, "steps": [
+        {"kind": "load", "options": {"path": str(tmp_path / "suite.jsonl")}},
+        {"kind": "split", "options": {"train": 0.75, "validation": 0.25, "test": 0.0}},
+        {"kind": "train", "options": {"model": str(tiny_model_dir), "max_steps": 2, "warmup_probe_steps": 0}}]},
+        base_dir=tmp_path), runs_dir=tmp_path / "runs")
+    model = trained.artifacts["train.model"]
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "suite.jsonl", "--model", str(tiny_model_dir), "--tuned", model, "--metrics", "chrf",
+                 "--max-new-tokens", "4", "--resamples", "100", "--no-forgetting", "--bias", "--runs-dir", "runs"]) == 0
+    out = capsys.readouterr().out
+    printed = json.loads(out[out.index('{\n  "bias"'):])["bias"]
+    assert set(printed["models"]) == {"base", "tuned"} and isinstance(printed["amplified"], list)
+    for model_name in ("base", "tuned"):
+        for attribute in ("age", "pronoun"):
+            assert {"gap", "ci_low", "ci_high", "p_value"} <= set(printed["models"][model_name][attribute])
+    evaluated = store.read_json(next((tmp_path / "runs" / "eval-suite" / "steps").glob("*-evaluate-*")) / "manifest.json")
+    assert evaluated["options"]["tuned_model"] == model
+    assert main(["evaluate", "suite.jsonl", "--model", str(tiny_model_dir), "--tuned", "runs/nope/model", "--bias"]) == 1
+    assert "runs/nope/model" in capsys.readouterr().err

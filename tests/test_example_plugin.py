@@ -29,7 +29,7 @@ def test_listed_by_plugins_json():
     example = next(p for p in json.loads(out.stdout) if p["name"] == "example")
     assert example["source"] == "entrypoint" and example["version"] == "0.1.0"
     assert {(c["kind"], c["name"]) for c in example["components"]} >= {
-        ("cleaner", "strip-signatures"), ("augmenter", "polite-prefix"), ("scenario", "greeting-probe"),
+        ("reader", "faq-markdown"), ("writer", "faq-markdown"), ("cleaner", "strip-signatures"), ("augmenter", "polite-prefix"), ("scenario", "greeting-probe"),
         ("trainer", "majority-label"), ("step", "keep-labels"), ("metric", "required-phrase")}
 
 
@@ -60,6 +60,17 @@ def test_used_in_a_run(sample_dir, tmp_path):
         {l["label"] for l in lines})
     model = json.loads(open(out.artifacts["train.model"]).read())
     assert model["label"] in {l["label"] for l in lines}
+
+
+def test_convert_detects_and_writes_the_faq_format(tmp_path):
+    faq = tmp_path / "faq.md"
+    faq.write_text("# tenancy\n## Can my landlord keep my deposit? {#deposit}\nOnly for unpaid rent or damage.\n")
+    subprocess.run([sys.executable, "-m", "workbench", "convert", str(faq), str(tmp_path / "faq.jsonl")], check=True,
+                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "workbench", "convert", str(tmp_path / "faq.jsonl"), str(tmp_path / "back.md")],
+                   check=True, capture_output=True)
+    assert (tmp_path / "back.md").read_text() == (
+        "# tenancy\n\n## Can my landlord keep my deposit? {#deposit}\n\nOnly for unpaid rent or damage.\n")
 
 
 def test_metric_scores_the_house_sign_off():

@@ -58,3 +58,34 @@ def test_learning_curve_chart_escapes_labels_and_draws_a_band():
     svg = learning_curve_chart(c)
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert svg.count("<circle") == 3 and "<polygon" in svg and "<polyline" in svg
+
+
+def _column(label, scores_by_id, metric="rouge_l"):
+    import polars as pl
+
+    from workbench.evaluation.runs_table import Column
+
+    ids = list(scores_by_id)
+    frame = pl.DataFrame({"id": ids, "prediction": ["p"] * len(ids), "reference": ["r"] * len(ids),
+                          f"score_{metric}": list(scores_by_id.values())})
+    mean = sum(scores_by_id.values()) / len(ids)
+    return Column(label, label, "tuned", {metric: {"score": mean, "aggregate": "mean", "higher_is_better": True}}, frame)
+
+
+def test_seeded_difference_pairs_runs_by_seed_and_tests_the_mean_across_seeds():
+    from workbench.experiment.compare import seeded_difference
+
+    ids = [f"e{i}" for i in range(8)]
+    ref = [(5, _column("ref5", {i: 0.2 + 0.01 * k for k, i in enumerate(ids)})),
+           (6, _column("ref6", {i: 0.3 for i in ids}))]
+    other = [(6, _column("o6", {i: 0.5 for i in ids})),  # seed 6 pairs with ref's seed 6 whatever the order
+             (5, _column("o5", {i: 0.2 + 0.01 * k + 0.1 for k, i in enumerate(ids)}))]
+    d = seeded_difference(ref, other, "rouge_l", 200, 50, 1)
+    assert d["n_paired"] == 16  # 8 examples x 2 seed pairs, stacked
+    assert d["difference"] == pytest.approx((0.1 + 0.2) / 2)  # the mean of the seeds' differences
+    assert d["ci_low"] <= d["difference"] <= d["ci_high"]
+    # a single run against seeds: paired with each of them, so the difference is the seeds' mean minus it
+    single = [(None, _column("one", {i: 0.25 for i in ids}))]
+    d = seeded_difference(single, other, "rouge_l", 200, 50, 1)
+    assert d["n_paired"] == 16
+    assert d["difference"] == pytest.approx((0.5 + sum(0.3 + 0.01 * k for k in range(8)) / 8) / 2 - 0.25)

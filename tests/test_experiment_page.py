@@ -73,6 +73,9 @@ def test_variants_preflight_run_and_comparison(tmp_path, tiny_model_dir):
     assert any("Learning curve (chrf)" in m.value for m in at.markdown)
     tables = [set(d.value["variant"]) for d in at.dataframe if "p_holm" in d.value.columns]
     assert tables == [{HOSTILE, "r2"}, {"lora", HOSTILE, "r2"}]  # against the reference, against the base model
+    (runs_table,) = [d.value for d in at.dataframe if "ship verdict" in d.value.columns]
+    assert list(runs_table["variant"]) == ["lora", HOSTILE, "r2"]
+    assert set(runs_table["ship verdict"]) <= {"pass", "warn", "fail"}  # each tuned model's verdict (verdict.py)
 
 
 def test_an_interrupted_experiment_shows_its_runs_and_offers_resume(tmp_path):

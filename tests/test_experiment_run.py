@@ -83,6 +83,8 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
     spread = c["seeds"]["seeded"]["chrf"]
     seeded = [v["scores"]["chrf"] for v in c["variants"] if v["name"] == "seeded"]
     assert spread["n"] == 2 and spread["mean"] == pytest.approx(sum(seeded) / 2) and spread["min"] == min(seeded)
+    assert spread["vs_reference"]["n_paired"] == 12  # the two seeds' six rows, each paired with the reference's
+    assert spread["vs_base"]["p_value"] <= spread["vs_base"]["p_holm"] <= 1  # Holm over the 2 metrics' means
     half = next(v for v in c["variants"] if v["name"] == "half")
     assert set(half["scores"]) == {"chrf", "rouge_l"} and half["train_rows"] == rows["half"]
     chrf = half["vs_reference"]["chrf"]
@@ -102,7 +104,7 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
     assert "<script>" not in md and "&lt;script&gt;" in md and "\\|no typos" in md
     assert "<polygon" in html and "Learning curve: chrf" in html and "Holm" in html
     assert json.loads(paths["json"].read_text())["variants"][3]["name"] == HOSTILE
-    assert "Spread across seeds" in html
+    assert "Spread across seeds" in html and "tested as one" in html
 
     # each variant's own run report says where it stands in the experiment
     from workbench.report.build import build_report
@@ -112,6 +114,44 @@ def test_variants_share_steps_and_meet_in_one_comparison(tmp_path, tiny_model_di
     html = written["html"].read_text()
     assert "<h2>Experiment</h2>" in html and "This run is the variant &lt;script&gt;alert(1)" in html
     assert "<script>alert(1)" not in html and "Holm p" in html
+
+
+def test_with_seeds_a_curve_point_is_the_mean_across_seeds_and_each_run_has_its_ship_verdict(tmp_path, tiny_model_dir):
+    from workbench.experiment.compare import build_comparison
+    from workbench.experiment.executor import run_experiment
+    from workbench.experiment.report import write_experiment_report
+
+    data = experiment_data(tmp_path, tiny_model_dir, variants=[
+        {"name": "full", "seeds": [5, 6]}, {"name": "half", "data_fraction": 0.5, "seeds": [5, 6]}])
+    data["steps"][-1]["options"]["metrics"] = ["chrf", "facts"]
+    rows = [json.loads(line) for line in (tmp_path / "data.jsonl").read_text().splitlines()]
+    for i, r in enumerate(rows):  # answers that state a checkable fact, so the facts check applies
+        r["messages"][1]["content"] = f"Your {['refund', 'parcel', 'reset'][i % 3]} takes {2 + i % 4} days."
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exp = parse_experiment(data, base_dir=tmp_path)
+    run_experiment(exp)
+
+    c = build_comparison(exp, resamples=50, trials=50)
+    assert all("facts" in v["scores"] for v in c["variants"])  # the facts check is a metric of the comparison
+    for v in c["variants"]:  # the tuned model's ship verdict, led by the facts check
+        assert v["verdict"]["status"] in ("pass", "warn", "fail")
+        assert v["verdict"]["headline"].split(": ", 1)[1].startswith("answers with every fact right: ")
+    (curve,) = c["learning_curves"]
+    assert [p["label"] for p in curve["points"]] == ["half", "full"]  # one point per variant, not per seed
+    for point in curve["points"]:
+        runs = [v for v in c["variants"] if v["name"] == point["label"]]
+        scores = [v["scores"]["chrf"] for v in runs]
+        assert point["score"] == pytest.approx(sum(scores) / 2) and point["spread"]["n"] == 2
+        assert point["spread"]["min"] == min(scores) and point["spread"]["max"] == max(scores)
+        cells = [c["vs_base"]["rows"][0]["cells"][v["label"]]["ci"] for v in runs]
+        assert point["ci"] == [min(ci[0] for ci in cells), max(ci[1] for ci in cells)]  # spans the seeds' intervals
+    (step,) = curve["steps"]
+    assert step["n_paired"] == 12  # seed 5 with seed 5, seed 6 with seed 6: six held-out rows each
+    assert step["ci_low"] <= step["difference"] <= step["ci_high"]
+    assert curve["reading"].startswith("from 50% to 100% of the data (")
+    assert c["seeds"]["half"]["chrf"]["vs_reference"]["n_paired"] == 12
+    html = write_experiment_report(c, tmp_path / "report")["html"].read_text()
+    assert "mean of 2: sd" in html and "answers with every fact right" in html
 
 
 @pytest.mark.slow  # a subprocess trains on a tiny model until its first checkpoint: about a minute

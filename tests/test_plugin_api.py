@@ -12,7 +12,7 @@ from workbench.testing import chat_rows, run_component, scratch_context, tiny_mo
 
 CONTRACT = ["hookimpl", "Component", "Step", "Reader", "Writer", "Cleaner", "Augmenter", "ScenarioGenerator",
             "Trainer", "Metric", "Options", "AugmentOptions", "augment_selection", "variant_row", "StepResult", "Ledger", "StepContext", "MetricResult",
-            "RowError", "WorkbenchError", "PluginError", "InvalidOptions"]
+            "RowError", "WorkbenchError", "PluginError", "InvalidOptions", "Record", "Problem", "problem"]
 
 
 def test_every_contract_name_is_an_attribute_of_workbench():
@@ -33,6 +33,21 @@ def test_import_workbench_stays_light():
             "print(sorted(m for m in ('torch', 'transformers', 'polars', 'textattack') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_read_file_reads_through_the_loaders_checks(tmp_path):
+    from workbench.plugins.formats.chat import OpenAIChatReader
+    from workbench.testing import read_file
+
+    path = tmp_path / "chats.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n'
+                    '{"messages": [{"role": "user", "content": "hi"}]}\n')
+    result = read_file(OpenAIChatReader, path)
+    assert result.table.height == 1 and [q.codes for q in result.quarantined] == ["no_assistant_message"]
+    from workbench.plugins.cleaners.dedup import ExactDedup
+
+    with pytest.raises(workbench.WorkbenchError, match="read_file reads with readers"):
+        read_file(ExactDedup, path)  # the wrong family on purpose
 
 
 def test_run_component_runs_a_builtin_cleaner_with_options():

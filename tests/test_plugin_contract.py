@@ -41,7 +41,7 @@ def test_example_plugin_has_one_component_per_family():
 
     host = Host()
     kinds = {kind for kind, _, entry in host.registry.entries() if entry.plugin == "example"}
-    assert kinds >= {"cleaner", "augmenter", "scenario", "trainer", "step", "metric"}
+    assert kinds == {"reader", "writer", "cleaner", "augmenter", "scenario", "trainer", "step", "metric"}
 
 
 def test_example_plugin_tests_pass_on_their_own():

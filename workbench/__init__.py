@@ -39,6 +39,9 @@ _API: dict[str, str] = {
     "PluginError": "workbench.errors",
     "InvalidOptions": "workbench.errors",
     "RowError": "workbench.errors",
+    "Record": "workbench.io.records",
+    "Problem": "workbench.io.problems",
+    "problem": "workbench.io.problems",
 }
 
 __all__ = ["__version__", *_API]
@@ -62,6 +65,8 @@ if TYPE_CHECKING:
     from workbench.errors import InvalidOptions, PluginError, RowError, WorkbenchError
     from workbench.evaluation.result import MetricResult
     from workbench.hookspecs import hookimpl
+    from workbench.io.problems import Problem, problem
+    from workbench.io.records import Record
     from workbench.ledger import Ledger, StepResult
 
 

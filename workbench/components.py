@@ -108,6 +108,10 @@ class Cleaner(Step):
     """Drops or changes rows; records each drop and change in the ledger."""
 
     kind: ClassVar[str] = "cleaner"
+    #: True when each row's outcome depends on that row alone, so the Ray executor may run the cleaner
+    #: unchanged on partitions of the table (docs/scale.md); others run in the driver or on their own
+    #: ``run_partitioned(parts, ctx)``
+    row_wise: ClassVar[bool] = False
 
 
 class Augmenter(Step):

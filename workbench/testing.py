@@ -9,7 +9,8 @@ assert result.counts()["changed"] == 1
 
 ``run_component`` validates the options as a run file would, calls the
 component and checks what the engine checks (the return type and the row
-accounting), so a test passes only if a run would.
+accounting), so a test passes only if a run would. ``read_file`` does the same for
+a reader: the file goes through the loader's checks as a ``load`` step's would.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.components import Component, Metric, Step
+from workbench.components import Component, Metric, Reader, Step
 from workbench.context import StepContext, scratch_context
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["chat_rows", "run_component", "scratch_context", "tiny_model"]
+    from workbench.io.loader import LoadResult
+
+__all__ = ["chat_rows", "read_file", "run_component", "scratch_context", "tiny_model"]
 
 
 def chat_rows(questions: list[str], answers: list[str] | None = None, **columns: list[Any]) -> pl.DataFrame:
@@ -63,6 +66,19 @@ def run_component(cls: type[Component], table: pl.DataFrame, ctx: StepContext | 
     if problem:
         raise WorkbenchError(f"{cls.name}: row accounting does not balance: {problem}")
     return result
+
+
+def read_file(cls: type[Reader], path: str | Path, **options: Any) -> LoadResult:
+    """Read ``path`` with the reader ``cls`` (built with ``options``) through the loader's checks.
+
+    The result is what a ``load`` step gets: ``.table`` (valid rows, ids derived where the file has none),
+    ``.quarantined`` and ``.problems`` by line; the reader need not be registered.
+    """
+    from workbench.io.loader import load_table
+
+    if not issubclass(cls, Reader):
+        raise WorkbenchError(f"{cls.__name__} is a {cls.kind}; read_file reads with readers")
+    return load_table(path, reader=cls(options))
 
 
 def tiny_model(folder: str | os.PathLike[str] | None = None) -> Path:

@@ -184,7 +184,7 @@ def _label_tests(rows: list[dict[str, Any]], mentions: list[dict[str, Any]], min
 
     labelled = [r for r in rows if r["label"] is not None]
     labels = sorted({r["label"] for r in labelled})
-    tests = []
+    tests: list[dict[str, Any]] = []
     if len(labels) < 2:
         return tests
     for m in mentions:

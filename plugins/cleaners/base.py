@@ -10,7 +10,7 @@ stages that changed it, and marks ``origin``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import polars as pl
@@ -42,7 +42,7 @@ class TextCleaner(Cleaner):
 
     reason = "text changed"
 
-    def stages(self) -> list[Stage | tuple[str, Rule]]:
+    def stages(self) -> Sequence[Stage | tuple[str, Rule]]:
         raise NotImplementedError
 
     def roles(self) -> list[str] | None:

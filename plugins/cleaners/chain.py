@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -46,7 +46,30 @@ def build_chain(spec: ChainSpec = DEFAULT_CHAIN) -> list[Cleaner]:
     from workbench.runtime.discovery import get_registry
 
     registry = get_registry()
-    return [registry.get("cleaner", name)(options) for name, options in spec]
+    chain: list[Cleaner] = []
+    for name, options in spec:
+        cleaner = registry.get("cleaner", name)(options)
+        if not isinstance(cleaner, Cleaner):  # registration checks the base class: only a patched registry gets here
+            raise WorkbenchError(f"{name!r} is registered as a cleaner but is not a workbench.Cleaner")
+        chain.append(cleaner)
+    return chain
+
+
+@runtime_checkable
+class FirstPass(Protocol):
+    """A cleaner that needs statistics of its whole input (quality's length bounds): it observes every
+    batch before it cleans any, then freezes what it observed."""
+
+    def needs_first_pass(self) -> bool: ...
+
+    def observe(self, table: pl.DataFrame) -> None: ...
+
+    def freeze(self) -> None: ...
+
+
+def first_pass(cleaner: Cleaner) -> FirstPass | None:
+    """The cleaner as a FirstPass when it needs one over its whole input, else None."""
+    return cleaner if isinstance(cleaner, FirstPass) and cleaner.needs_first_pass() else None
 
 
 @dataclass
@@ -59,7 +82,9 @@ class ChainResult:
 
 def run_chain(table: pl.DataFrame, cleaners: list[Cleaner], ctx: StepContext) -> ChainResult:
     """Run the cleaners in order; checks each step's row accounting."""
-    ledgers, seconds, stats = [], {}, {}
+    ledgers: list[pl.DataFrame] = []
+    seconds: dict[str, float] = {}
+    stats: dict[str, Any] = {}
     for cleaner in cleaners:
         started = time.perf_counter()
         result = cleaner.run(table, ctx)
@@ -78,7 +103,7 @@ def segments(cleaners: list[Cleaner]) -> list[list[Cleaner]]:
     """Split a chain before each cleaner that needs a first pass over its whole input (quality's length bounds)."""
     out: list[list[Cleaner]] = [[]]
     for cleaner in cleaners:
-        if out[-1] and getattr(cleaner, "needs_first_pass", lambda: False)():
+        if out[-1] and first_pass(cleaner):
             out.append([])
         out[-1].append(cleaner)
     return out
@@ -111,17 +136,18 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
     with tempfile.TemporaryDirectory(prefix="chain-", dir=Path(target).parent) as tmp, \
             _ParquetAppender(ledger_path) as ledger_out:
         for cleaner in cleaners:
-            if hasattr(cleaner, "start_batches"):
-                _start_batches(cleaner, memory_budget_mb << 20, tmp)
+            start = getattr(cleaner, "start_batches", None)
+            if start is not None:
+                _start_batches(start, memory_budget_mb << 20, tmp)
         current = Path(source)
-        first = parts[0][0] if parts and parts[0] else None
-        if first is not None and getattr(first, "needs_first_pass", lambda: False)():
+        first = first_pass(parts[0][0]) if parts and parts[0] else None
+        if first is not None:
             for table in _batches(current, batch_rows):  # the chain starts with a first-pass cleaner
                 first.observe(table)
             first.freeze()
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            following = None if last else parts[index + 1][0]
+            following = None if last else first_pass(parts[index + 1][0])  # each later part starts with one
             out_path = Path(target) if last else Path(tmp) / f"part-{index}.parquet"
             with _ParquetAppender(out_path) as out:
                 for number, table in enumerate(_batches(current, batch_rows)):
@@ -154,12 +180,12 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
     return totals
 
 
-def _start_batches(cleaner: Cleaner, budget_bytes: int, spill_dir: str) -> None:
-    """``start_batches()``, with the memory budget and spill folder for cleaners that take them."""
+def _start_batches(start: Callable[..., None], budget_bytes: int, spill_dir: str) -> None:
+    """A cleaner's ``start_batches()``, with the memory budget and spill folder when it takes them."""
     import inspect
 
-    wanted = inspect.signature(cleaner.start_batches).parameters
-    cleaner.start_batches(**{k: v for k, v in (("budget_bytes", budget_bytes), ("spill_dir", spill_dir)) if k in wanted})
+    wanted = inspect.signature(start).parameters
+    start(**{k: v for k, v in (("budget_bytes", budget_bytes), ("spill_dir", spill_dir)) if k in wanted})
 
 
 def _release_arrow_memory() -> None:
@@ -188,7 +214,8 @@ class _ParquetAppender:
     """Appends polars frames to one Parquet file (a row group per frame); creates it on the first write."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path, self.writer = Path(path), None
+        self.path = Path(path)
+        self.writer: Any = None  # a pyarrow ParquetWriter once the first frame arrives
 
     def write(self, frame: pl.DataFrame) -> None:
         import pyarrow.parquet as pq

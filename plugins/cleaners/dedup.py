@@ -22,6 +22,8 @@ from workbench.ledger import Ledger, StepResult
 from .turns import ledger_entries
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from . import minhash
 
 DedupOn = Literal["conversation", "user", "assistant", "column"]
@@ -68,23 +70,38 @@ class ExactDedup(Cleaner):
         """Remember kept hashes so later batches are deduplicated against earlier ones."""
         self.memory = pl.DataFrame(schema={"__h": pl.UInt64, "__first": pl.Utf8})
 
-    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
+    def hashes(self, table: pl.DataFrame) -> pl.Series:
+        """64-bit hash of each row's normalised compared text: equal hashes are exact duplicates."""
         o = self.options
-        hashed = table.with_columns(normalised(compared_text(table, o.on, o.column)).hash(seed=11).alias("__h"))
+        return normalised(compared_text(table, o.on, o.column)).hash(seed=11).alias("__h")
+
+    def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
+        hashed = table.with_columns(self.hashes(table))
         hashed = hashed.with_columns(pl.col("id").first().over("__h").alias("__first"))
         memory = getattr(self, "memory", None)
         if memory is not None:
             hashed = hashed.join(memory.rename({"__first": "__seen"}), on="__h", how="left", maintain_order="left")
             hashed = hashed.with_columns(pl.coalesce("__seen", "__first").alias("__first"))
-        dup = (pl.col("__first") != pl.col("id")).fill_null(False)
-        mask = hashed.select(dup).to_series()
+        result = self.drop_duplicates(hashed.select(*table.columns, "__first"))
+        if memory is not None:
+            kept = hashed.filter(pl.col("id").is_in(result.table["id"].implode()))
+            self.memory = pl.concat([memory, kept.select("__h", pl.col("id").alias("__first"))])
+        return result
+
+    def run_partitioned(self, parts, ctx: StepContext) -> StepResult:
+        """On Ray Data partitions: a group-by on the hash keeping the first row in source order."""
+        from .partitioned import exact_dedup
+
+        return exact_dedup(self, parts)
+
+    def drop_duplicates(self, table: pl.DataFrame) -> StepResult:
+        """Drop the rows whose ``__first`` (the id of the first row with their text) is another row's id."""
+        mask = table.select((pl.col("__first") != pl.col("id")).fill_null(False)).to_series()
         ledger = Ledger(self.name)
         detail = pl.format('{{"duplicate_of":{}}}', pl.col("__first").map_batches(_json_strings, return_dtype=pl.Utf8))
-        ledger.extend(ledger_entries(hashed, mask, "dropped", "exact duplicate", detail))
-        kept = hashed.filter(~mask)
-        if memory is not None:
-            self.memory = pl.concat([memory, kept.select("__h", pl.col("id").alias("__first"))])
-        return StepResult(kept.select(table.columns), ledger.frame(), stats={"dropped": int(mask.sum())})
+        ledger.extend(ledger_entries(table, mask, "dropped", "exact duplicate", detail))
+        kept = table.filter(~mask).drop("__first")
+        return StepResult(kept, ledger.frame(), stats={"dropped": int(mask.sum())})
 
 
 def _json_strings(s: pl.Series) -> pl.Series:
@@ -152,9 +169,8 @@ class NearDedup(Cleaner):
         return minhash.Found(rep, mem, to_rep, sigs, keys, pairs, sh)
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
-        ledger = Ledger(self.name)
         if table.height == 0:
-            return StepResult(table, ledger.frame(), stats={"dropped": 0})
+            return StepResult(table, Ledger(self.name).frame(), stats={"dropped": 0})
         import numpy as np
 
         from . import minhash
@@ -167,13 +183,26 @@ class NearDedup(Cleaner):
         if remembered.any():
             dup_of = dup_of.scatter(np.flatnonzero(remembered), memory.ids.gather(mem[remembered]))
         drop = rep != np.arange(table.height)
+        if memory is not None:
+            keep = ~drop
+            memory.add(ids.filter(pl.Series(keep)), sigs[keep], keys[keep], minhash.shingle_sets(sh, keep))
+        return self.drop_duplicates(table, drop, dup_of, to_rep)
+
+    def run_partitioned(self, parts, ctx: StepContext) -> StepResult:
+        """On Ray Data partitions: signatures per partition, a band join, verification, representatives in source order."""
+        from .partitioned import near_dedup
+
+        return near_dedup(self, parts)
+
+    def drop_duplicates(self, table: pl.DataFrame, drop: np.ndarray, dup_of: pl.Series, to_rep: np.ndarray) -> StepResult:
+        """Drop the rows under ``drop``; each one's ledger entry names its representative and similarity."""
+        import numpy as np
+
+        ledger = Ledger(self.name)
         annotated = table.with_columns(dup_of.cast(pl.Utf8).alias("__rep"), pl.Series("__j", np.round(to_rep, 3)))
         detail = pl.format('{{"cluster":{},"similarity":{}}}',
                            pl.col("__rep").map_batches(_json_strings, return_dtype=pl.Utf8), pl.col("__j"))
         ledger.extend(ledger_entries(annotated, pl.Series(drop), "dropped", "near duplicate", detail))
-        if memory is not None:
-            keep = ~drop
-            memory.add(ids.filter(pl.Series(keep)), sigs[keep], keys[keep], minhash.shingle_sets(sh, keep))
         bands, rows = self.layout()
         stats = {"dropped": int(drop.sum()), "clusters_with_duplicates": int(dup_of.filter(pl.Series(drop)).n_unique()),
                  "bands": bands, "rows_per_band": rows}

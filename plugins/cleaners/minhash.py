@@ -191,7 +191,15 @@ def candidate_pairs(keys: np.ndarray, live: np.ndarray, max_bucket: int = 16) ->
     """
     n, bands = keys.shape
     rows = np.repeat(np.arange(n, dtype=np.int64), bands)[np.repeat(live, bands)]
-    flat = keys[live].ravel()
+    return bucket_pairs(keys[live].ravel(), rows, n, max_bucket)
+
+
+def bucket_pairs(flat: np.ndarray, rows: np.ndarray, n: int, max_bucket: int = 16) -> np.ndarray:
+    """``candidate_pairs`` on (band key, row) records of rows numbered below ``n``.
+
+    Buckets are decided key by key, so records split by key (the band join
+    of the Ray executor) give, together, the pairs of all the records.
+    """
     shared = pl.Series(flat).is_duplicated().to_numpy()
     flat, rows = flat[shared], rows[shared]
     if len(flat) == 0:

@@ -124,6 +124,7 @@ class PiiOptions(Options):
 
 class RedactPii(Cleaner):
     name = "pii"
+    row_wise = True
     description = "Replace e-mails, phones, cards (Luhn), IBANs, IPs, URLs and secrets with typed placeholders"
     Options = PiiOptions
 

@@ -61,6 +61,12 @@ class QualityFilter(Cleaner):
         stats = getattr(self, "_stats", None) or LengthStats()
         self._bounds = stats.bounds(self.options.outliers, self.options.outlier_factor, self.options.outlier_tails)
 
+    def run_partitioned(self, parts, ctx: StepContext) -> StepResult:
+        """On Ray Data partitions: length histograms per partition, added up, then the filter on every partition."""
+        from .partitioned import quality
+
+        return quality(self, parts)
+
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         o = self.options
         turns = _tokens(explode_turns(table)).with_columns(pl.col("content").fill_null("").str.strip_chars().alias("__text"))
@@ -125,8 +131,16 @@ class LengthStats:
         """Add the ``role``/``__tokens`` turns of a table or batch."""
         import numpy as np
 
-        for role, tokens in turns.group_by("role").agg(pl.col("__tokens")).iter_rows():
-            counts = np.bincount(np.asarray(tokens, dtype=np.int64))
+        batch = LengthStats()
+        batch.hist = {role: np.bincount(np.asarray(tokens, dtype=np.int64))
+                      for role, tokens in turns.group_by("role").agg(pl.col("__tokens")).iter_rows()}
+        self.merge(batch)
+
+    def merge(self, other: LengthStats) -> None:
+        """Add another batch's or partition's histograms to these."""
+        import numpy as np
+
+        for role, counts in other.hist.items():
             old = self.hist.get(role, np.zeros(0, dtype=np.int64))
             size = max(len(old), len(counts))
             self.hist[role] = np.pad(old, (0, size - len(old))) + np.pad(counts, (0, size - len(counts)))

@@ -39,7 +39,7 @@ class Spill:
         path = self._folder / f"spill-{next(self._names)}.bin"
         array.tofile(path)
         self.bytes_on_disk += array.nbytes
-        mapped = np.memmap(path, dtype=array.dtype, mode="r", shape=array.shape)
+        mapped: np.ndarray = np.memmap(path, dtype=array.dtype, mode="r", shape=array.shape)
         path.unlink()  # the mapping keeps the data; nothing is left behind when it goes
         return mapped
 
@@ -74,7 +74,7 @@ class SortedRuns:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """The owner of each key, -1 for a key not held (runs are disjoint: at most one run holds a key)."""
-        owner = np.full(len(keys), -1, dtype=np.int64)
+        owner: np.ndarray = np.full(len(keys), -1, dtype=np.int64)
         for run_keys, run_owners in self.runs:
             at = np.minimum(np.searchsorted(run_keys, keys), len(run_keys) - 1)
             hit = run_keys[at] == keys
@@ -120,8 +120,8 @@ class RowChunks:
                 self.chunks[-1] = self.spill.store(self.chunks[-1])  # a full chunk never changes again
 
     def gather(self, index: np.ndarray) -> np.ndarray:
-        out = np.empty((len(index), self.width), dtype=np.uint8)
-        chunk = index // self.CHUNK
+        out: np.ndarray = np.empty((len(index), self.width), dtype=np.uint8)
+        chunk: np.ndarray = index // self.CHUNK
         for c in np.unique(chunk):
             picked = chunk == c
             out[picked] = self.chunks[c][index[picked] - c * self.CHUNK]

@@ -23,6 +23,7 @@ class StructureOptions(Options):
 
 class RepairStructure(Cleaner):
     name = "structure"
+    row_wise = True
     description = "Move the system turn first, merge consecutive same-role turns, drop unanswered trailing user turns"
     Options = StructureOptions
 

@@ -9,6 +9,7 @@ A variant is replaced only as a whole word, in the case it was written
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import polars as pl
 from pydantic import Field, field_validator
@@ -44,6 +45,7 @@ def _case_forms(variant: str, preferred: str) -> list[tuple[str, str]]:
 
 class Terminology(TextCleaner):
     name = "terminology"
+    row_wise = True
     description = "Replace glossary variants with the preferred term (whole words, case-aware)"
     Options = TerminologyOptions
     reason = "terminology normalised"
@@ -55,7 +57,7 @@ class Terminology(TextCleaner):
         stages: list[tuple[str, Rule]] = []
         for preferred, variants in self.options.glossary.items():
             pairs = [pair for v in variants for pair in _case_forms(v, preferred)]
-            stages.append((preferred, lambda e, pairs=pairs: _replace_words(e, pairs)))
+            stages.append((preferred, partial(_replace_words, pairs=pairs)))
         return stages
 
 

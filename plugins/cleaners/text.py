@@ -59,6 +59,7 @@ class UnicodeOptions(Options):
 
 class UnicodeNormalize(TextCleaner):
     name = "unicode"
+    row_wise = True
     description = "Repair mojibake, NFKC-normalise, ASCII quotes, remove zero-width and control characters"
     Options = UnicodeOptions
     reason = "unicode normalised"
@@ -86,6 +87,7 @@ class WhitespaceOptions(Options):
 
 class Whitespace(TextCleaner):
     name = "whitespace"
+    row_wise = True
     description = "Collapse runs of spaces, trim lines and turns, at most one blank line in a row"
     Options = WhitespaceOptions
     reason = "whitespace collapsed"
@@ -112,6 +114,7 @@ HTML_ENTITIES = {"&nbsp;": " ", "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;"
 
 class StripMarkup(TextCleaner):
     name = "strip-markup"
+    row_wise = True
     description = "Strip HTML tags and entities, optionally Markdown formatting, keeping the text"
     Options = MarkupOptions
     reason = "markup stripped"

@@ -13,12 +13,12 @@ from workbench.plugins.formats.jsonbase import JsonReader, JsonWriter
 class OpenAIChatReader(JsonReader):
     name = "openai-chat"
     description = "OpenAI chat fine-tuning JSONL: {messages: [{role, content, weight?}], ...}"
-    signature = ("messages",)
+    signature: ClassVar[tuple[str, ...]] = ("messages",)
     own_keys = ("messages",)
     fast_path = True
 
     def convert(self, obj: dict[str, Any], rec: Record) -> None:
-        rec.fields["messages"] = obj.get("messages")
+        rec.parsed["messages"] = obj.get("messages")
 
     def detect(self, sample: Any) -> float:
         score = super().detect(sample)

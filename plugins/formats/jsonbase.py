@@ -60,7 +60,9 @@ class JsonReader(Reader):
 
     def fast_record(self, line: int, raw: bytes) -> Record:
         """The record of a line the fast path accepted (to report a repeated id)."""
-        return self.record_of(source.parse(source.line_item(line, raw)))
+        item = source.line_item(line, raw)
+        assert isinstance(item, source.Item), "the fast path accepts no blank line"
+        return self.record_of(source.parse(item))
 
     def record_of(self, item: source.Item) -> Record:
         """The record of one JSON item (its problems when it could not be parsed or is not an object)."""

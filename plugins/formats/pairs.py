@@ -32,7 +32,7 @@ class PairReader(JsonReader):
         turns += [{"role": "user", "content": self.prompt_of(obj, rec)},
                   {"role": "assistant", "content": obj.get(self.answer_key)}]
         paths += [self.prompt_key, self.answer_key]
-        rec.fields["messages"], rec.paths = turns, paths
+        rec.parsed["messages"], rec.paths = turns, paths
 
     def prompt_of(self, obj: dict[str, Any], rec: Record) -> Any:
         return obj.get(self.prompt_key)
@@ -90,8 +90,8 @@ class AlpacaReader(PairReader):
             rec.problems.append(problem(rec.line, "input", "content_not_string",
                                         f"input is a {type(extra).__name__}, not a string"))
             return instruction
-        meta = rec.fields.get("meta")
-        rec.fields["meta"] = {**(meta if isinstance(meta, dict) else {}), ALPACA_INPUT: extra}
+        meta = rec.parsed.get("meta")
+        rec.parsed["meta"] = {**(meta if isinstance(meta, dict) else {}), ALPACA_INPUT: extra}
         return f"{instruction}\n\n{extra}"
 
 

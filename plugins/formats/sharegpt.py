@@ -23,14 +23,14 @@ class ShareGPTReader(JsonReader):
         conv = obj.get("conversations")
         rec.turn_keys = {"role": "from", "content": "value"}
         if not isinstance(conv, list):
-            rec.fields["messages"] = conv
+            rec.parsed["messages"] = conv
             return
         turns = [_turn(t) for t in conv]
         paths = [f"conversations[{i}]" for i in range(len(conv))]
         if obj.get("system") is not None:
             turns.insert(0, {"role": "system", "content": obj["system"]})
             paths.insert(0, "system")
-        rec.fields["messages"], rec.paths = turns, paths
+        rec.parsed["messages"], rec.paths = turns, paths
 
 
 def _turn(t: Any) -> Any:

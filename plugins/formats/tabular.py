@@ -8,6 +8,7 @@ keeps every column, extra ones included.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,9 @@ from pydantic import Field
 
 from workbench.components import Options, Reader, Writer
 from workbench.errors import WorkbenchError
-from workbench.io import source
+from workbench.io import fastcsv, source
 from workbench.io.problems import Problem, problem
-from workbench.io.records import Batch, Record, extension_of, take_fields
+from workbench.io.records import Batch, Record, batches_of, extension_of, take_fields
 
 #: default guesses for each role of a CSV column, first match wins
 GUESSES = {
@@ -53,25 +54,110 @@ class CsvReader(Reader):
         p = Path(path)
         source.refuse_binary(p, source.head(p))
         csv.field_size_limit(source.MAX_RECORD_BYTES)
-        delimiter = self.options.delimiter or ("\t" if p.suffix.lower() == ".tsv" else ",")
         with p.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            rows = csv.reader(fh, delimiter=delimiter)
+            rows = csv.reader(fh, delimiter=self._delimiter(p))
             header = next(rows, None) or []
             if header and header[0].startswith("\ufeff"):
                 header[0] = header[0][1:]
                 yield problem(1, None, "bom_removed", "a UTF-8 byte-order mark at the start of the file was removed")
-            mapping = self._mapping(p, header)
-            number = 0
-            while True:
-                number += 1
-                try:
-                    cells = next(rows)
-                except StopIteration:
+            yield from self._records(rows, header, self._mapping(p, header), 0)
+
+    def read_batches(self, path: str, size: int, fast: bool = True, build_rows: bool = True) -> Iterator[Batch]:
+        """Batches of records; with ``fast``, blocks of well-formed records are parsed by polars and checked as a
+        whole (:mod:`workbench.io.fastcsv`), and only their rows that fail a check become records."""
+        p = Path(path)
+        delimiter = self._delimiter(p)
+        start = source.head(p, fastcsv.BYTES_PER_RECORD * size)
+        end = fastcsv.header_end(start.removeprefix(source.BOM))
+        if not fast or not end or len(delimiter.encode()) != 1:
+            yield from batches_of(self.read(path), size)
+            return
+        source.refuse_binary(p, start[:source.SNIFF_BYTES])
+        csv.field_size_limit(source.MAX_RECORD_BYTES)
+        bom = start.startswith(source.BOM)
+        header = next(self._csv_rows(start[len(source.BOM) if bom else 0:][:end], delimiter))
+        self._fast_mapping = mapping = self._mapping(p, header)
+        keys = fastcsv.renamed_columns(header, mapping)
+        problems = [problem(1, None, "bom_removed", "a UTF-8 byte-order mark at the start of the file was removed")] if bom else []
+        number = 0
+        with p.open("rb") as fh:
+            for block in fastcsv.blocks(fh, end + len(source.BOM) * bom, fastcsv.BYTES_PER_RECORD * size,
+                                        ord(delimiter), len(header)):
+                if not block.regular:  # where its records end is only what the csv module says: it reads the rest
+                    text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+                    text.seek(block.offset)
+                    rest = self._records(csv.reader(text, delimiter=delimiter), header, mapping, number)
+                    for batch in batches_of(rest, size):
+                        batch.problems[:0], problems = problems, []
+                        yield batch
                     return
-                except csv.Error as exc:
-                    yield Record(number, "", None, [problem(number, None, "invalid_csv", f"CSV error: {exc}")])
-                    continue
-                yield self._record(number, header, cells, mapping)
+                cells = self._polars_cells(block, header, delimiter) if keys is not None else None
+                if cells is None:
+                    records = list(self._records(self._csv_rows(block.data, delimiter), header, mapping, number))
+                    yield Batch(records=records, problems=problems)
+                else:
+                    yield self._fast_batch(cells, keys, mapping, number, problems)
+                number += block.records
+                problems = []
+        if problems:
+            yield Batch(problems=problems)
+
+    def _fast_batch(self, cells: Any, keys: dict[str, str], mapping: dict[str, str], number: int,
+                    problems: list[Problem]) -> Batch:
+        import polars as pl
+
+        from workbench.io.fastjson import FastRows
+        from workbench.io.validate import derived_base
+
+        header = cells.columns
+        clean, rest = fastcsv.split_block(cells, keys, mapping)
+        rows = clean["_row"].to_list()
+        bases = [None if own is not None else derived_base(json.dumps(dict(zip(header, cells.row(r))), sort_keys=True)
+                                                           .encode("utf-8", "replace"))
+                 for own, r in zip(clean["id"].to_list(), rows)]
+        clean = clean.with_columns((pl.col("_row") + number + 1).alias("_line"), pl.Series("_base", bases, dtype=pl.Utf8))
+        records = [self._record(number + 1 + r, header, list(cells.row(r)), mapping) for r in rest]
+        return Batch(records=records, problems=problems, fast=FastRows(clean.drop("_row"), _CellRows(cells, rows)))
+
+    def fast_record(self, line: int, raw: dict[str, str]) -> Record:
+        """The record of a row the fast path accepted (to report a repeated id)."""
+        return self._record(line, list(raw), list(raw.values()), self._fast_mapping)
+
+    @staticmethod
+    def _polars_cells(block: fastcsv.Block, header: list[str], delimiter: str) -> Any:
+        """The block's cells as text columns, or None when the csv module must read it (bad bytes, a huge record)."""
+        import polars as pl
+
+        if len(block.data) > source.MAX_RECORD_BYTES or source.CONTROL_BYTES.search(block.data):
+            return None
+        try:
+            block.data.decode("utf-8")
+            cells = pl.read_csv(block.data, has_header=False, new_columns=header, infer_schema=False,
+                                separator=delimiter, empty_string_is_null=False)
+        except (UnicodeDecodeError, pl.exceptions.PolarsError):
+            return None
+        return cells if cells.height == block.records else None
+
+    @staticmethod
+    def _csv_rows(data: bytes, delimiter: str) -> Iterator[list[str]]:
+        return csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline=""), delimiter=delimiter)
+
+    def _delimiter(self, path: Path) -> str:
+        return self.options.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+
+    def _records(self, rows: Iterator[list[str]], header: list[str], mapping: dict[str, str],
+                 number: int) -> Iterator[Record]:
+        """Records from the csv module's rows, numbered after ``number``."""
+        while True:
+            number += 1
+            try:
+                cells = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield Record(number, "", None, [problem(number, None, "invalid_csv", f"CSV error: {exc}")])
+                continue
+            yield self._record(number, header, cells, mapping)
 
     def _mapping(self, path: Path, header: list[str]) -> dict[str, str]:
         """Role -> column, from the options or the default guesses."""
@@ -169,6 +255,16 @@ class CsvWriter(Writer):
 
 def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class _CellRows:
+    """Rows of a block's cells as the csv module's dicts, built only when asked for (a repeated id is rare)."""
+
+    def __init__(self, cells: Any, rows: list[int]) -> None:
+        self.cells, self.rows = cells, rows
+
+    def __getitem__(self, j: int) -> dict[str, str]:
+        return dict(zip(self.cells.columns, self.cells.row(self.rows[j])))
 
 
 class ParquetReader(Reader):

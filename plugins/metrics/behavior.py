@@ -71,7 +71,10 @@ class Behavior(Metric):
     def cases(self, frame: pl.DataFrame) -> list[br.Case | None]:
         """One :class:`Case` per row with an expected_behavior (None for the others)."""
         n = frame.height
-        col = lambda name: frame[name].to_list() if name in frame.columns else [None] * n  # noqa: E731
+
+        def col(name: str) -> list[Any]:
+            return frame[name].to_list() if name in frame.columns else [None] * n
+
         ids = frame["id"].to_list() if "id" in frame.columns else list(range(n))
         sources, answers, behaviors = col("source_id"), col("prediction"), col("expected_behavior")
         prompts, references = col("prompt"), col("reference")

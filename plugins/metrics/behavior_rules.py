@@ -192,8 +192,8 @@ def refer_to_context(case: Case, sim: Similarity, t: dict[str, float]) -> Verdic
         return Verdict(None, "refer_to_context", "no earlier turns to refer to")
     before = "\n".join(x.get("content") or "" for x in earlier)
     last, answer = case.last_user.lower(), case.answer.lower()
-    facts = {m.group(0).replace(" ", "") for rx in (ORDER_ID, AMOUNT) for m in rx.finditer(before)}
-    facts = sorted(f for f in facts if f.lower() not in last)
+    found = {m.group(0).replace(" ", "") for rx in (ORDER_ID, AMOUNT) for m in rx.finditer(before)}
+    facts = sorted(f for f in found if f.lower() not in last)
     hit = [f for f in facts if f.lower() in answer or f.lower().lstrip("#") in answer]
     last_words = keywords(last)
     context_words = [w for w in keywords(before) if not any(_same_word(w, lw) for lw in last_words)]

@@ -75,12 +75,18 @@ def _read(path: Path) -> dict:
     return data
 
 
-def _merge(out: TemplateSet, path: Path, data: dict) -> None:
-    entries = data.get("templates", [])
+def _scenario_of(path: Path, data: dict) -> str:
+    """The file's scenario type: one of the known types, which its templates need."""
     scenario = data.get("scenario")
-    if entries and scenario not in EXPECTED_BEHAVIOR:
+    if scenario not in EXPECTED_BEHAVIOR:
         raise WorkbenchError(f"template file {path}: scenario {scenario!r} is not a known type",
                              hint=f"known types: {', '.join(EXPECTED_BEHAVIOR)}")
+    return scenario
+
+
+def _merge(out: TemplateSet, path: Path, data: dict) -> None:
+    entries = data.get("templates", [])
+    scenario = _scenario_of(path, data) if entries else ""
     for entry in entries:
         where = f"template file {path}, template {entry.get('id', '?')!r}"
         unknown = set(entry) - TEMPLATE_KEYS

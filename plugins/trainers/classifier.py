@@ -68,7 +68,8 @@ def trainable_groups(model: Any, opts: ClassifierOptions) -> list[dict[str, Any]
     """Freeze the embeddings and lowest layers; the encoder and the new head get their own rates."""
     from workbench.training.methods import layer_index
 
-    head, body = [], []
+    head: list[Any] = []  # parameters (torch tensors)
+    body: list[Any] = []
     for name, param in model.named_parameters():
         layer = layer_index(name)
         frozen = opts.freeze_layers and ("embeddings" in name or (layer is not None and layer < opts.freeze_layers))

@@ -1,6 +1,7 @@
 """End to end in a real headless Chromium, as a support lead drives the app: home, upload, clean (the drop
 warning), augment, train a tiny model (pre-flight progress), evaluate (ship verdict, a blind review of three
-examples without model names), a reload that keeps the dataset and the votes, and two runs compared.
+examples without model names), a reload that keeps the dataset and the votes, and two runs compared; and, as a
+tester drives it, the Playground (two models streamed side by side, rating, correction, preference stored).
 
 Needs Debian's chromium (``scripts/setup.sh --browser``); screenshots go to
 ``test-artifacts/`` and must not be blank.
@@ -78,6 +79,16 @@ def app_url(tmp_path):
     proc.wait(timeout=20)
 
 
+def _open_home(pw, app_url: str):
+    """A headless Chromium showing the app's home page: (browser, page)."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.get_by_role("heading", name="Workbench", exact=True).wait_for()
+    return browser, page
+
+
 def _shot(page, name: str) -> None:
     from PIL import Image, ImageStat
 
@@ -138,11 +149,7 @@ def test_home_to_runs_compare(app_url, tmp_path, tiny_model_dir):
 
     runs = tmp_path / "runs"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.goto(app_url)
-        page.get_by_role("heading", name="Workbench", exact=True).wait_for()
+        browser, page = _open_home(pw, app_url)
         page.get_by_text("The flow").wait_for()
         _shot(page, "0-home")
 
@@ -227,3 +234,77 @@ def test_home_to_runs_compare(app_url, tmp_path, tiny_model_dir):
         page.get_by_text("(the whole step)").first.wait_for(state="attached")
         _shot(page, "10-runs-compare")
         browser.close()
+
+
+def test_playground_streams_and_stores_feedback(app_url, tmp_path, varied_model_dir):
+    """Two models side by side: the answers stream in (the page shows them growing), then a rating, a
+    correction and a preference land in the project's feedback store with the tester's name."""
+    from playwright.sync_api import sync_playwright
+
+    from workbench.feedback.store import FeedbackStore
+
+    with sync_playwright() as pw:
+        browser, page = _open_home(pw, app_url)
+        _go(page, "Playground")
+        extra = page.get_by_label("Other model folders (optional, comma-separated)", exact=True)
+        extra.fill(f"a={varied_model_dir}, b={varied_model_dir}")  # greedy answers with words (see conftest)
+        extra.press("Enter")
+        _settled(page)
+        models = page.locator(".st-key-pg_models")
+        models.get_by_label("Clear all").click()  # not the embedded SmolLM2 picked by default
+        _settled(page)
+        for name in ("a", "b"):
+            models.get_by_role("combobox").click()
+            page.get_by_role("option", name=name, exact=True).click()
+            page.keyboard.press("Escape")
+            _settled(page)
+        longest = page.locator(".st-key-pg_max_tokens").get_by_role("slider")
+        longest.focus()
+        longest.press("End")  # 512 tokens: long enough to watch it arrive
+        _settled(page)
+        tester = page.get_by_label("Your name (tester)", exact=True)
+        tester.fill("ana")
+        tester.press("Enter")
+        _settled(page)
+
+        # the text of model a's answer, recorded at every change of the page
+        page.evaluate("""() => {
+            window.seen = [];
+            new MutationObserver(() => {
+                const answer = [...document.querySelectorAll('[data-testid="stChatMessage"]')]
+                    .find(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]'));
+                if (answer) window.seen.push(answer.innerText.trim());
+            }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        }""")
+        prompt = page.get_by_placeholder("Ask something")
+        prompt.fill("Where is my order 1234?")
+        prompt.press("Enter")
+        page.get_by_text("Feedback on the last answers").wait_for(timeout=300_000)
+        _settled(page)
+        lengths = sorted({len(text) for text in page.evaluate("window.seen") if text})
+        assert len(lengths) >= 3, f"the answer did not grow in steps: shown lengths {lengths}"
+        _shot(page, "11-playground-streamed")
+
+        page.locator(".st-key-pg_up_a").get_by_role("button").click()
+        page.get_by_text("Saved: rating").wait_for()
+        _settled(page)
+        page.locator(".st-key-pg_fix_a textarea").fill("Order 1234 ships tomorrow.")
+        page.locator(".st-key-pg_save_a").get_by_role("button").click()
+        page.get_by_text("Saved: rating, correction").wait_for()
+        _settled(page)
+        page.locator(".st-key-pg_better").get_by_text("b", exact=True).click()
+        _settled(page)
+        page.locator(".st-key-pg_prefer").get_by_role("button").click()
+        page.get_by_text("Saved: b preferred over a").wait_for()
+        _shot(page, "12-playground-feedback")
+        browser.close()
+
+    store = FeedbackStore(tmp_path / "runs" / "feedback.sqlite")
+    exchanges = {e["model"]: e for e in store.exchanges()}
+    assert set(exchanges) == {"a", "b"} and all(e["tester"] == "ana" and e["answer"] for e in exchanges.values())
+    got = sorted((f["kind"], f["exchange_id"], f["tester"], f["rating"], f["text"], f["other_id"])
+                 for f in store.feedback())
+    a, b = exchanges["a"]["id"], exchanges["b"]["id"]
+    assert got == sorted([("rating", a, "ana", 1, None, None), ("rating", a, "ana", 3, None, None),
+                          ("correction", a, "ana", None, "Order 1234 ships tomorrow.", None),
+                          ("preference", b, "ana", None, None, a)])

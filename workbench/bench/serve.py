@@ -5,9 +5,8 @@ official ``openai`` client streams held-out prompts from the sample data.
 ``first_token_seconds`` is the median, over the prompts, of the time from
 sending the request to the first content chunk (one warm-up request first).
 ``tokens_per_second`` counts the answers' tokens (the model's tokenizer) over
-the wall time, for one chat at a time and for 4 chats sent at once; the
-server runs one generation at a time per model, so 4 chats queue and their
-later first tokens wait (``first_token_seconds_4`` is their median).
+the wall time, for one chat at a time and for 4 chats sent at once, which the
+server decodes as one batch (``first_token_seconds_4`` is their median first token).
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--model", action="append", default=[], metavar="REF",
                    help="model: smollm2, a local folder (model or adapter), a .gguf, openai:<model>; repeatable, "
                         "the first is the base")
+    p.add_argument("--tuned", metavar="REF",
+                   help="the tuned model, named 'tuned' and compared with the base (e.g. a run's "
+                        "steps/NN-train-*/model); the --model list after the base adds more models")
     p.add_argument("--answers", action="append", default=[], metavar="NAME=FILE",
                    help="score saved answers as model NAME: a JSONL file of id and answer, or column:<COLUMN> of "
                         "DATA; repeatable (without --model the first is the base; turns the forgetting probe off)")
@@ -78,6 +81,8 @@ def runfile_data(args) -> dict:
                 "decode": {"max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size},
                 "bootstrap_resamples": args.resamples, "forgetting_probe": not args.no_forgetting,
                 "api_key_env": args.api_key_env}
+    if args.tuned:
+        evaluate["tuned_model"] = args.tuned
     if args.base_url:
         evaluate["base_url"] = args.base_url
     if args.max_examples:
@@ -105,7 +110,7 @@ def run(args) -> int:
 
     if not args.model and not args.answers:
         raise WorkbenchError("nothing to evaluate", hint="give --model REF or --answers NAME=FILE")
-    for ref in args.model:
+    for ref in [*args.model, *([args.tuned] if args.tuned else [])]:
         if not ref.startswith("openai:") and ref != "smollm2" and not Path(ref).exists():
             raise WorkbenchError(f"model {ref!r} not found", hint="give smollm2, a local folder, a .gguf or openai:<model>")
     if not Path(args.data).exists():

@@ -47,7 +47,8 @@ def run(args) -> int:
         v["run_seconds"] = this_call[v["label"]].run_seconds
     paths = write_experiment_report(comparison, experiment_dir(exp, args.runs_dir))
     if args.json:
-        keys = ("name", "seed", "run", "train_rows", "seconds", "run_seconds", "scores", "vs_reference", "reused_steps")
+        keys = ("name", "seed", "run", "train_rows", "seconds", "run_seconds", "scores", "vs_reference", "reused_steps",
+                "verdict")
         print(json.dumps({"experiment": exp.name, "reference": comparison["reference"],
                           "variants": [{k: v[k] for k in keys} for v in comparison["variants"]],
                           "seeds": comparison["seeds"],
@@ -61,7 +62,9 @@ def run(args) -> int:
         d = v["vs_reference"].get(primary, {})
         versus = (f"  vs {comparison['reference']}: {fmt.num(d['difference'])} {fmt.ci(d)} p={fmt.num(d.get('p_value'))}"
                   if d.get("difference") is not None else "")
-        print(f"{v['label']:<28} train rows {v['train_rows']}  {primary} {fmt.num(v['scores'].get(primary))}{versus}")
+        verdict = f"  ship verdict: {v['verdict']['status']}" if v.get("verdict") else ""
+        print(f"{v['label']:<28} train rows {v['train_rows']}  {primary} {fmt.num(v['scores'].get(primary))}{versus}"
+              f"{verdict}")
     for curve in comparison["learning_curves"]:
         print(curve["reading"])
     for fmt_, path in paths.items():

@@ -11,6 +11,12 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="execute a run file (re-uses finished steps, resumes interrupted runs)")
     p.add_argument("runfile", help="path of the TOML run file")
     add_run_arguments(p)
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where cleaning steps run: in this process (local) or on a Ray cluster (ray; docs/scale.md)")
+    p.add_argument("--address", help="with --executor ray: the cluster's address (host:6379 or ray://host:10001; "
+                                     "default: a running local cluster, else a new one on this machine)")
+    p.add_argument("--partition-rows", type=int, default=50_000,
+                   help="with --executor ray: rows per partition (default 50,000)")
     p.set_defaults(func=run)
 
 
@@ -39,7 +45,8 @@ def execute_and_report(rf, args):
             print(f"{m['name']:<34} rows {m['rows_in']:>6} -> {m['rows_out']:>6} "
                   f"(+{m['added']} -{m['dropped']} ~{m['changed']})  {how}", file=sys.stderr)
 
-    outcome = execute(rf, runs_dir=args.runs_dir, show_progress=not args.json, force=args.force, on_step=on_step)
+    outcome = execute(rf, runs_dir=args.runs_dir, show_progress=not args.json, force=args.force, on_step=on_step,
+                      executor=chosen_executor(args))
     verdict = run_verdict(outcome.artifacts)
     if args.json:
         print(json.dumps({"run_dir": str(outcome.run_dir), "steps": [s.manifest | {"reused": s.reused}
@@ -54,6 +61,20 @@ def execute_and_report(rf, args):
             for check in verdict["checks"]:
                 print(f"  {check['status'].upper():<4}  {check['summary']}  ({check['threshold']})")
     return outcome
+
+
+def chosen_executor(args):
+    """The executor of ``--executor`` (None: local), checking that its options fit."""
+    from workbench.errors import WorkbenchError
+
+    name = getattr(args, "executor", "local")
+    if name != "ray":
+        if getattr(args, "address", None):
+            raise WorkbenchError("--address is for --executor ray", hint="add --executor ray, or drop --address")
+        return None
+    from workbench.runtime.ray_executor import RayExecutor
+
+    return RayExecutor(address=args.address, partition_rows=args.partition_rows)
 
 
 def run_verdict(artifacts: dict) -> dict | None:

@@ -33,7 +33,7 @@ def fleiss_kappa(items: list[list[str]]) -> float | None:
     raters = len(items[0])
     counts = [Counter(item) for item in items]
     p_items = [(sum(c * c for c in cnt.values()) - raters) / (raters * (raters - 1)) for cnt in counts]
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for cnt in counts:
         totals.update(cnt)
     shares = [n / (len(items) * raters) for n in totals.values()]

@@ -124,6 +124,6 @@ def forgetting_summary(per_model: dict[str, list[dict[str, Any]]], base: str, al
         if model != base:
             c = mcnemar([base_passed[r["id"]] for r in rows], [r["passed"] for r in rows], resamples, seed)
             entry |= {"p_value": c.p_value, "difference": c.difference, "ci": [c.ci_low, c.ci_high],
-                      "flagged": c.p_value < alpha and rates["all"] < base_rate}
+                      "flagged": c.p_value is not None and c.p_value < alpha and rates["all"] < base_rate}
         summary["models"][model] = entry | {"probes": rows}
     return summary

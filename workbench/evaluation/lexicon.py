@@ -136,7 +136,7 @@ def guess_language(text: str | None) -> str:
     """The language whose stopwords occur most often in ``text`` (at least 2 hits), else ``unknown``."""
     words = [w.lower() for w in WORD.findall(text or "")]
     hits = {lang: sum(w in stop for w in words) for lang, stop in _stopwords().items()}
-    best = max(hits, key=hits.get) if hits else None
+    best = max(hits, key=hits.__getitem__) if hits else None
     return best if best and hits[best] >= 2 else "unknown"
 
 

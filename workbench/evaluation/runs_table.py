@@ -125,11 +125,11 @@ def paired_difference(ref: Column, col: Column, metric: str, summary: dict[str, 
         if any(a[i][1] != b[i][1] for i in shared):
             c.extra["note"] = "references differ between the runs for some examples; the first column's are used"
     else:
-        a, b = _values(ref, metric), _values(col, metric)
-        shared = sorted(set(a) & set(b))
+        va, vb = _values(ref, metric), _values(col, metric)
+        shared = sorted(set(va) & set(vb))
         if len(shared) < 2:
             return {"skipped": "fewer than 2 shared examples", "n_paired": len(shared)}
-        x, y = [a[i] for i in shared], [b[i] for i in shared]
+        x, y = [va[i] for i in shared], [vb[i] for i in shared]
         if metric in PASS_FAIL and all(v in (0.0, 1.0) for v in x + y):
             c = sig.mcnemar([v == 1.0 for v in x], [v == 1.0 for v in y], resamples, seed)
         elif summary.get("aggregate") in ("mean", "exp_mean"):
@@ -151,7 +151,7 @@ def runs_table(columns: list[Column], *, reference: str | None = None, resamples
         metrics += [m for m, s in c.scores.items() if m not in metrics and s.get("score") is not None]
     rows = []
     for metric in metrics:
-        cells = {}
+        cells: dict[str, dict[str, Any] | None] = {}
         for c in columns:
             summary = c.scores.get(metric)
             if not summary or summary.get("score") is None:

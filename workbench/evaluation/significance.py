@@ -113,16 +113,17 @@ def sacrebleu_paired(metric: Any, base: Sequence[str], other: Sequence[str], ref
     ``seed`` must be non-zero: sacrebleu treats 0 as "unseeded".
     """
     import numpy as np
-    from sacrebleu.significance import PairedTest
+    from sacrebleu.significance import PairedTest, Result
 
-    systems = [("base", list(base)), ("other", list(other))]
+    systems: list[tuple[str, Sequence[str]]] = [("base", list(base)), ("other", list(other))]
     refs = [list(references)]
     p_values = {}
     with _sacrebleu_seed(seed):
         for test_type, n in (("bs", resamples), ("ar", trials)):
             _, scores = PairedTest(systems, {"m": metric}, refs, test_type=test_type, n_samples=n)()
             name = next(k for k in scores if k != "System")
-            base_result, other_result = scores[name]
+            base_result, other_result = (r for r in scores[name] if isinstance(r, Result))
+            assert other_result.p_value is not None, "sacrebleu tests every system but the first (the baseline)"
             p_values[test_type] = float(other_result.p_value)
     difference = float(other_result.score) - float(base_result.score)
     extra: dict[str, Any] = {}

@@ -75,6 +75,8 @@ def off_topic_check(results: dict[str, Any], model: str) -> dict[str, str] | Non
 def primary_check(results: dict[str, Any], model: str) -> dict[str, str] | None:
     """The primary similarity metric's change with its interval: better, no difference, or worse."""
     primary = (results.get("top_examples", {}).get(model) or {}).get("metric") or results.get("primary_metric")
+    if not primary:
+        return None
     c = (results.get("comparisons", {}).get(model) or {}).get(primary) or {}
     if c.get("difference") is None or c.get("skipped"):
         return None

@@ -5,8 +5,10 @@ intervals, paired differences and p-values on the examples both evaluated),
 run twice: once with the base model as the reference column, once with the
 reference variant. The p-values of each family of tests (every variant and
 metric against one reference) are adjusted with Holm's step-down method.
-Variants with seeds get the mean and spread of each score across seeds;
-variants that differ only in ``data_fraction`` form a learning curve.
+Variants with seeds get the mean and spread of each score across seeds, tested
+as one: their runs are stacked seed by seed and paired with the other side's
+(same seed where both have it). Variants that differ only in ``data_fraction``
+form a learning curve, a seeded point being the mean of its seeds.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def _run_facts(run: VariantRun, run_dir: Path) -> dict[str, Any]:
     return {"name": run.variant.name, "label": run.label, "seed": run.seed, "run": run_dir.name,
             "data_fraction": run.variant.data_fraction, "train_rows": train_rows(run_dir),
             "seconds": round(sum(m.get("seconds", 0) for m in steps), 3),
-            "reused_steps": [s["name"] for s in status.get("steps", []) if s.get("reused")]}
+            "reused_steps": [s["name"] for s in status.get("steps", []) if s.get("reused")],
+            "verdict": _verdict(run_dir)}
 
 
 def _columns(run: VariantRun, run_dir: Path) -> tuple[Column, list[Column]]:
@@ -83,6 +86,42 @@ def _tests(table: dict[str, Any]) -> list[dict[str, Any]]:
     return tests
 
 
+def _verdict(run_dir: Path) -> dict[str, str] | None:
+    """The tuned model's ship verdict (workbench/evaluation/verdict.py), None without a comparison to the base."""
+    from workbench.evaluation.verdict import ship_verdict
+
+    results = store.read_json(evaluate_dirs(run_dir)[0])
+    if "tuned" not in (results.get("comparisons") or {}):
+        return None
+    v = ship_verdict(results, "tuned")
+    return {"status": v["status"], "headline": v["headline"]}
+
+
+def _stack(columns: list[Column], label: str) -> Column:
+    """One column holding several runs' examples one after the other (ids prefixed by the run's position)."""
+    import polars as pl
+
+    frames = [c.examples.with_columns(pl.format("{}:{}", pl.lit(k), pl.col("id")).alias("id"))
+              for k, c in enumerate(columns) if c.examples is not None]
+    return Column(label, columns[0].run, columns[0].model, columns[0].scores,
+                  pl.concat(frames, how="diagonal_relaxed") if frames else None)
+
+
+def seeded_difference(ref: list[tuple[int | None, Column]], other: list[tuple[int | None, Column]], metric: str,
+                      resamples: int, trials: int, seed: int) -> dict[str, Any]:
+    """``other`` minus ``ref`` where either side is several seeds' runs: one paired test on the runs stacked.
+
+    Runs are paired by seed where both sides have it, otherwise every run of one side with every run of the
+    other, so the difference is that of the seeds' means (for mean metrics exactly; for BLEU/chrF/TER the
+    pooled corpus score) and each (run pair, example) is one unit of the paired test.
+    """
+    by_seed = dict(other)
+    pairs = [(a, by_seed[s]) for s, a in ref if s in by_seed] or [(a, b) for _, a in ref for _, b in other]
+    summary = other[0][1].scores.get(metric, {})
+    return paired_difference(_stack([a for a, _ in pairs], "ref"), _stack([b for _, b in pairs], "other"), metric,
+                             summary, resamples, trials, seed)
+
+
 def _brief(test: dict[str, Any]) -> dict[str, Any]:
     keys = ("difference", "ci_low", "ci_high", "p_value", "p_holm", "n_paired", "skipped")
     return {k: test[k] for k in keys if k in test}
@@ -101,11 +140,11 @@ def build_comparison(exp: Experiment, runs_dir: str | Path | None = None, *, res
         raise WorkbenchError(f"experiment {exp.name}: no variant has a finished evaluated run yet",
                              hint=f"run `workbench experiment {exp.source}` first")
     columns: dict[str, list[Column]] = {}
-    base = None
+    bases: list[Column] = []
     for run, run_dir in done:
-        run_base, others = _columns(run, run_dir)
-        base = base or run_base
-        columns[run.label] = others
+        run_base, columns[run.label] = _columns(run, run_dir)
+        bases.append(run_base)
+    base = bases[0]  # every run evaluated the same base model; the first run's column stands for it
     ref_run = next((r for r, _ in done if r.variant.name == exp.reference), done[0][0])
     ref_label = ref_run.label
     flat = [c for cols in columns.values() for c in cols]
@@ -124,8 +163,17 @@ def build_comparison(exp: Experiment, runs_dir: str | Path | None = None, *, res
             "runs_missing": missing, "variants": variants, "vs_base": vs_base, "vs_reference": vs_ref,
             "holm": {"vs_base": len([t for t in base_tests if t.get("p_value") is not None]),
                      "vs_reference": len([t for t in ref_tests if t.get("p_value") is not None])},
-            "seeds": seed_spread(exp, variants),
-            "learning_curves": learning_curves(exp, done, columns, vs_base, primary, resamples, trials, seed)}
+            "seeds": seed_tests(seed_spread(exp, variants), _seed_columns(done, columns), base, exp.reference,
+                                resamples, trials, seed),
+            "learning_curves": learning_curves(done, columns, vs_base, primary, resamples, trials, seed)}
+
+
+def _seed_columns(done: list[tuple[VariantRun, Path]], columns: dict[str, list[Column]]) -> dict[str, list[tuple[int | None, Column]]]:
+    """Variant name -> (seed, tuned column) of each of its finished runs."""
+    out: dict[str, list[tuple[int | None, Column]]] = {}
+    for run, _ in done:
+        out.setdefault(run.variant.name, []).append((run.seed, next(c for c in columns[run.label] if c.label == run.label)))
+    return out
 
 
 def seed_spread(exp: Experiment, variants: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -144,43 +192,74 @@ def seed_spread(exp: Experiment, variants: list[dict[str, Any]]) -> dict[str, di
     return out
 
 
-def learning_curves(exp: Experiment, done: list[tuple[VariantRun, Path]], columns: dict[str, list[Column]],
+def seed_tests(spread: dict[str, dict[str, dict[str, Any]]], runs: dict[str, list[tuple[int | None, Column]]],
+               base: Column, reference: str, resamples: int, trials: int, seed: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """Add to each seeded variant's mean its paired tests against the reference variant and the base model.
+
+    Each family (every mean against the reference; every mean against the base) gets Holm's correction.
+    """
+    base_runs: list[tuple[int | None, Column]] = [(None, base)]
+    for key, against in (("vs_reference", runs.get(reference)), ("vs_base", base_runs)):
+        tests = []
+        for name, metrics in spread.items():
+            for metric, entry in metrics.items():
+                if against and name != reference and metric in against[0][1].scores:
+                    entry[key] = _brief(seeded_difference(against, runs[name], metric, resamples, trials, seed))
+                    tests.append(entry[key])
+        for t, adjusted in zip(tests, holm([t.get("p_value") for t in tests])):
+            t["p_holm"] = adjusted
+    return spread
+
+
+def learning_curves(done: list[tuple[VariantRun, Path]], columns: dict[str, list[Column]],
                     vs_base: dict[str, Any], metric: str, resamples: int, trials: int, seed: int) -> list[dict[str, Any]]:
     """Curves of ``metric`` against training rows, one per group of variants that differ only in data_fraction.
 
-    A variant without ``data_fraction`` counts as the whole split (1.0); with seeds, the first seed's run
-    stands for the point. Each step between neighbouring points carries its paired difference and interval.
+    A variant without ``data_fraction`` counts as the whole split (1.0). A variant with seeds is one point:
+    the mean of its seeds' scores with their spread, its band spanning their 95% intervals; each step
+    between neighbouring points carries the paired difference (:func:`seeded_difference`) and interval.
     """
     from workbench.experiment.executor import train_rows
 
     row = next((r for r in vs_base["rows"] if r["metric"] == metric), None)
     if row is None:
         return []
-    groups: dict[str, list[tuple[VariantRun, Path]]] = {}
+    groups: dict[str, dict[str, list[tuple[VariantRun, Path]]]] = {}
     for run, run_dir in done:
-        if run.seed is None or run.seed == run.variant.seeds[0]:
-            groups.setdefault(run.variant.signature(with_fraction=False), []).append((run, run_dir))
+        group = groups.setdefault(run.variant.signature(with_fraction=False), {})
+        group.setdefault(run.variant.name, []).append((run, run_dir))
     curves = []
-    for members in groups.values():
-        if len({r.variant.data_fraction or 1.0 for r, _ in members}) < 2:
+    for variants in groups.values():
+        if len({runs[0][0].variant.data_fraction or 1.0 for runs in variants.values()}) < 2:
             continue
-        points = []
-        for run, run_dir in members:
-            cell = row["cells"].get(run.label) or {}
-            points.append({"label": run.label, "fraction": run.variant.data_fraction or 1.0,
-                           "train_rows": train_rows(run_dir), "score": cell.get("score"), "ci": cell.get("ci")})
+        points, members = [], {}
+        for name, runs in variants.items():
+            members[name] = [(r.seed, next(c for c in columns[r.label] if c.label == r.label)) for r, _ in runs]
+            points.append(_curve_point(name, runs, row, train_rows(runs[0][1])))
         points.sort(key=lambda p: (p["fraction"], p["train_rows"] or 0))
-        by_label = {c.label: c for cols in columns.values() for c in cols}
-        steps = []
-        for a, b in itertools.pairwise(points):
-            summary = by_label[b["label"]].scores.get(metric, {})
-            d = paired_difference(by_label[a["label"]], by_label[b["label"]], metric, summary, resamples, trials, seed)
-            steps.append({"from": a["label"], "to": b["label"], **_brief(d)})
+        steps = [{"from": a["label"], "to": b["label"],
+                  **_brief(seeded_difference(members[a["label"]], members[b["label"]], metric, resamples, trials, seed))}
+                 for a, b in itertools.pairwise(points)]
         curve = {"metric": metric, "higher_is_better": row.get("higher_is_better", True), "points": points,
                  "steps": steps}
         curve["reading"] = curve_reading(curve)
         curves.append(curve)
     return curves
+
+
+def _curve_point(name: str, runs: list[tuple[VariantRun, Path]], row: dict[str, Any], rows: int | None) -> dict[str, Any]:
+    """One variant on a learning curve: its score (the mean across seeds) with interval and spread."""
+    cells = [row["cells"].get(r.label) or {} for r, _ in runs]
+    scores = [c["score"] for c in cells if c.get("score") is not None]
+    point: dict[str, Any] = {"label": name, "fraction": runs[0][0].variant.data_fraction or 1.0, "train_rows": rows,
+                             "score": statistics.fmean(scores) if scores else None, "ci": cells[0].get("ci"),
+                             "runs": [r.label for r, _ in runs]}
+    if len(runs) > 1:
+        cis = [c["ci"] for c in cells if c.get("ci")]
+        point["ci"] = [min(c[0] for c in cis), max(c[1] for c in cis)] if len(cis) == len(cells) else None
+        point["spread"] = {"sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                           "min": min(scores, default=None), "max": max(scores, default=None), "n": len(scores)}
+    return point
 
 
 def _pct(fraction: float) -> str:

@@ -46,6 +46,7 @@ def experiment_preflight(exp: Experiment, runs_dir: str | Path | None = None, *,
         prefix, train, evaluate = _data_prefix(run.runfile)
         link_shared_steps(run, runs[:i], root)
         table = execute(prefix, runs_dir=root).table
+        assert table is not None, "a finished run has its table"
         item: dict[str, Any] = {"label": run.label, "run": run.runfile.run.name}
         trials = 1
         if train is not None and train.component_name == "hf-causal-lm":

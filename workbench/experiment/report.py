@@ -23,7 +23,7 @@ def experiment_sections(c: dict[str, Any]) -> list[Section]:
     sections = [_overview(c), _against(c, "vs_reference", f"Against the reference variant ({c['reference']})"),
                 _against(c, "vs_base", "Against the base model")]
     if c["seeds"]:
-        sections.append(_seeds(c["seeds"]))
+        sections.append(_seeds(c))
     sections += [_curve(curve) for curve in c["learning_curves"]]
     return sections
 
@@ -39,9 +39,10 @@ def _overview(c: dict[str, Any]) -> Section:
                         "sides evaluated (see 'paired').", tone="warn"))
     if c["runs_missing"]:
         blocks.append(P(f"Not finished yet, left out: {', '.join(c['runs_missing'])}.", tone="warn"))
-    blocks.append(Table(["variant", "run folder", "training rows", "seconds (all steps)", "steps reused"],
-                        [[v["label"], v["run"], v["train_rows"], v["seconds"], len(v["reused_steps"])]
-                         for v in c["variants"]]))
+    blocks.append(Table(["variant", "run folder", "training rows", "seconds (all steps)", "steps reused",
+                         "ship verdict"],
+                        [[v["label"], v["run"], v["train_rows"], v["seconds"], len(v["reused_steps"]),
+                          _verdict(v.get("verdict"))] for v in c["variants"]]))
     return Section(f"Experiment {c['experiment']}", blocks, level=1)
 
 
@@ -64,22 +65,39 @@ def _against(c: dict[str, Any], key: str, title: str) -> Section:
               rows)])
 
 
-def _seeds(seeds: dict[str, dict[str, dict[str, float]]]) -> Section:
-    rows = [[name, metric, s["n"], s["mean"], s["sd"], s["min"], s["max"]]
-            for name, metrics in seeds.items() for metric, s in metrics.items()]
+def _verdict(v: dict[str, str] | None) -> str:
+    """The run's ship verdict (workbench/evaluation/verdict.py) as its status and headline."""
+    return "—" if not v else f"{v['status']}: {v['headline']}"
+
+
+def _seeds(c: dict[str, Any]) -> Section:
+    rows = []
+    for name, metrics in c["seeds"].items():
+        for metric, s in metrics.items():
+            tests = [s.get(k) or {} for k in ("vs_reference", "vs_base")]
+            rows.append([name, metric, s["n"], s["mean"], s["sd"], s["min"], s["max"],
+                         *[x for d in tests for x in (d.get("difference"), fmt.ci(d), d.get("p_holm"))]])
     return Section("Spread across seeds", [
-        P("Variants trained with several seeds (the train step's seed; data and split unchanged): mean, standard "
-          "deviation, smallest and largest score."),
-        Table(["variant", "metric", "seeds", "mean", "sd", "min", "max"], rows)])
+        P(f"Variants trained with several seeds (the train step's seed; data and split unchanged): mean, standard "
+          f"deviation, smallest and largest score, and the mean tested as one against {c['reference']} and the base "
+          f"model: the seeds' runs stacked and paired with the other side's (the same seed where both have it). "
+          f"Holm's correction is applied within each of these two families."),
+        Table(["variant", "metric", "seeds", "mean", "sd", "min", "max", f"vs {c['reference']}", "95% CI", "Holm p",
+               "vs base", "95% CI", "Holm p"], rows)])
 
 
 def _curve(curve: dict[str, Any]) -> Section:
-    rows = [[p["label"], fmt.num(p["fraction"]), p["train_rows"],
-             fmt.score_ci({"score": p["score"], "ci": p["ci"]})] for p in curve["points"]]
+    rows = [[p["label"], fmt.num(p["fraction"]), p["train_rows"], fmt.score_ci({"score": p["score"], "ci": p["ci"]}),
+             _spread(p.get("spread"))] for p in curve["points"]]
     return Section(f"Learning curve: {curve['metric']}", [
         P(curve["reading"][:1].upper() + curve["reading"][1:]),
         Chart(learning_curve_chart(curve), f"{curve['metric']} against the number of training rows, 95% band"),
-        Table(["variant", "data fraction", "training rows", f"{curve['metric']} [95% CI]"], rows)])
+        Table(["variant", "data fraction", "training rows", f"{curve['metric']} [95% CI]", "across seeds"], rows)])
+
+
+def _spread(s: dict[str, Any] | None) -> str:
+    """A seeded point's spread; its score is the seeds' mean and its band spans their intervals."""
+    return "one run" if not s else f"mean of {s['n']}: sd {fmt.num(s['sd'])}, {fmt.num(s['min'])} to {fmt.num(s['max'])}"
 
 
 def learning_curve_chart(curve: dict[str, Any], width: int = 640, height: int = 280) -> str:

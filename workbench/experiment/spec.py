@@ -53,6 +53,10 @@ class Variant:
     seeds: list[int] | None = None
     description: str = ""
 
+    def run_seeds(self) -> list[int | None]:
+        """The seed of each of the variant's runs: its ``seeds``, or one run with the run file's seed (None)."""
+        return list(self.seeds) if self.seeds else [None]
+
     def signature(self, *, with_fraction: bool = True) -> str:
         """The patch as text: variants with equal signatures (fraction aside) lie on one learning curve."""
         import json
@@ -87,7 +91,7 @@ class Experiment:
         """Every run of the experiment, in file order (a variant's seeds together)."""
         out = []
         for v in self.variants:
-            for seed in v.seeds or [None]:
+            for seed in v.run_seeds():
                 out.append(VariantRun(v, seed, variant_runfile(self, v, seed)))
         return out
 
@@ -119,7 +123,7 @@ def parse_experiment(data: dict[str, Any], *, base_dir: Path = Path("."), source
                              hint=f"choose one of: {', '.join(names)}")
     exp = Experiment(base.run.name, base, variants, reference, source)
     for v in variants:  # every patch is checked now, not when its run comes up
-        for seed in v.seeds or [None]:
+        for seed in v.run_seeds():
             variant_runfile(exp, v, seed)
     return exp
 

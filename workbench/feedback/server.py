@@ -56,7 +56,8 @@ class RateLimiter:
     """At most ``per_minute`` requests in any 60 s window, per tester."""
 
     def __init__(self, per_minute: int) -> None:
-        self.per_minute, self._seen, self._lock = per_minute, {}, threading.Lock()
+        self.per_minute, self._lock = per_minute, threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
 
     def check(self, tester: str) -> None:
         now = time.monotonic()
@@ -71,24 +72,23 @@ class RateLimiter:
 
 
 class ChatModels:
-    """Each served model loaded once; one generation at a time per model."""
+    """Each served model loaded once; its concurrent chats are decoded together (see
+    :class:`workbench.feedback.stream.BatchedStreams`)."""
 
     def __init__(self, models: dict[str, str]) -> None:
+        from workbench.feedback.stream import BatchedStreams
         from workbench.lm.generation import LocalChatModel
 
         # threads=0: each generation uses the cores other processes leave free (oversubscribed threads stall)
         self.models = {name: LocalChatModel(ref, threads=0) for name, ref in models.items()}
-        self.locks = {name: threading.Lock() for name in models}
+        self.streams = {name: BatchedStreams(model) for name, model in self.models.items()}
 
     def stream(self, name: str, conversation: list[dict[str, Any]], settings: Any,
                info: dict[str, Any] | None = None) -> Iterator[str]:
-        """The answer in pieces; ``info`` as in :func:`workbench.feedback.stream.stream_answer`."""
-        from workbench.feedback.stream import stream_answer
-
+        """The answer in pieces; ``info`` as in :meth:`workbench.feedback.stream.BatchedStreams.stream`."""
         if name not in self.models:
             raise HttpError(404, f"model {name!r} is not served here (served: {', '.join(self.models)})")
-        with self.locks[name]:
-            yield from stream_answer(self.models[name], conversation, settings, info)
+        yield from self.streams[name].stream(conversation, settings, info)
 
 
 def record_exchange(store: FeedbackStore, redact: bool, *, exchange_id: str, tester: str, model: str,
@@ -152,7 +152,7 @@ class FeedbackServer(ThreadedServer):
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/v1"
 
     def tester(self, authorization: str | None) -> str:
         key = authorization[7:] if authorization and authorization.startswith("Bearer ") else ""

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -25,6 +25,9 @@ from workbench import schema
 from workbench.io import choose, source, validate
 from workbench.io.problems import ERROR, Problem, is_error, problem
 from workbench.io.records import Batch, Record, batches_of
+
+if TYPE_CHECKING:
+    from workbench.components import Reader
 
 #: lines (records) per batch: bounds memory, and is large enough for the fast path's compiled checks
 BATCH = 20_000
@@ -109,16 +112,16 @@ class _Collector:
 
 def load_table(path: str | Path, format: str | None = None, quarantine_path: str | Path | None = None,
                max_tokens: int | None = None, tokenizer: str | None = None,
-               options: dict[str, Any] | None = None, fast: bool = True) -> LoadResult:
+               options: dict[str, Any] | None = None, fast: bool = True, reader: Reader | None = None) -> LoadResult:
     """Read ``path`` (format by name, or detected) into the canonical table; quarantine invalid rows.
 
     ``options`` go to the reader (e.g. the CSV column mapping). With
     ``max_tokens``, conversations longer than that many tokens of
     ``tokenizer`` (a local folder or ``smollm2``; default: an approximation)
     are quarantined as ``too_long``. ``fast=False`` checks every line one by
-    one (the reference the fast path is compared with).
+    one (the reference the fast path is compared with). ``reader``: a built reader instead of the registry's.
     """
-    stream = TableStream(path, format, quarantine_path, max_tokens, tokenizer, options, fast=fast)
+    stream = TableStream(path, format, quarantine_path, max_tokens, tokenizer, options, fast=fast, reader=reader)
     frames = list(stream)
     table = pl.concat(frames, how="diagonal_relaxed") if frames else schema.empty_table()
     return stream.result(schema.conform(table))
@@ -136,10 +139,11 @@ class TableStream:
     def __init__(self, path: str | Path, format: str | None = None, quarantine_path: str | Path | None = None,
                  max_tokens: int | None = None, tokenizer: str | None = None,
                  options: dict[str, Any] | None = None, *, fast: bool = True, keep_quarantined: bool = True,
-                 batch_lines: int = BATCH, build_rows: bool = True) -> None:
+                 batch_lines: int = BATCH, build_rows: bool = True, reader: Reader | None = None) -> None:
         self.path = Path(path)
         source.check_readable(self.path)
-        self.reader = choose.reader_for(self.path, format, options)
+        #: ``reader``: a built reader to use instead of the registry's (a plugin's tests read with theirs)
+        self.reader = reader or choose.reader_for(self.path, format, options)
         self.max_tokens = max_tokens
         self.counter = validate.TokenCounter(tokenizer) if max_tokens else None
         # token limits count each conversation's turns: those lines take the per-line path
@@ -200,14 +204,15 @@ def _check_batch(batch: Batch, out: _Collector, reader, counter: validate.TokenC
                 fast_ids.append(row_id)
                 continue
             rec = reader.fast_record(line, batch.fast.raw[j])  # a repeated id: the per-line path reports it
-            good[id(rec)] = _checked_turns(rec)
+            if (turns := _checked_turns(rec)) is not None:
+                good[id(rec)] = turns
             records.append(rec)
         else:
             rec = records[j]
         if row_id is None:
             rec.problems.append(problem(rec.line, "id", "duplicate_id",
                                         f"id {rec.fields.get('id')!r} was already used by an earlier record"))
-            del good[id(rec)]
+            good.pop(id(rec), None)
             continue
         repairs = ",".join(p.code for p in rec.problems if p.code in RECOVERY_CODES)
         if repairs:
@@ -240,7 +245,7 @@ def _check_records(records: list[Record], counter: validate.TokenCounter | None,
                    max_tokens: int | None) -> dict[int, list[dict[str, Any]]]:
     """id(record) -> its canonical turns, for the records that pass every per-line check."""
     checked = {id(rec): turns for rec in records if (turns := _checked_turns(rec)) is not None}
-    if counter is not None and checked:
+    if counter is not None and max_tokens is not None and checked:
         valid = [rec for rec in records if id(rec) in checked]
         validate.check_lengths(valid, [checked[id(r)] for r in valid], counter, max_tokens)
         checked = {id(r): checked[id(r)] for r in valid if not is_error(r.problems)}
@@ -257,7 +262,7 @@ def _checked_turns(rec: Record) -> list[dict[str, Any]] | None:
 
 def _wanted(rec: Record) -> tuple[str, bool]:
     """(the id a valid record asks for, whether it is its own)."""
-    own = rec.fields.get("id")
+    own = rec.parsed.get("id")
     return (own, True) if own is not None else (validate.derived_base(validate.raw_bytes(rec)), False)
 
 

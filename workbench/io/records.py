@@ -40,6 +40,13 @@ class Record:
     #: source names of a turn's keys where they differ (ShareGPT: role -> from, content -> value)
     turn_keys: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def parsed(self) -> dict[str, Any]:
+        """``fields`` of a record that was parsed (what readers fill in and checks read); an error otherwise."""
+        if self.fields is None:
+            raise ValueError(f"the record of line {self.line} was not parsed: it has no fields")
+        return self.fields
+
     def path(self, index: int, key: str | None = None) -> str:
         """Field path of turn ``index`` (and one of its keys) in the source."""
         where = self.paths[index] if self.paths and index < len(self.paths) else f"messages[{index}]"
@@ -64,7 +71,10 @@ def batches_of(items: Iterable[Record | Problem], size: int) -> Iterator[Batch]:
     while True:
         batch = Batch()
         for item in islice(iterator, size):
-            (batch.problems if isinstance(item, Problem) else batch.records).append(item)
+            if isinstance(item, Problem):
+                batch.problems.append(item)
+            else:
+                batch.records.append(item)
         if not batch.records and not batch.problems:
             return
         yield batch
@@ -80,7 +90,7 @@ def take_fields(obj: dict[str, Any], own_keys: tuple[str, ...], line: int, *, ke
     extra: dict[str, Any] = {}
     for key, value in obj.items():
         if key in EXTENSION_FIELDS:
-            rec.fields[key] = _extension_value(key, value, line, rec.problems)
+            rec.parsed[key] = _extension_value(key, value, line, rec.problems)
         elif key not in own_keys:
             extra[key] = value
     if extra and keep_columns:
@@ -88,9 +98,9 @@ def take_fields(obj: dict[str, Any], own_keys: tuple[str, ...], line: int, *, ke
     elif extra:
         for key in extra:
             rec.problems.append(problem(line, key, "unrecognized_key", f"unrecognized key {key!r} (kept in meta.{EXTRA_KEY})"))
-        meta = rec.fields.get("meta")
+        meta = rec.parsed.get("meta")
         if isinstance(meta, dict) or meta is None:
-            rec.fields["meta"] = {**(meta or {}), EXTRA_KEY: extra}
+            rec.parsed["meta"] = {**(meta or {}), EXTRA_KEY: extra}
     return rec
 
 

@@ -208,7 +208,8 @@ class _ArrayScanner:
     def skip_space(self) -> str:
         """Move past white space; return the next character ('' at the end)."""
         while True:
-            self.advance(_SPACE.match(self.buf, self.pos).end())
+            space = _SPACE.match(self.buf, self.pos)  # matches the empty string too: never None
+            self.advance(space.end() if space else self.pos)
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self.more():

@@ -30,7 +30,7 @@ TOKENS_PER_TURN = 4
 
 def check_messages(rec: Record) -> list[dict[str, Any]] | None:
     """Check a record's turns; return them as canonical turns, or None when unusable."""
-    line, messages = rec.line, rec.fields.get("messages")
+    line, messages = rec.line, rec.parsed.get("messages")
     add = rec.problems.append
     if not isinstance(messages, list) or not messages:
         what = "is empty" if isinstance(messages, list) else "is missing" if messages is None else "is not a list"
@@ -82,7 +82,7 @@ def _check_order(rec: Record, turns: list[dict[str, Any]]) -> None:
 
 
 def check_split(rec: Record) -> None:
-    split = rec.fields.get("split")
+    split = rec.parsed.get("split")
     if split is not None and split not in ("train", "validation", "test"):
         rec.problems.append(problem(rec.line, "split", "invalid_field",
                                     f"split {split!r} is not train, validation or test"))
@@ -102,17 +102,20 @@ class TokenCounter:
         return f"tokenizer {self.name}"
 
     def count(self, conversations: Sequence[list[dict[str, Any]]]) -> list[int]:
-        if self._tok is None:
+        tok = self._tok
+        if tok is None:
             return [sum(math.ceil(len(t["content"]) / CHARS_PER_TOKEN) + TOKENS_PER_TURN for t in conv)
                     for conv in conversations]
-        texts = [self._render(conv) for conv in conversations]
-        return [len(ids) for ids in self._tok(texts, add_special_tokens=False)["input_ids"]]
+        texts = [_render(tok, conv) for conv in conversations]
+        return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
 
-    def _render(self, conv: list[dict[str, Any]]) -> str:
-        plain = [{"role": t["role"], "content": t["content"]} for t in conv]
-        if getattr(self._tok, "chat_template", None):
-            return self._tok.apply_chat_template(plain, tokenize=False)
-        return "\n".join(t["content"] for t in plain)
+
+def _render(tok: Any, conv: list[dict[str, Any]]) -> str:
+    """A conversation as the tokenizer's chat template writes it (plain lines without a template)."""
+    plain = [{"role": t["role"], "content": t["content"]} for t in conv]
+    if getattr(tok, "chat_template", None):
+        return tok.apply_chat_template(plain, tokenize=False)
+    return "\n".join(t["content"] for t in plain)
 
 
 def _load_tokenizer(name: str):
@@ -231,7 +234,9 @@ class Ids:
             return given if not self.is_taken(given) else f"{given}~line{rec.line}"
         if self._quarantine is None:
             self._quarantine = Ids()
-        return self._quarantine.claim_batch([(derived_base(raw_bytes(rec)), False)])[0]
+        [derived] = self._quarantine.claim_batch([(derived_base(raw_bytes(rec)), False)])
+        assert derived is not None, "a derived id is never refused (a repeat gets a suffix)"
+        return derived
 
 
 def report(result, path: str | Path) -> dict[str, Any]:

@@ -126,36 +126,43 @@ class LocalChatModel:
         model, tok = self._model()
         return stop_token_ids(tok, getattr(model, "generation_config", None))
 
-    def _chat(self, conversations: Sequence[Messages], settings: DecodeSettings,
-              on_batch: Callable[[int], None] | None) -> list[Generation]:
+    def generate_rows(self, rows: Sequence[Sequence[int]], settings: DecodeSettings, **generate: Any) -> Any:
+        """Decode the prompt ids ``rows`` together, left-padded: the answers' token ids (batch x new tokens).
+
+        ``generate`` goes to ``model.generate`` (a streamer, stopping criteria); ``settings.batch_size`` is not read.
+        """
         import torch
 
         from workbench.lm.batched_decoding import prefilled_cache
 
         model, tok = self._model()
+        device = next(model.parameters()).device
+        batch = tok.pad({"input_ids": [list(r) for r in rows]}, padding=True, return_tensors="pt").to(device)
+        sample = settings.temperature > 0
+        if sample:
+            torch.manual_seed(settings.seed)
+        with torch.inference_mode():
+            # on a CPU, prefilling each prompt unpadded beats computing the padding (a GPU does it in parallel)
+            unpadded = len(rows) > 1 and device.type == "cpu"
+            cache = prefilled_cache(model, rows, settings.max_new_tokens) if unpadded else None
+            out = model.generate(
+                **batch, past_key_values=cache, max_new_tokens=settings.max_new_tokens, do_sample=sample,
+                temperature=settings.temperature if sample else None, top_p=settings.top_p if sample else None,
+                top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=self.stop_ids(), **generate,
+            )
+        return out[:, batch["input_ids"].shape[1]:]
+
+    def _chat(self, conversations: Sequence[Messages], settings: DecodeSettings,
+              on_batch: Callable[[int], None] | None) -> list[Generation]:
+        _, tok = self._model()
         stops = self.stop_ids()
         prompts = [self.prompt_ids(c) for c in conversations]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
         results: list[Generation | None] = [None] * len(prompts)
-        device = next(model.parameters()).device
         for idx in batches(order, [len(p) for p in prompts], settings.batch_size, settings.max_batch_tokens):
-            rows = [prompts[i] for i in idx]
-            batch = tok.pad({"input_ids": rows}, padding=True, return_tensors="pt").to(device)
-            sample = settings.temperature > 0
-            if sample:
-                torch.manual_seed(settings.seed)
             t0 = time.perf_counter()
-            with torch.inference_mode():
-                # on a CPU, prefilling each prompt unpadded beats computing the padding (a GPU does it in parallel)
-                unpadded = len(rows) > 1 and device.type == "cpu"
-                cache = prefilled_cache(model, rows, settings.max_new_tokens) if unpadded else None
-                out = model.generate(
-                    **batch, past_key_values=cache, max_new_tokens=settings.max_new_tokens, do_sample=sample,
-                    temperature=settings.temperature if sample else None, top_p=settings.top_p if sample else None,
-                    top_k=None, pad_token_id=tok.pad_token_id, eos_token_id=stops,
-                )
+            new = self.generate_rows([prompts[i] for i in idx], settings)
             elapsed = time.perf_counter() - t0
-            new = out[:, batch["input_ids"].shape[1]:]
             for row, i in enumerate(idx):
                 ids = new[row].tolist()
                 end = next((at for at, t in enumerate(ids) if t in stops), None)

@@ -67,7 +67,10 @@ def build_document(report: dict[str, Any]) -> list[Section]:
     if r.get("samples"):
         sections.append(_samples(r["samples"]))
     sections += [s for s in (_behaviour(r), bias_section(r), _labels(r), _forgetting(r.get("forgetting")),
-                             _votes(report.get("votes")), _runs_table(report.get("runs_table")),
+                             _votes(report.get("votes")), _testers(report.get("testers")),
+                             _runs_table(report.get("runs_table")),
+                             *(_runs_table(t, f"The same models on other data: {', '.join(t['runs'])}")
+                               for t in report.get("also") or []),
                              audit_section(report.get("audit")), run_experiment_section(report.get("experiment"))) if s]
     sections += [_lineage(report["lineage"]), _method(r)]
     return sections
@@ -260,7 +263,19 @@ def _votes(votes: dict[str, Any] | None) -> Section | None:
     return Section("Human preference votes", blocks)
 
 
-def _runs_table(t: dict[str, Any] | None) -> Section | None:
+def _testers(t: dict[str, Any] | None) -> Section | None:
+    """The testers' agreement in the feedback store (``workbench serve``, the Playground)."""
+    if not t:
+        return None
+    rows = [[what, fmt.num(f["alpha"]), f["examples"], ", ".join(f["testers"])]
+            for what, f in (("ratings (1-5, thumbs as 1 or 5)", t["ratings"]), ("A/B choices", t["preferences"]))]
+    return Section("Testers' agreement (feedback store)", [
+        P("Krippendorff's alpha (1 = perfect, 0 = chance; none until two testers judge the same exchange or pair) "
+          "over the exchanges or pairs judged by two or more testers."),
+        Table(["feedback", "alpha", "judged by two or more", "testers"], rows)])
+
+
+def _runs_table(t: dict[str, Any] | None, title: str = "Models and runs compared") -> Section | None:
     if not t:
         return None
     cols = t["columns"]
@@ -285,7 +300,7 @@ def _runs_table(t: dict[str, Any] | None) -> Section | None:
                 rows.append([row["metric"], c, d.get("n_paired"), d.get("difference"), fmt.ci(d), d.get("p_value"),
                              fmt.verdict(d)])
     blocks.append(Table(["metric", "model", "paired examples", "difference", "95% CI", "p-value", "verdict"], rows))
-    return Section("Models and runs compared", blocks)
+    return Section(title, blocks)
 
 
 def _lineage(lin: dict[str, Any]) -> Section:

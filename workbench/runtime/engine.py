@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
 from workbench import schema
-from workbench.components import Step
+from workbench.components import Cleaner, Step
 from workbench.context import StepContext
 from workbench.errors import RowError, StepError, WorkbenchError
 from workbench.ledger import StepResult, balance_problem
@@ -34,6 +34,9 @@ from workbench.runtime.code_hash import source_hash
 from workbench.runtime.discovery import Host, get_host
 from workbench.runtime.runfile import RunFile, StepSpec
 from workbench.runtime.step_failure import failing_row, write_traceback
+
+if TYPE_CHECKING:
+    from workbench.runtime.ray_executor import RayExecutor
 
 
 @dataclass
@@ -84,8 +87,13 @@ def execute(
     force: bool = False,
     on_step: Callable[[StepOutcome], None] | None = None,
     log: Callable[[str], None] | None = None,
+    executor: RayExecutor | None = None,
 ) -> RunOutcome:
-    """Run every step of ``runfile``; return the run folder and step outcomes."""
+    """Run every step of ``runfile``; return the run folder and step outcomes.
+
+    ``executor``: where cleaning steps run (None: in this process; a
+    :class:`workbench.runtime.ray_executor.RayExecutor`: on a Ray cluster, the same result).
+    """
     host = host or get_host()
     run_dir = store.runs_root(runs_dir) / runfile.run.name
     (run_dir / "steps").mkdir(parents=True, exist_ok=True)
@@ -101,7 +109,7 @@ def execute(
     try:
         for index, spec in enumerate(runfile.steps, start=1):
             step, table = _run_step(index, spec, table, input_hash, runfile, run_dir, host, outcome.artifacts,
-                                    show_progress=show_progress, force=force, log=log)
+                                    show_progress=show_progress, force=force, log=log, executor=executor)
             outcome.steps.append(step)
             m = step.manifest
             input_hash = m["output_hash"]
@@ -127,7 +135,8 @@ def execute(
 
 def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, runfile: RunFile, run_dir: Path,
               host: Host, artifacts: dict[str, str], *, show_progress: bool, force: bool,
-              log: Callable[[str], None] | None) -> tuple[StepOutcome, pl.DataFrame]:
+              log: Callable[[str], None] | None, executor: RayExecutor | None = None
+              ) -> tuple[StepOutcome, pl.DataFrame]:
     entry = host.registry.entry(spec.family, spec.component_name)
     cls = cast(type[Step], entry.component)  # the families a run file's steps draw from all extend Step
     step_name = f"{index:02d}-{spec.kind}-{cls.name}"
@@ -165,7 +174,10 @@ def _run_step(index: int, spec: StepSpec, table: pl.DataFrame, input_hash: str, 
         ctx.log = log
     started = time.time()
     try:
-        result = component.run(table, ctx)
+        if executor is not None and isinstance(component, Cleaner):
+            result = executor.run(component, table, ctx)
+        else:
+            result = component.run(table, ctx)
     except StepError:
         raise
     except Exception as exc:  # any fault of the component: name the row, keep the traceback

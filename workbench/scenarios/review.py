@@ -117,13 +117,14 @@ def _engine(generator: str | type[ScenarioEngine] | ScenarioEngine, options: Map
             base_dir: Path | None) -> ScenarioEngine:
     if isinstance(generator, ScenarioEngine):
         return generator
+    found: object = generator
     if isinstance(generator, str):
         from workbench.runtime.discovery import get_registry
 
-        generator = get_registry().entry("scenario", generator).component
-    if not (isinstance(generator, type) and issubclass(generator, ScenarioEngine)):
-        raise WorkbenchError(f"{generator!r} is not a scenario engine (it cannot preview)")
-    return generator(dict(options or {}), base_dir=base_dir)
+        found = get_registry().entry("scenario", generator).component
+    if not (isinstance(found, type) and issubclass(found, ScenarioEngine)):
+        raise WorkbenchError(f"{found!r} is not a scenario engine (it cannot preview)")
+    return found(dict(options or {}), base_dir=base_dir)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class Candidate:
 
 def conversation(system: str | None, source: Example, text: str, *, history: bool) -> list[dict[str, Any]]:
     """System turn (if any), the source exchange when it is replayed, then the new user turn."""
-    messages = [{"role": "system", "content": system}] if system else []
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     if history:
         messages += [{"role": "user", "content": source.request}, {"role": "assistant", "content": source.answer}]
     return messages + [{"role": "user", "content": text}]

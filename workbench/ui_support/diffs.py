@@ -28,14 +28,14 @@ def text_markdown(text: str) -> str:
 def _mark(op: str, piece: str) -> str:
     if not piece.strip():
         return piece
-    lead, core, trail = re.match(r"(\s*)(.*?)(\s*)$", piece, re.S).groups()
-    core = escape(core)
+    lead, trail = piece[:len(piece) - len(piece.lstrip())], piece[len(piece.rstrip()):]
+    core = escape(piece.strip())
     return lead + (core if op == "=" else f":red[~~{core}~~]" if op == "-" else f":green[**{core}**]") + trail
 
 
 def diff_markdown(ops: Iterable[Any]) -> str:
     """Removed words struck through in red, added ones bold green; line breaks kept."""
-    segments = [(_OPS.get(o["op"], o["op"]), o["text"]) if isinstance(o, dict) else (o[0], o[1] + " ") for o in ops]
+    segments: list[tuple[str, str]] = [(_OPS.get(o["op"]) or o["op"], o["text"]) if isinstance(o, dict) else (o[0], o[1] + " ") for o in ops]
     lines = []
     current, previous = "", "="
     for op, text in segments:

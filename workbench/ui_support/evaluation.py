@@ -35,7 +35,7 @@ def load_results(step: Path) -> tuple[dict[str, Any], pl.DataFrame]:
 
 
 def direction(higher_is_better: bool | None) -> str:
-    return {True: "higher is better", False: "lower is better"}.get(higher_is_better, "neutral")
+    return "neutral" if higher_is_better is None else "higher is better" if higher_is_better else "lower is better"
 
 
 def metric_table(results: dict[str, Any], model: str | None = None) -> tuple[pl.DataFrame, list[str]]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.experiment.spec import Experiment, parse_experiment
 from workbench.runtime import store
 from workbench.runtime.runfile import dumps_toml
 from workbench.ui_support import jobs
 from workbench.ui_support.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from workbench.components import Component
 
 EXPERIMENT_FILE = "experiment.toml"
 
@@ -27,7 +30,7 @@ def step_addresses(pipeline: Pipeline) -> list[str]:
     return [f"{s.kind}:{s.component_name}" for s in rf.steps if s.kind != "evaluate"]
 
 
-def options_patch(component: type, current: dict[str, Any], edited: dict[str, Any]) -> dict[str, Any]:
+def options_patch(component: type[Component], current: dict[str, Any], edited: dict[str, Any]) -> dict[str, Any]:
     """The options a form changed, compared with the step's options and defaults: what the variant overrides."""
     before = component.Options.model_validate(current).model_dump(mode="json")
     return {k: v for k, v in edited.items() if before.get(k) != v}
@@ -148,6 +151,23 @@ def comparison_rows(c: dict[str, Any], key: str = "vs_reference") -> list[dict[s
                             "difference": d.get("difference"), "ci_low": d.get("ci_low"), "ci_high": d.get("ci_high"),
                             "p_value": d.get("p_value"), "p_holm": d.get("p_holm")})
     return out
+
+
+def run_rows(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per run: training rows, seconds, steps reused and the tuned model's ship verdict."""
+    return [{"variant": v["label"], "training rows": v["train_rows"], "seconds": v["seconds"],
+             "steps reused": len(v["reused_steps"]), "ship verdict": (v.get("verdict") or {}).get("status", "—"),
+             "verdict": (v.get("verdict") or {}).get("headline", "no comparison with the base")}
+            for v in c["variants"]]
+
+
+def seed_rows(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per seeded variant and metric: the mean across seeds, its spread and its tests (Holm p)."""
+    return [{"variant": name, "metric": metric, "seeds": s["n"], "mean": s["mean"], "sd": s["sd"], "min": s["min"],
+             "max": s["max"], "vs reference": (s.get("vs_reference") or {}).get("difference"),
+             "Holm p (reference)": (s.get("vs_reference") or {}).get("p_holm"),
+             "vs base": (s.get("vs_base") or {}).get("difference"), "Holm p (base)": (s.get("vs_base") or {}).get("p_holm")}
+            for name, metrics in c["seeds"].items() for metric, s in metrics.items()]
 
 
 def _read(path: Path) -> dict[str, Any] | None:

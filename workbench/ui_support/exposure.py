@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
@@ -18,10 +19,10 @@ from workbench.errors import WorkbenchError
 ROOTS_ENV = "WORKBENCH_DATA_ROOTS"
 
 
-def data_roots(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list[Path]:
+def data_roots(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> list[Path]:
     """The folders the app may open files from: the working folder first, then ``WORKBENCH_DATA_ROOTS``."""
-    environ = os.environ if environ is None else environ
-    extra = [Path(p).expanduser() for p in environ.get(ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    env = os.environ if environ is None else environ
+    extra = [Path(p).expanduser() for p in env.get(ROOTS_ENV, "").split(os.pathsep) if p.strip()]
     return [p.resolve() for p in [cwd or Path.cwd(), *extra]]
 
 

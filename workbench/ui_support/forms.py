@@ -20,11 +20,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.components import Component
 
 #: widget names the pages know how to draw ("keyvalue": a table of key / value rows for dicts)
 WIDGETS = ("checkbox", "int", "float", "rate", "text", "select", "multiselect", "lines", "json", "keyvalue")
@@ -116,7 +119,7 @@ def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def _widget(prop: dict[str, Any], nullable: bool) -> str:
-    kind = prop.get("type")
+    kind = prop.get("type") or ""
     if "enum" in prop or "const" in prop:
         return "select"
     if prop.get("scale") == "log" and kind == "number":
@@ -135,7 +138,7 @@ def _widget(prop: dict[str, Any], nullable: bool) -> str:
     return {"boolean": "checkbox", "integer": "int", "number": "float", "string": "text"}.get(kind, "json")
 
 
-def _defaults(component: type) -> dict[str, Any]:
+def _defaults(component: type[Component]) -> dict[str, Any]:
     """Defaults as values (the schema omits those made by a default factory)."""
     try:
         return component.Options().model_dump(mode="json")
@@ -143,7 +146,7 @@ def _defaults(component: type) -> dict[str, Any]:
         return {}
 
 
-def form_fields(component: type) -> list[FormField]:
+def form_fields(component: type[Component]) -> list[FormField]:
     """The widgets of a component's options JSON schema, in declaration order."""
     schema = component.options_schema()
     defaults = _defaults(component)
@@ -213,7 +216,7 @@ class OptionsError(WorkbenchError):
         self.fields = fields
 
 
-def to_options(component: type, values: dict[str, Any]) -> dict[str, Any]:
+def to_options(component: type[Component], values: dict[str, Any]) -> dict[str, Any]:
     """Widget values -> validated options (JSON-ready), or an :class:`OptionsError` naming each bad field."""
     fields = {f.name: f for f in form_fields(component)}
     raw, problems = {}, {}
@@ -235,7 +238,7 @@ def to_options(component: type, values: dict[str, Any]) -> dict[str, Any]:
                        hint="each option in error says why next to it; fix it and the form validates again")
 
 
-def changed_options(component: type, options: dict[str, Any]) -> dict[str, Any]:
+def changed_options(component: type[Component], options: dict[str, Any]) -> dict[str, Any]:
     """Only the options that differ from the defaults (what a run file needs to say)."""
     defaults = _defaults(component)
     return {k: v for k, v in options.items() if k not in defaults or defaults[k] != v}

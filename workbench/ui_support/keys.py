@@ -60,3 +60,5 @@ PLAYGROUND_CHATS = "wb_playground_chats"
 PLAYGROUND_LAST = "wb_playground_last"
 #: the blind reviewer's name on the Evaluate page (also in the URL as ?voter=)
 VOTER = "wb_voter"
+#: the Data page's audit of the browsed table: {"path", "share", "task"} while it runs, then {"path", "share", "audit"}
+DATA_AUDIT = "wb_data_audit"

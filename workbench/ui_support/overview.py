@@ -46,7 +46,7 @@ def current(state: Mapping[str, Any]) -> Current:
     table = state.get(keys.TABLE_PATH)
     if table and Path(table).exists():
         opened, pipeline = state.get(keys.VALIDATION), state.get(keys.PIPELINE)
-        load = next(iter(pipeline.stage("load")), {}) if pipeline is not None else {}
+        load: dict[str, Any] = next(iter(pipeline.stage("load")), {}) if pipeline is not None else {}
         source = opened.source if opened is not None else (load.get("options") or {}).get("path")
         out.dataset = Path(source).name if source else Path(table).name
         out.rows = pl.scan_parquet(table).select(pl.len()).collect().item()
@@ -71,7 +71,9 @@ def status_line(c: Current) -> str:
 
 
 def _has_step(run_dir: str | None, kind: str) -> bool:
-    return bool(run_dir) and any(f"-{kind}-" in p.name or p.name.endswith(f"-{kind}")
+    if not run_dir:
+        return False
+    return any(f"-{kind}-" in p.name or p.name.endswith(f"-{kind}")
                                  for p in store.step_dirs(Path(run_dir)))
 
 

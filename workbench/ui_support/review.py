@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from workbench import schema
+from workbench.components import Step
 from workbench.context import StepContext
 from workbench.errors import WorkbenchError
 from workbench.runtime import preview, store
@@ -83,7 +84,10 @@ def try_component(family: str, name: str, options: Mapping[str, Any], table: pl.
         found = scenario_review.preview(rows, cls, dict(options), seed=seed)
         out = pl.concat([rows, schema.conform(found.candidates)], how="diagonal_relaxed")
         return Tried(family, name, rows, out, found.ledger, found.stats)
-    rows, result = preview.run_sample(cls(dict(options)), table, n, seed, ctx=ctx)
+    component = cls(dict(options))
+    if not isinstance(component, Step):
+        raise WorkbenchError(f"{family} {name!r} does not run on a table: it cannot be tried on a sample")
+    rows, result = preview.run_sample(component, table, n, seed, ctx=ctx)
     return Tried(family, name, rows, schema.conform(result.table), result.ledger, result.stats)
 
 

@@ -106,7 +106,8 @@ def restore(runs_dir: str | Path, session_id: str) -> dict[str, Any]:
     for i, meta in enumerate(saved.get(keys.PREVIEW) or []):
         parts = [where / f"preview-{i}-{part}.parquet" for part in ("sample", "table", "ledger")]
         if all(part.exists() for part in parts):
-            tried.append(Tried(meta["family"], meta["component"], *map(pl.read_parquet, parts), meta["stats"]))
+            sample, table, ledger = (pl.read_parquet(part) for part in parts)
+            tried.append(Tried(meta["family"], meta["component"], sample, table, ledger, meta["stats"]))
     if tried:
         out[keys.PREVIEW] = tried
     return out | decision_widgets(out.get(keys.DECISIONS) or {}, out.get(keys.CANDIDATES))

@@ -14,6 +14,7 @@ import polars as pl
 from pydantic import Field
 
 import workbench
+from workbench_example_plugin.faq import FaqMarkdownReader, FaqMarkdownWriter
 
 __version__ = "0.1.0"
 
@@ -164,6 +165,16 @@ class RequiredPhrase(workbench.Metric):
         scores: list[float | None] = [float(phrase in fold(p or "")) for p in frame["prediction"]]
         score = sum(s for s in scores if s is not None) / len(scores) if scores else None
         return workbench.MetricResult(self.name, score, scores)
+
+
+@workbench.hookimpl
+def register_readers(register):
+    register(FaqMarkdownReader)
+
+
+@workbench.hookimpl
+def register_writers(register):
+    register(FaqMarkdownWriter)
 
 
 @workbench.hookimpl
