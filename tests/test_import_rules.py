@@ -15,8 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: lowest first; each layer: the modules and packages it holds (a module belongs to its longest prefix)
 LAYERS: dict[str, tuple[str, ...]] = {
-    # the plugin API: the top-level modules and what ``import workbench`` re-exports from deeper packages
-    "contract": ("workbench", "workbench.evaluation.result", "workbench.io.problems", "workbench.io.records"),
+    # the plugin API: ``workbench`` itself (only: a new top-level module is placed on purpose), its modules
+    # and what ``import workbench`` re-exports from deeper packages
+    "contract": ("workbench", "workbench.components", "workbench.hookspecs", "workbench.ledger", "workbench.context",
+                 "workbench.errors", "workbench.options_error", "workbench.augmentation", "workbench.schema",
+                 "workbench.evaluation.result", "workbench.io.problems", "workbench.io.records"),
     "foundations": ("workbench.runtime", "workbench.lm", "workbench.resources"),
     "services": ("workbench.io", "workbench.training", "workbench.scenarios", "workbench.evaluation",
                  "workbench.feedback", "workbench.openai_server", "workbench.report", "workbench.experiment"),
@@ -69,9 +72,11 @@ def imports(path: Path, source: str | None = None) -> list[tuple[int, str]]:
 
 
 def layer(module: str) -> str | None:
-    """The layer of a ``workbench`` module (longest prefix), None for other libraries."""
+    """The layer of a ``workbench`` module (longest prefix; ``workbench`` itself only exactly), None for other
+    libraries and for a module nobody placed."""
     best = max(((prefix, name) for name, prefixes in LAYERS.items() for prefix in prefixes
-                if module == prefix or module.startswith(prefix + ".")), key=lambda p: len(p[0]), default=None)
+                if module == prefix or (prefix != "workbench" and module.startswith(prefix + "."))),
+               key=lambda p: len(p[0]), default=None)
     return best[1] if best else None
 
 
