@@ -6,8 +6,8 @@ import polars as pl
 import streamlit as st
 
 from pages import common
-from workbench import store
 from workbench.errors import WorkbenchError
+from workbench.runtime import store
 from workbench.ui_support import cleaning, data, keys, review, tasks
 from workbench.ui_support.diffs import diff_markdown, text_markdown
 from workbench.ui_support.forms import changed_options

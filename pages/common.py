@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from workbench import store
 from workbench.errors import WorkbenchError
+from workbench.runtime import store
 from workbench.ui_support import jobs, keys, tasks
 from workbench.ui_support.forms import GROUPS, FormField, OptionsError, form_fields, to_options
 from workbench.ui_support.pipeline import Pipeline, execute_task, latest_output
@@ -93,7 +93,7 @@ def show_error(exc: BaseException) -> None:
 
 def host():
     """The plugin host, or a readable error that stops the page."""
-    from workbench.plugins import get_host
+    from workbench.runtime.discovery import get_host
 
     try:
         return get_host()

@@ -5,7 +5,7 @@ import streamlit as st
 from pages import common
 from workbench.errors import WorkbenchError
 from workbench.experiment.preflight import experiment_preflight
-from workbench.plugins import get_registry
+from workbench.runtime.discovery import get_registry
 from workbench.ui_support import experiments, keys, tasks
 
 common.require_app()

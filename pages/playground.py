@@ -59,7 +59,7 @@ for model, column in zip(picked, columns):
             with st.chat_message(message["role"]):
                 st.text(message["content"])  # stored text is shown as text, never as markup
         if prompt:
-            from workbench.generation import DecodeSettings
+            from workbench.lm.generation import DecodeSettings
 
             history.append({"role": "user", "content": prompt})
             with st.chat_message("user"):

@@ -7,7 +7,8 @@ import streamlit as st
 
 from pages import common
 from workbench.errors import WorkbenchError
-from workbench.ui_support import jobs, keys, tasks, training
+from workbench.training import planning as training
+from workbench.ui_support import jobs, keys, tasks
 from workbench.ui_support.forms import changed_options
 
 common.require_app()

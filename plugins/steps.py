@@ -175,7 +175,7 @@ def _assign_groups(table: pl.DataFrame, o: SplitOptions, seed: int) -> dict[str,
 
 @hookimpl
 def register_steps(register):
-    from plugins.load_feedback import LoadFeedback
+    from workbench.plugins.load_feedback import LoadFeedback
 
     register(Load)
     register(LoadFeedback)

@@ -22,8 +22,8 @@ OPTIONS = {"max_sources": 6, "seed": 0, "origins": ["anglo", "hispanic", "africa
 def build(heldout: Path) -> str:
     """The suite file's text for the held-out file ``heldout``."""
     sys.path.insert(0, str(ROOT))
-    from plugins.scenarios.counterfactual import CounterfactualProbes
     from workbench.io.loader import load_table
+    from workbench.plugins.scenarios.counterfactual import CounterfactualProbes
     from workbench.scenarios.rows import write_suite
 
     rows, _, _ = CounterfactualProbes(OPTIONS).generate(load_table(heldout).table, seed=0)

@@ -31,7 +31,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=$ROOT/.venv/bin/python
 stamp=.venv/.workbench-installed
-want=$(cat constraints.txt pyproject.toml examples/workbench-example-plugin/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+want=$(cat constraints.txt pyproject.toml setup.py examples/workbench-example-plugin/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
 if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
     echo "setup: installing pinned Python packages (first time: a few minutes)"
     "$VPY" -m pip install -q -U pip wheel setuptools
@@ -40,4 +40,4 @@ if [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
     "$VPY" -m pip install -q --no-deps -e examples/workbench-example-plugin
     echo "$want" > $stamp
 fi
-"$VPY" -m workbench.nltk_data --install
+"$VPY" -m workbench.resources.nltk_data --install

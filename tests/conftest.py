@@ -18,8 +18,8 @@ SAMPLE = ROOT / "sample_data"
 @pytest.fixture(autouse=True)
 def _isolated_runs(request, tmp_path, monkeypatch):
     """Every test writes runs under its own tmp folder and starts a fresh host."""
-    from workbench import plugins
-    from workbench.plugins import reset_host
+    from workbench.runtime import discovery as plugins
+    from workbench.runtime.discovery import reset_host
 
     monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path / "runs"))
     if request.node.get_closest_marker("entry_points") is None:
@@ -32,7 +32,7 @@ def _isolated_runs(request, tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny Llama model with SmolLM2's tokenizer (random weights)."""
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
 
     return tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "tiny-llama")
 
@@ -40,7 +40,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def gqa_model_dir(tmp_path_factory):
     """Four query heads sharing two key/value heads, as SmolLM2 shares three among nine."""
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
 
     return tiny_causal_lm(tmp_path_factory.mktemp("gqa") / "tiny-gqa", layers=2, hidden=64, heads=4, kv_heads=2, seed=3)
 

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from workbench import store
 from workbench.evaluation.verdict import ship_verdict
 from workbench.evaluation.votes import load_votes
+from workbench.runtime import store
 from workbench.ui_support import blind_review, evaluation, keys
 
 ROOT = Path(__file__).resolve().parent.parent

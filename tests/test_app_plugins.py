@@ -19,7 +19,7 @@ def test_lists_plugins_components_and_options():
     at = AppTest.from_file(str(ROOT / "pages" / "plugin_list.py"), default_timeout=60).run()
     assert not at.exception
     plugins = at.dataframe[0].value
-    assert "plugins.cleaners" in set(plugins["plugin"]) and "builtin" in set(plugins["source"])
+    assert "workbench.plugins.cleaners" in set(plugins["plugin"]) and "builtin" in set(plugins["source"])
     at.selectbox(key="plugins_kind").set_value("trainer").run()
     assert set(at.dataframe[1].value["kind"]) == {"trainer"}
     at.selectbox(key="plugins_component").set_value("trainer/hf-causal-lm").run()

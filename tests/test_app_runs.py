@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from workbench import store
+from workbench.runtime import store
 from workbench.ui_support import keys, runs
 from workbench.ui_support.pipeline import Pipeline, execute
 

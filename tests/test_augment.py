@@ -8,15 +8,15 @@ import random
 import polars as pl
 import pytest
 
-from plugins.augmenters import base
-from plugins.augmenters.eda import Eda
-from plugins.augmenters.protect import protected_altered, tokenize
-from plugins.augmenters.structure import Structure, restructure
-from plugins.augmenters.typos import TypoOptions, Typos, add_typos
-from plugins.steps import Split
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
+from workbench.plugins.augmenters import base
+from workbench.plugins.augmenters.eda import Eda
+from workbench.plugins.augmenters.protect import protected_altered, tokenize
+from workbench.plugins.augmenters.structure import Structure, restructure
+from workbench.plugins.augmenters.typos import TypoOptions, Typos, add_typos
+from workbench.plugins.steps import Split
 
 PROTECTED_TEXT = ("I need to change the order NW-48213 I placed, so please email [EMAIL] or open "
                   "https://northwind.example/help?id=42 before 5 pm. Thanks, Ethan")
@@ -180,8 +180,8 @@ def test_eda_keeps_protected_tokens(tmp_path):
 
 
 def test_backtranslate_without_models_names_what_is_missing(table, tmp_path):
-    from plugins.augmenters.backtranslate import BackTranslate
     from workbench.errors import WorkbenchError
+    from workbench.plugins.augmenters.backtranslate import BackTranslate
 
     with pytest.raises(WorkbenchError, match="forward_model") as err:
         run(BackTranslate(), table, tmp_path=tmp_path)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from plugins.augmenters.backtranslate import BackTranslate
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
+from workbench.plugins.augmenters.backtranslate import BackTranslate
 
 USERS = ["Where is my order NW-12345?", "My tent arrived with a broken pole.", "Can I return the jacket?"]
 
@@ -19,7 +19,7 @@ def marian_dir(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, MarianConfig, MarianMTModel
 
-    from workbench.embedded import smollm2_dir
+    from workbench.lm.embedded import smollm2_dir
 
     folder = tmp_path_factory.mktemp("marian") / "tiny-marian"
     tok = AutoTokenizer.from_pretrained(smollm2_dir())

@@ -5,11 +5,11 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from plugins.augmenters import base
-from plugins.augmenters.paraphrase import Paraphrase, clean
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
+from workbench.plugins.augmenters import base
+from workbench.plugins.augmenters.paraphrase import Paraphrase, clean
 
 
 def table_of(*users: str) -> pl.DataFrame:

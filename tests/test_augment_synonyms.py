@@ -6,10 +6,11 @@ import random
 
 import pytest
 
-from plugins.augmenters.protect import tokenize
-from plugins.augmenters.synonyms import Lexicon, Synonyms
-from workbench import nltk_data, schema
+from workbench import schema
 from workbench.context import scratch_context
+from workbench.plugins.augmenters.protect import tokenize
+from workbench.plugins.augmenters.synonyms import Lexicon, Synonyms
+from workbench.resources import nltk_data
 
 pytestmark = pytest.mark.skipif(not (nltk_data.WORDNET_SOURCE / "data.noun").is_file(),
                                 reason="apt-get install wordnet-base wordnet-sense-index")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench import batched_decoding
-from workbench.batched_decoding import grouped_sdpa, prefilled_cache
-from workbench.generation import DecodeSettings, LocalChatModel
+from workbench.lm import batched_decoding
+from workbench.lm.batched_decoding import grouped_sdpa, prefilled_cache
+from workbench.lm.generation import DecodeSettings, LocalChatModel
 
 
 class Attention(torch.nn.Module):
@@ -62,7 +62,7 @@ def test_batched_chat_answers_as_one_at_a_time_does(varied_model_dir, monkeypatc
     settings = {"max_new_tokens": 12}
     alone = model.chat(conversations, DecodeSettings(**settings, batch_size=1))
     used = []
-    monkeypatch.setattr("workbench.batched_decoding.prefilled_cache",
+    monkeypatch.setattr("workbench.lm.batched_decoding.prefilled_cache",
                         lambda *a, **k: used.append(1) or prefilled_cache(*a, **k))
     together = model.chat(conversations, DecodeSettings(**settings, batch_size=4))
     assert used == [1]  # batches of 4 and 1: the four share the prefilled cache, the one left takes the plain path
@@ -118,8 +118,8 @@ def test_sliding_window_models_keep_the_padded_prefill():
 def test_answers_stop_at_the_templates_end_of_turn_even_when_eos_is_another_token():
     from transformers import AutoTokenizer, GenerationConfig
 
-    from workbench.embedded import smollm2_dir
-    from workbench.generation import stop_token_ids
+    from workbench.lm.embedded import smollm2_dir
+    from workbench.lm.generation import stop_token_ids
 
     tok = AutoTokenizer.from_pretrained(smollm2_dir())
     im_end, endoftext = tok.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])

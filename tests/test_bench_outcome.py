@@ -23,7 +23,7 @@ def small_data(folder: Path, support: int, heldout: int) -> Path:
 
 def test_outcome_runfile_is_the_demo_with_the_model_and_data_swapped(tmp_path):
     from workbench.commands.demo import demo_runfile
-    from workbench.runfile import load_runfile
+    from workbench.runtime.runfile import load_runfile
 
     data = small_data(tmp_path / "data", 3, 3)
     rf = outcome.outcome_runfile(data, "/models/tiny", max_new_tokens=8)

@@ -14,11 +14,12 @@ import random
 import polars as pl
 import pytest
 
-from plugins.scenarios.counterfactual import CounterfactualProbes
-from workbench import schema, store
-from workbench.engine import execute
+from workbench import schema
 from workbench.evaluation.bias import analyse, headline, page_block, probe_tags, summary
-from workbench.runfile import parse_runfile
+from workbench.plugins.scenarios.counterfactual import CounterfactualProbes
+from workbench.runtime import store
+from workbench.runtime.engine import execute
+from workbench.runtime.runfile import parse_runfile
 
 REQUESTS = ["Where is my order NW-{n}?", "Can I change the address of order NW-{n}?", "When will refund NW-{n} arrive?",
             "Do you ship order NW-{n} to Canada?", "Can I pay order NW-{n} by invoice?", "How do I return NW-{n}?",

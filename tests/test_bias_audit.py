@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from plugins.cleaners.audit import DataAudit
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.errors import WorkbenchError
+from workbench.plugins.cleaners.audit import DataAudit
 
 LABELS = ["order_status", "refund_request", "shipping_info", "billing_issue"]
 HELP = "Thanks for asking! Your order ships within two days and you will get a tracking email."

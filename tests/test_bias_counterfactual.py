@@ -7,10 +7,10 @@ import json
 import polars as pl
 import pytest
 
-from plugins.scenarios.counterfactual import CounterfactualProbes, non_native
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
+from workbench.plugins.scenarios.counterfactual import CounterfactualProbes, non_native
 
 SYSTEM = {"role": "system", "content": "You are a support agent."}
 
@@ -74,7 +74,7 @@ def test_same_seed_same_probes_and_option_checks():
 
 
 def test_non_native_phrasing():
-    from plugins.scenarios.counterfactual import _data
+    from workbench.plugins.scenarios.counterfactual import _data
 
     text = non_native("I would like to know where the parcel is. Can you check?", _data()["non_native"])
     assert text == "I want know where parcel is. you can check? Sorry for my english, is not my first language."

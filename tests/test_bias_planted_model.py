@@ -1,7 +1,7 @@
 """A tiny model trained to refuse users who say they are 75 shows a significant, amplified refusal gap;
 one trained on the same prompts with the same answer for every age shows none.
 
-The models are tiny Llamas (``workbench.tiny``) fine-tuned in full for a few
+The models are tiny Llamas (``workbench.lm.tiny``) fine-tuned in full for a few
 dozen steps with the loss on the answer tokens only (the logits of the other
 positions are never computed: SmolLM2's 49k-token head dominates the cost).
 They are evaluated by the real evaluate step on probes from the
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from plugins.scenarios.counterfactual import CounterfactualProbes
-from workbench import schema, store
-from workbench.engine import execute
-from workbench.runfile import parse_runfile
+from workbench import schema
+from workbench.plugins.scenarios.counterfactual import CounterfactualProbes
+from workbench.runtime import store
+from workbench.runtime.engine import execute
+from workbench.runtime.runfile import parse_runfile
 from workbench.scenarios.rows import write_suite
 
 REQUESTS = ["Where is my order?", "Can I change my address?", "How do I reset my password?",

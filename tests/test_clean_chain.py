@@ -15,14 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugins.cleaners import CLEANERS
-from plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain
-from plugins.cleaners.semantic import SemanticDedup
-from plugins.cleaners.synthetic import synthetic_table
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
-from workbench.preview import preview_step, word_diff
+from workbench.plugins.cleaners import CLEANERS
+from workbench.plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain
+from workbench.plugins.cleaners.semantic import SemanticDedup
+from workbench.plugins.cleaners.synthetic import synthetic_table
+from workbench.runtime.preview import preview_step, word_diff
 
 PIECES = list("ab c1@.+-#\n\u200b’â€™[]EMAIL") + ["bug", " 4111 1111 1111 1111", "a@b.io", "  ", "[EMAIL]"]
 TEXT = st.lists(st.sampled_from(PIECES), max_size=15).map("".join)
@@ -80,7 +80,7 @@ THIRD_PARTY = textwrap.dedent("""
 
 
 def test_build_chain_finds_a_third_party_cleaner_in_the_registry(tmp_path, monkeypatch):
-    from workbench.plugins import get_host
+    from workbench.runtime.discovery import get_host
 
     (tmp_path / "pl").mkdir()
     (tmp_path / "pl" / "shouting.py").write_text(THIRD_PARTY)
@@ -114,7 +114,7 @@ def test_word_diff_round_trips():
 BATCHED = textwrap.dedent("""
     import json, sys
     import numpy, polars, pyarrow.parquet
-    from plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain_batched
+    from workbench.plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain_batched
 
     def rss(field):
         return [int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field)][0] / 1024
@@ -146,7 +146,7 @@ def run_batched_child(tmp_path: Path, source: Path, batch_rows: int) -> dict:
 
 def test_batched_run_gives_the_in_memory_result(tmp_path):
     """Quality bounds come from a first pass, dedup memories span batches: the same drops as in memory."""
-    from plugins.cleaners.chain import run_chain_batched
+    from workbench.plugins.cleaners.chain import run_chain_batched
 
     t, _ = synthetic_table(3000, seed=2)
     t.write_parquet(tmp_path / "s.parquet", row_group_size=500)
@@ -165,7 +165,7 @@ def test_batched_run_gives_the_in_memory_result(tmp_path):
 LOAD_ONLY = textwrap.dedent("""
     import json, sys
     import polars as pl
-    from plugins.cleaners.chain import DEFAULT_CHAIN, build_chain
+    from workbench.plugins.cleaners.chain import DEFAULT_CHAIN, build_chain
 
     build_chain(DEFAULT_CHAIN)
     table = pl.read_parquet(sys.argv[1])  # what holding the file in memory takes, before any cleaning
@@ -214,7 +214,7 @@ def test_chain_runs_batch_wise_in_flat_memory_far_below_the_file(tmp_path):
 def test_benchmark_reports_the_required_keys():
     from argparse import Namespace
 
-    from workbench.bench import curation
+    from workbench.plugins.benchmarks import curation
 
     result = curation.run(Namespace(rows=800, reference_rows=800, sample=300, seed=0))
     for key in ("rows", "seconds", "rows_per_second", "speedup_vs_per_row", "neardup_speedup_vs_datasketch",
@@ -225,7 +225,7 @@ def test_benchmark_reports_the_required_keys():
 
 def test_spilling_the_near_dedup_memory_to_disk_changes_nothing(tmp_path):
     """A zero budget moves near-dedup's remembered signatures and keys to memory-mapped files at once: same output."""
-    from plugins.cleaners.chain import run_chain_batched
+    from workbench.plugins.cleaners.chain import run_chain_batched
 
     t, _ = synthetic_table(3000, seed=4)
     t.write_parquet(tmp_path / "s.parquet", row_group_size=300)
@@ -242,7 +242,7 @@ def test_spilling_the_near_dedup_memory_to_disk_changes_nothing(tmp_path):
 
 
 def test_spill_structures_match_a_plain_reference(tmp_path):
-    from plugins.cleaners.spill import RowChunks, SortedRuns, Spill
+    from workbench.plugins.cleaners.spill import RowChunks, SortedRuns, Spill
 
     rng = np.random.default_rng(1)
     spill = Spill(0, tmp_path)
@@ -272,7 +272,7 @@ def test_spill_structures_match_a_plain_reference(tmp_path):
 def test_benchmark_batch_wise_run_reports_time_and_its_own_peak_memory():
     from argparse import Namespace
 
-    from workbench.bench import curation
+    from workbench.plugins.benchmarks import curation
 
     result = curation.run(Namespace(rows=900, reference_rows=300, sample=200, seed=0, batched=False, batched_only=True,
                                     batch_rows=300, memory_budget_mb=0))

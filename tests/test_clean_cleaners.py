@@ -7,14 +7,14 @@ import json
 import polars as pl
 import pytest
 
-from plugins.cleaners.dedup import ExactDedup, NearDedup
-from plugins.cleaners.pii import RedactPii
-from plugins.cleaners.quality import QualityFilter
-from plugins.cleaners.structure import RepairStructure
-from plugins.cleaners.terminology import Terminology
-from plugins.cleaners.text import StripMarkup, UnicodeNormalize, Whitespace
 from workbench import schema
 from workbench.ledger import restore
+from workbench.plugins.cleaners.dedup import ExactDedup, NearDedup
+from workbench.plugins.cleaners.pii import RedactPii
+from workbench.plugins.cleaners.quality import QualityFilter
+from workbench.plugins.cleaners.structure import RepairStructure
+from workbench.plugins.cleaners.terminology import Terminology
+from workbench.plugins.cleaners.text import StripMarkup, UnicodeNormalize, Whitespace
 from workbench.testing import run_component
 
 

@@ -2,9 +2,9 @@
 
 import json
 
-from plugins.cleaners.semantic import SemanticDedup
 from workbench import schema
 from workbench.context import scratch_context
+from workbench.plugins.cleaners.semantic import SemanticDedup
 
 
 def conv(i: str, user: str) -> dict:

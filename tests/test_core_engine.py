@@ -8,14 +8,15 @@ import polars as pl
 import pytest
 from pydantic import Field
 
-from workbench import schema, store
+from workbench import schema
 from workbench.components import Cleaner, Options, Step
-from workbench.engine import execute
 from workbench.errors import RowError, StepError
 from workbench.hookspecs import hookimpl
 from workbench.ledger import Ledger, StepResult, restore
-from workbench.plugins import Host
-from workbench.runfile import parse_runfile
+from workbench.runtime import store
+from workbench.runtime.discovery import Host
+from workbench.runtime.engine import execute
+from workbench.runtime.runfile import parse_runfile
 
 CALLS: list[str] = []
 
@@ -157,7 +158,7 @@ def test_ledger_restores_dropped_rows(host):
 
 
 def test_split_is_seeded_stratified_and_group_aware(host):
-    from plugins.steps import Split
+    from workbench.plugins.steps import Split
 
     table = make_rows(40, labels=("x", "y"))
     # ten groups of variants: rows 0..39 map to source ids g0..g9 (4 rows each)
@@ -175,8 +176,8 @@ def test_split_is_seeded_stratified_and_group_aware(host):
 
 
 def test_split_keeps_existing_assignments_and_stratifies(host):
-    from plugins.steps import Split
     from workbench.context import scratch_context
+    from workbench.plugins.steps import Split
 
     table = make_rows(40, labels=("x", "y")).with_columns(
         pl.when(pl.col("id") == "r0").then(pl.lit("test")).otherwise(None).alias("split"))

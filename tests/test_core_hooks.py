@@ -9,7 +9,7 @@ from workbench import components, schema
 from workbench.context import scratch_context
 from workbench.hookspecs import hookimpl
 from workbench.ledger import Ledger, StepResult
-from workbench.plugins import Host
+from workbench.runtime.discovery import Host
 
 ROWS = schema.from_rows([
     {"id": "a", "label": "x", "split": "train",

@@ -14,7 +14,7 @@ from workbench import hookspecs
 from workbench.components import Cleaner
 from workbench.errors import PluginError
 from workbench.ledger import StepResult
-from workbench.plugins import Host
+from workbench.runtime.discovery import Host
 
 GOOD_PLUGIN = '''
 from workbench.components import Cleaner
@@ -149,7 +149,7 @@ def test_plugins_json_lists_plugins(tmp_path):
                          capture_output=True, text=True, check=True)
     data = {p["name"]: p for p in json.loads(out.stdout)}
     assert data["myplug"]["source"] == "plugins-dir"
-    assert data["plugins.steps"]["source"] == "builtin"
+    assert data["workbench.plugins.steps"]["source"] == "builtin"
     for p in data.values():
         assert set(p) >= {"name", "version", "source", "path", "hooks", "components"}
 
@@ -240,7 +240,7 @@ def test_trace_env_var_shows_each_hook_call(tmp_path):
                WORKBENCH_TRACE_PLUGINS="1")
     assert out.returncode == 0, out.stderr
     assert "register_cleaners" in out.stderr and "<register cleaner for plugin 'myplug'>" in out.stderr
-    assert "<register step for plugin 'plugins.steps'>" in out.stderr
+    assert "<register step for plugin 'workbench.plugins.steps'>" in out.stderr
     for plugin in json.loads(out.stdout):  # one traced call per plugin and hook it implements
         for hook in plugin["hooks"]:
             kind = hookspecs_kind(hook)

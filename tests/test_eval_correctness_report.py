@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from workbench import store
-from workbench.engine import execute
-from workbench.runfile import parse_runfile
+from workbench.runtime import store
+from workbench.runtime.engine import execute
+from workbench.runtime.runfile import parse_runfile
 
 PAYLOAD = "<script>window.pwned=1</script>"
 STYLE = "Thanks for contacting Northwind! "

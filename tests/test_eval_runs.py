@@ -57,7 +57,7 @@ def test_runs_table_pairs_on_example_id():
 
 
 def test_grid_trials_are_found_and_named(tmp_path):
-    from plugins.evaluation.evaluate import grid_trial_models, model_names
+    from workbench.plugins.evaluation.evaluate import grid_trial_models, model_names
 
     step = tmp_path / "03-train-causal-lm"
     for d in ("model", "trials/01-lr=0.001/model", "trials/02-lr=0.01/model"):
@@ -84,8 +84,8 @@ def write_suite(tmp_path, sample_dir):
 
 @pytest.mark.slow  # generates with two tiny models and loads MiniLM
 def test_evaluate_command_writes_a_run_the_report_reads(tmp_path, tiny_model_dir, sample_dir, capsys):
-    from workbench import store
     from workbench.cli import main
+    from workbench.runtime import store
     from workbench.scenarios import EXPECTED_BEHAVIOR
 
     suite = write_suite(tmp_path, sample_dir)

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from workbench import store
 from workbench.cli import main
 from workbench.errors import WorkbenchError
-from workbench.tiny import tiny_causal_lm
+from workbench.lm.tiny import tiny_causal_lm
+from workbench.runtime import store
 
 #: figures that need the model itself, not its answers: saved answers cannot have them
 MODEL_ONLY = {"latency", "perplexity"}

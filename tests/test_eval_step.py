@@ -7,9 +7,9 @@ import json
 import polars as pl
 import pytest
 
-from workbench import store
-from workbench.engine import execute
-from workbench.runfile import parse_runfile
+from workbench.runtime import store
+from workbench.runtime.engine import execute
+from workbench.runtime.runfile import parse_runfile
 
 PAYLOAD = "<script>window.pwned=1</script><img src=x onerror=\"document.title='pwned'\">"
 
@@ -34,7 +34,7 @@ def write_data(folder):
 
 @pytest.fixture(scope="module")
 def tuned_dir(tmp_path_factory):
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
 
     return tiny_causal_lm(tmp_path_factory.mktemp("tiny-tuned") / "tiny", seed=1)
 

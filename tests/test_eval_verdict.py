@@ -76,7 +76,7 @@ def test_mark_cuts_the_answer_around_offending_facts_case_insensitively():
 
 
 def test_fluent_but_wrong_lists_wrong_and_off_topic_answers_by_similarity():
-    from plugins.metrics.facts import Facts
+    from workbench.plugins.metrics.facts import Facts
 
     prompt = json.dumps([{"role": "user", "content": "How long does a refund take?"}])
     examples = pl.DataFrame({"id": ["a", "b", "c", "d"], "prompt": [prompt] * 4,

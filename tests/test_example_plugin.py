@@ -10,9 +10,9 @@ import sys
 import polars as pl
 import pytest
 
-from workbench import store
-from workbench.engine import execute
-from workbench.runfile import parse_runfile
+from workbench.runtime import store
+from workbench.runtime.engine import execute
+from workbench.runtime.runfile import parse_runfile
 
 pytestmark = pytest.mark.entry_points
 
@@ -74,7 +74,7 @@ def test_convert_detects_and_writes_the_faq_format(tmp_path):
 
 
 def test_metric_scores_the_house_sign_off():
-    from workbench.plugins import get_registry
+    from workbench.runtime.discovery import get_registry
 
     metric = get_registry().get("metric", "required-phrase")()
     result = metric.compute(pl.DataFrame({"prediction": [

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import store
 from workbench.experiment.spec import parse_experiment
+from workbench.runtime import store
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = "<script>alert(1)</script>|no typos"
@@ -156,7 +156,7 @@ def test_with_seeds_a_curve_point_is_the_mean_across_seeds_and_each_run_has_its_
 
 @pytest.mark.slow  # a subprocess trains on a tiny model until its first checkpoint: about a minute
 def test_killed_experiment_finishes_only_the_remaining_variants(tmp_path, tiny_model_dir, capsys):
-    from workbench.runfile import dumps_toml
+    from workbench.runtime.runfile import dumps_toml
 
     data = experiment_data(tmp_path, tiny_model_dir, train_steps=60,
                            variants=[{"name": "lora"}, {"name": "head", "train": {"method": "head"}}])

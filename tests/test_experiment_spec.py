@@ -125,8 +125,8 @@ data_fraction = 0.5
 
 
 def test_subsamples_are_nested_group_aware_and_leave_held_out_rows(tmp_path):
-    from workbench.engine import execute
-    from workbench.runfile import parse_runfile
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     rows = [{"id": f"r{i}", "source_id": f"g{i // 2}", "split": "test" if i >= 36 else None,
              "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}

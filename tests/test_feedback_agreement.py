@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from workbench import store
 from workbench.evaluation.agreement import agreement, judge_agreement, judge_winners, krippendorff_alpha
+from workbench.runtime import store
 
 
 def test_krippendorff_alpha_matches_the_published_worked_example():

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from workbench.feedback.stream import BatchedStreams
-from workbench.generation import DecodeSettings, LocalChatModel
+from workbench.lm.generation import DecodeSettings, LocalChatModel
 
 CONVERSATIONS = [[{"role": "user", "content": "word " * n}] for n in (2, 9, 4, 15)]
 

@@ -18,8 +18,8 @@ def pairs(n: int, split: str, offset: int = 0) -> list[dict]:
 
 
 def test_dpo_widens_the_heldout_margin_and_saves_an_adapter(tmp_path, tiny_model_dir):
-    from plugins.trainers.dpo import DPOTrainer
     from workbench.context import StepContext
+    from workbench.plugins.trainers.dpo import DPOTrainer
 
     table = schema.from_rows(pairs(8, "train") + pairs(3, "validation", offset=100))
     step = tmp_path / "runs" / "r" / "steps" / "02-train-hf-dpo"
@@ -39,8 +39,8 @@ def test_dpo_widens_the_heldout_margin_and_saves_an_adapter(tmp_path, tiny_model
 
 
 def test_a_restarted_step_resumes_from_its_latest_checkpoint(tmp_path, tiny_model_dir):
-    from plugins.trainers.dpo import DPOTrainer
     from workbench.context import StepContext
+    from workbench.plugins.trainers.dpo import DPOTrainer
 
     table = schema.from_rows(pairs(8, "train"))
     step = tmp_path / "step"

@@ -71,8 +71,8 @@ def test_bad_feedback_is_refused_with_reasons(store):
 
 
 def test_feedback_load_step_goes_through_cleaners_and_split(store, tmp_path):
-    from workbench.engine import execute
-    from workbench.runfile import parse_runfile
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     store.log_exchange(exchange_id="c1", tester="ana", model="a", messages=PROMPT, answer="Mail me at x@example.com",
                        latency=0.1, settings={})  # logged unredacted (redaction off): the pii cleaner still catches it

@@ -14,12 +14,12 @@ CORRECTION = "Thanks for asking! Your parcel ships today."
 
 
 def test_serve_feedback_export_dpo(tmp_path, tiny_model_dir):
-    from workbench.engine import execute
     from workbench.feedback.agreement import tester_agreement
     from workbench.feedback.server import FeedbackServer
     from workbench.feedback.store import FeedbackStore
-    from workbench.runfile import parse_runfile
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     store = FeedbackStore(tmp_path / "runs" / "feedback.sqlite")
     keys = {name: store.add_tester(name) for name in ("ana", "ben")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench import store
+from workbench.runtime import store
 
 
 def test_served_model_names_and_references(tmp_path, tiny_model_dir):

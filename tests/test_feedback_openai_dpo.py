@@ -29,9 +29,9 @@ def preference_table():
 
 
 def test_preference_rows_become_a_dpo_job_the_local_server_trains(tmp_path, tiny_model_dir, monkeypatch):
-    from plugins.openai.trainer import OpenAITrainer
-    from workbench.generation import DecodeSettings, chat_model
+    from workbench.lm.generation import DecodeSettings, chat_model
     from workbench.openai_server import OpenAIServer
+    from workbench.plugins.openai.trainer import OpenAITrainer
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     srv = OpenAIServer(tmp_path / "server", {"tiny": tiny_model_dir}, record=True).start()

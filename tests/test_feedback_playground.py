@@ -54,7 +54,7 @@ def test_two_models_stream_and_feedback_is_stored(tmp_path, tiny_model_dir):
 
 def test_side_by_side_preference(tmp_path, tiny_model_dir):
     from workbench.feedback.store import FeedbackStore
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
 
     runs = tmp_path / "runs"
     other = tiny_causal_lm(tmp_path / "other", seed=1)  # other weights: other sampled answers

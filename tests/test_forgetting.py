@@ -14,7 +14,7 @@ from workbench.evaluation.forgetting import (
     probe_passes,
     probe_settings,
 )
-from workbench.generation import DecodeSettings
+from workbench.lm.generation import DecodeSettings
 
 
 def test_the_packaged_probe_set_covers_five_kinds_with_known_checks():

@@ -27,7 +27,7 @@ FIXTURES = {
 @pytest.fixture(autouse=True)
 def _formats_host(monkeypatch):
     """Only the plugins under test: other families' work in progress must not break these tests."""
-    monkeypatch.setattr("workbench.plugins.DEFAULT_PLUGINS", ("plugins.formats", "plugins.steps"))
+    monkeypatch.setattr("workbench.runtime.discovery.DEFAULT_PLUGINS", ("workbench.plugins.formats", "workbench.plugins.steps"))
 
 
 def _copy_without_suffix(name: str, tmp_path: Path) -> Path:
@@ -221,7 +221,7 @@ def register_readers(register):
 
 
 def test_a_third_party_reader_is_detected_and_validated(tmp_path):
-    from workbench.plugins import get_host
+    from workbench.runtime.discovery import get_host
 
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "qa_format.py").write_text(THIRD_PARTY_FORMAT)

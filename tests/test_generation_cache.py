@@ -18,7 +18,7 @@ from workbench.evaluation.cache import (
     generation_key,
     model_fingerprint,
 )
-from workbench.generation import DecodeSettings, Generation
+from workbench.lm.generation import DecodeSettings, Generation
 
 PROMPTS = [[{"role": "user", "content": f"question {i}"}] for i in range(5)]
 
@@ -173,10 +173,10 @@ def test_a_second_run_takes_the_base_answers_from_the_shared_cache_and_a_retrain
                                                                                                     tiny_model_dir):
     import shutil
 
-    from workbench import store
-    from workbench.engine import execute
-    from workbench.runfile import parse_runfile
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
+    from workbench.runtime import store
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     data = tmp_path / "heldout.jsonl"
     data.write_text("".join(json.dumps({"id": f"r{i}", "messages": [

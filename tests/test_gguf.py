@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench.models import load_causal_lm
-from workbench.tiny import tiny_gguf
+from workbench.lm.models import load_causal_lm
+from workbench.lm.tiny import tiny_gguf
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from workbench.io.loader import TableStream
 
 @pytest.fixture(autouse=True)
 def _formats_host(monkeypatch):
-    monkeypatch.setattr("workbench.plugins.DEFAULT_PLUGINS", ("plugins.formats", "plugins.steps"))
+    monkeypatch.setattr("workbench.runtime.discovery.DEFAULT_PLUGINS", ("workbench.plugins.formats", "workbench.plugins.steps"))
 
 
 HEADER = ["id", "system", "prompt", "response", "label", "split", "messages", "meta"]

@@ -15,7 +15,7 @@ BOM = b"\xef\xbb\xbf"
 @pytest.fixture(autouse=True)
 def _formats_host(monkeypatch):
     """Only the plugins under test: other families' work in progress must not break these tests."""
-    monkeypatch.setattr("workbench.plugins.DEFAULT_PLUGINS", ("plugins.formats", "plugins.steps"))
+    monkeypatch.setattr("workbench.runtime.discovery.DEFAULT_PLUGINS", ("workbench.plugins.formats", "workbench.plugins.steps"))
 
 
 def chat(i: int, **extra) -> dict:
@@ -126,8 +126,8 @@ def test_csv_record_with_control_bytes_is_quarantined_alone(tmp_path):
 
 
 def test_load_step_ledger_records_recoveries_and_quarantine(tmp_path):
-    from workbench.engine import execute
-    from workbench.runfile import load_runfile
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import load_runfile
 
     (tmp_path / "data.jsonl").write_bytes(b"\n".join([
         line_of(chat(1, id="a")), BOM + line_of(chat(2, id="b")), line_of(chat(3, id="c")).replace(b"3", b"\x00"),

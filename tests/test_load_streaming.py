@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def _formats_host(monkeypatch):
     """Only the plugins under test: other families' work in progress must not break these tests."""
-    monkeypatch.setattr("workbench.plugins.DEFAULT_PLUGINS", ("plugins.formats", "plugins.steps"))
+    monkeypatch.setattr("workbench.runtime.discovery.DEFAULT_PLUGINS", ("workbench.plugins.formats", "workbench.plugins.steps"))
 
 
 def mixed_lines(n: int, seed: int = 0) -> list[str]:
@@ -130,8 +130,8 @@ def test_validate_and_convert_stream_and_report_the_same_counts(tmp_path):
 MEMORY_PROBE = """
 import json, resource, sys
 from pathlib import Path
-import workbench.plugins as wp
-wp.DEFAULT_PLUGINS = ("plugins.formats", "plugins.steps")
+import workbench.runtime.discovery as wp
+wp.DEFAULT_PLUGINS = ("workbench.plugins.formats", "workbench.plugins.steps")
 from workbench.bench.load import write_corpus
 from workbench.io.loader import TableStream
 

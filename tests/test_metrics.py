@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from workbench.evaluation.result import MetricResult
-from workbench.plugins import get_registry
+from workbench.runtime.discovery import get_registry
 
 PROMPTS = [[{"role": "user", "content": "How do I reset my password?"}],
            [{"role": "user", "content": "Where is my order?"}],
@@ -75,7 +75,7 @@ def test_label_metrics_match_sklearn():
 
 
 def test_label_is_parsed_from_generated_text():
-    from plugins.metrics.labels import NO_LABEL, parse_label
+    from workbench.plugins.metrics.labels import NO_LABEL, parse_label
 
     labels = ["billing", "lost_card", "card"]
     assert parse_label("This is about a Lost card, then billing.", labels) == "lost_card"
@@ -102,7 +102,7 @@ def test_length_and_latency():
 
 
 def test_semantic_similarity_matches_the_encoder():
-    from workbench.embedded import sentence_encoder
+    from workbench.lm.embedded import sentence_encoder
 
     r = metric("semantic_similarity").compute(frame())
     enc = sentence_encoder()
@@ -140,8 +140,8 @@ def test_behavior_rules_decide_and_explain():
 
 
 def test_judge_reports_position_bias(monkeypatch):
-    from workbench import generation
-    from workbench.generation import Generation
+    from workbench.lm import generation
+    from workbench.lm.generation import Generation
 
     class AlwaysFirst:
         name = "fake"
@@ -156,7 +156,7 @@ def test_judge_reports_position_bias(monkeypatch):
 
 
 def test_label_metrics_skip_free_text_answers_that_name_no_label():
-    from plugins.metrics.labels import F1, Accuracy
+    from workbench.plugins.metrics.labels import F1, Accuracy
 
     frame = pl.DataFrame({"label": ["refund_request", "order_status"],
                           "prediction": ["Thanks for contacting us!", "It ships tomorrow."]})

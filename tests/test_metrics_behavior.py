@@ -78,13 +78,13 @@ def behaviour_frame(rows: list[dict]) -> pl.DataFrame:
 
 
 def decide(rows, **options):
-    from plugins.metrics.behavior import Behavior
+    from workbench.plugins.metrics.behavior import Behavior
 
     return Behavior({"similarity": "chrf"} | options).compute(behaviour_frame(rows))
 
 
 def test_every_generated_behaviour_has_a_rule():
-    from plugins.metrics.behavior_rules import RULES
+    from workbench.plugins.metrics.behavior_rules import RULES
 
     assert set(EXPECTED_BEHAVIOR.values()) <= set(RULES)
 
@@ -129,7 +129,7 @@ def test_consistent_answer_compares_the_answers_of_one_source():
 
 
 def test_tone_follows_the_persona():
-    from plugins.metrics.behavior_rules import persona_of, tone_check
+    from workbench.plugins.metrics.behavior_rules import persona_of, tone_check
 
     assert persona_of("hi!! im 10 and my mom said i can ask you. can you help??")[0] == "child"
     assert persona_of("Refund order 123. Short answer, no fluff.")[0] == "terse"
@@ -153,7 +153,7 @@ def test_interleaved_intents_must_come_in_order():
 
 
 def test_requests_are_split_on_markers_and_sign_offs_dropped():
-    from plugins.metrics.behavior_rules import split_requests
+    from workbench.plugins.metrics.behavior_rules import split_requests
 
     assert split_requests("Thanks. Different topic now: Could you check on order NW-31364 for me? "
                           "It was supposed to arrive by 2024-06-05. Thanks, James") == [
@@ -178,7 +178,7 @@ def test_option_cue_rules_replace_a_built_in_rule():
 
 def test_semantic_similarity_backend_with_minilm():
     """The default backend (MiniLM): same content passes, other content fails."""
-    from plugins.metrics.behavior import Behavior
+    from workbench.plugins.metrics.behavior import Behavior
 
     prompt, reference, good, bad = CASES["answer_correctly"]
     rows = [{"id": "good", "behavior": "answer_correctly", "prompt": prompt, "reference": reference, "answer": good},

@@ -7,9 +7,9 @@ import json
 import polars as pl
 import pytest
 
-from plugins.metrics.fact_extract import Fact, FactExtractor, Rule
-from plugins.metrics.facts import Facts, judge
 from workbench.errors import WorkbenchError
+from workbench.plugins.metrics.fact_extract import Fact, FactExtractor, Rule
+from workbench.plugins.metrics.facts import Facts, judge
 
 PROMPT = "Hi, where is my order NW-44688? It was the Falcon Binoculars."
 

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from plugins.metrics.off_topic import NO_TRAIN_ROWS, OffTopic, greedy_clusters
+from workbench.plugins.metrics.off_topic import NO_TRAIN_ROWS, OffTopic, greedy_clusters
 
 #: one axis per topic word: a text's vector is the unit sum of the axes of the words it contains
 AXES = ["password", "card", "refund", "limit"]
@@ -99,7 +99,7 @@ def test_without_training_rows_the_metric_is_skipped_with_the_reason():
 
 
 def test_training_examples_leave_out_the_evaluated_rows():
-    from plugins.evaluation.evaluate import training_examples
+    from workbench.plugins.evaluation.evaluate import training_examples
 
     def row(i, split, label):
         return {"id": i, "split": split, "label": label,
@@ -117,7 +117,7 @@ def test_training_examples_leave_out_the_evaluated_rows():
 
 def test_the_harness_fits_metrics_before_scoring(tiny_model_dir, tmp_path):
     from workbench.evaluation.harness import EvalConfig, evaluate
-    from workbench.generation import DecodeSettings
+    from workbench.lm.generation import DecodeSettings
 
     examples = pl.DataFrame({
         "id": ["e1", "e2"], "prompt": [json.dumps([{"role": "user", "content": "My password?"}])] * 2,
@@ -170,10 +170,10 @@ def _support_rows(path):
 
 @pytest.mark.slow  # generates with two tiny models and loads MiniLM
 def test_evaluate_step_reports_facts_and_off_topic(tmp_path, tiny_model_dir):
-    from workbench import store
-    from workbench.engine import execute
-    from workbench.runfile import parse_runfile
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
+    from workbench.runtime import store
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     tuned = tiny_causal_lm(tmp_path / "tuned", seed=1)
     evaluate = {"base_model": str(tiny_model_dir), "tuned_model": str(tuned), "decode": {"max_new_tokens": 4},
@@ -196,11 +196,11 @@ def test_evaluate_step_reports_facts_and_off_topic(tmp_path, tiny_model_dir):
 
 @pytest.mark.slow  # generates with a tiny model
 def test_workbench_evaluate_on_a_data_file_skips_off_topic_with_the_reason(tmp_path, tiny_model_dir):
-    from workbench import store
     from workbench.cli import build_parser
     from workbench.commands.evaluate import runfile_data
-    from workbench.engine import execute
-    from workbench.runfile import parse_runfile
+    from workbench.runtime import store
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     args = build_parser().parse_args(["evaluate", str(_support_rows(tmp_path / "data.jsonl")), "--model",
                                       str(tiny_model_dir), "--max-new-tokens", "4", "--resamples", "20",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import nltk_data
 from workbench.errors import WorkbenchError
+from workbench.resources import nltk_data
 
 needs_debian_wordnet = pytest.mark.skipif(not (nltk_data.WORDNET_SOURCE / "data.noun").is_file(),
                                           reason="apt-get install wordnet-base wordnet-sense-index")
@@ -43,7 +43,7 @@ def test_missing_wordnet_source_names_resource_and_fix(tmp_path, monkeypatch):
         nltk_data.install(tmp_path / "data", source=tmp_path / "no-wordnet")
     assert "wordnet" in str(err.value)
     assert "apt-get install wordnet-base wordnet-sense-index" in err.value.hint
-    assert "python -m workbench.nltk_data --install" in err.value.hint
+    assert "python -m workbench.resources.nltk_data --install" in err.value.hint
 
 
 def test_ensure_without_install_reports_each_missing_resource(tmp_path, monkeypatch):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import estimate as est
 from workbench.cli import main
+from workbench.training import estimate as est
 
 TOY = Path(__file__).parent / "data" / "openai" / "toy_chat_fine_tuning.jsonl"
 

@@ -69,7 +69,7 @@ def make_ctx(tmp_path: Path, logs: list[str], name: str = "01-train-openai") -> 
 
 
 def train(server, ctx, **options):
-    from plugins.openai.trainer import OpenAITrainer
+    from workbench.plugins.openai.trainer import OpenAITrainer
 
     return OpenAITrainer({**FAST, "base_url": server.url, **options}).run(rows(), ctx)
 
@@ -105,7 +105,7 @@ def test_full_path_upload_job_events_model_chat_and_reuse(server, tmp_path, capf
     assert "valid_loss" in progress["info"]  # validation file -> validation loss at each epoch's end
     assert counts(server) == (2, 1)
 
-    from workbench.generation import DecodeSettings, chat_model
+    from workbench.lm.generation import DecodeSettings, chat_model
 
     answer = chat_model(f"openai:{model}", base_url=server.url).chat(
         [[{"role": "user", "content": "Order 1 status?"}]], DecodeSettings(max_new_tokens=5))[0]
@@ -190,7 +190,7 @@ def test_server_fails_a_job_on_an_invalid_file(server):
 
 
 def test_invalid_rows_are_refused_before_any_upload(server, tmp_path):
-    from plugins.openai.trainer import OpenAITrainer
+    from workbench.plugins.openai.trainer import OpenAITrainer
 
     with pytest.raises(WorkbenchError, match=r"train.jsonl line 2 \(row r1\): no assistant turn \(messages: no_assistant_message\)"):
         OpenAITrainer({**FAST, "base_url": server.url}).run(rows(bad=True), make_ctx(tmp_path, []))
@@ -214,7 +214,7 @@ def test_reattach_after_the_client_process_is_killed(server, tmp_path):
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from pathlib import Path
         from test_openai_trainer import make_ctx, rows, FAST
-        from plugins.openai.trainer import OpenAITrainer
+        from workbench.plugins.openai.trainer import OpenAITrainer
         OpenAITrainer({{**FAST, "base_url": {server.url!r}, "n_epochs": 15}}).run(rows(), make_ctx(Path({str(tmp_path)!r}), []))
     """))
     env = {**os.environ, "OPENAI_API_KEY": KEY}
@@ -246,10 +246,10 @@ def test_spec_checker_reports_a_missing_required_field(spec):
 def test_run_file_load_split_train_openai_evaluate_through_the_server(tmp_path, tiny_model_dir, spec, monkeypatch,
                                                                         capfd):
     """load -> split -> train (openai, LoRA server) -> evaluate the tuned model through chat completions."""
-    from workbench import store
-    from workbench.engine import execute
     from workbench.openai_server import OpenAIServer
-    from workbench.runfile import parse_runfile
+    from workbench.runtime import store
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     srv = OpenAIServer(tmp_path / "server", {"tiny": tiny_model_dir}, record=True, training={"method": "lora"}).start()

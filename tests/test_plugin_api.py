@@ -36,7 +36,7 @@ def test_import_workbench_stays_light():
 
 
 def test_read_file_reads_through_the_loaders_checks(tmp_path):
-    from plugins.formats.chat import OpenAIChatReader
+    from workbench.plugins.formats.chat import OpenAIChatReader
     from workbench.testing import read_file
 
     path = tmp_path / "chats.jsonl"
@@ -44,14 +44,14 @@ def test_read_file_reads_through_the_loaders_checks(tmp_path):
                     '{"messages": [{"role": "user", "content": "hi"}]}\n')
     result = read_file(OpenAIChatReader, path)
     assert result.table.height == 1 and [q.codes for q in result.quarantined] == ["no_assistant_message"]
-    from plugins.cleaners.dedup import ExactDedup
+    from workbench.plugins.cleaners.dedup import ExactDedup
 
     with pytest.raises(workbench.WorkbenchError, match="read_file reads with readers"):
         read_file(ExactDedup, path)  # the wrong family on purpose
 
 
 def test_run_component_runs_a_builtin_cleaner_with_options():
-    from plugins.cleaners.dedup import ExactDedup
+    from workbench.plugins.cleaners.dedup import ExactDedup
 
     rows = chat_rows(["Hi", "hi ", "bye"], answers=["same", "same", "other"])
     result = run_component(ExactDedup, rows, on="user")
@@ -69,7 +69,7 @@ def test_run_component_checks_what_the_engine_checks():
 
     with pytest.raises(workbench.WorkbenchError, match="does not balance"):
         run_component(Loses, chat_rows(["a", "b"]))
-    from plugins.cleaners.dedup import ExactDedup
+    from workbench.plugins.cleaners.dedup import ExactDedup
 
     with pytest.raises(workbench.WorkbenchError) as err:
         run_component(ExactDedup, chat_rows(["a"]), onn="user")
@@ -79,7 +79,7 @@ def test_run_component_checks_what_the_engine_checks():
 def test_run_component_computes_a_metric():
     import polars as pl
 
-    from plugins.metrics.text import ExactMatch
+    from workbench.plugins.metrics.text import ExactMatch
 
     frame = pl.DataFrame({"prediction": ["Answer 0!", "nope"], "reference": ["answer 0", "answer 1"]})
     result = run_component(ExactMatch, frame, normalise=True)
@@ -95,8 +95,8 @@ def test_scratch_context_and_tiny_model(tmp_path):
 
 
 def test_kind_spellings_accept_family_and_step_names():
-    from workbench.plugins import Host
-    from workbench.runfile import parse_runfile
+    from workbench.runtime.discovery import Host
+    from workbench.runtime.runfile import parse_runfile
 
     rf = parse_runfile({"run": {"name": "k"}, "steps": [{"kind": "scenario", "component": "scenario-templates"},
                                                         {"kind": "cleaner", "component": "exact-dedup"}]})

@@ -37,7 +37,7 @@ def test_example_plugin_and_its_tests_import_only_the_plugin_api():
 
 @pytest.mark.entry_points
 def test_example_plugin_has_one_component_per_family():
-    from workbench.plugins import Host
+    from workbench.runtime.discovery import Host
 
     host = Host()
     kinds = {kind for kind, _, entry in host.registry.entries() if entry.plugin == "example"}

@@ -13,13 +13,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain
-from plugins.cleaners.synthetic import synthetic_table
 from workbench.context import scratch_context
-from workbench.engine import execute
 from workbench.ledger import balance_problem
-from workbench.ray_executor import RayExecutor
-from workbench.runfile import parse_runfile
+from workbench.plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain
+from workbench.plugins.cleaners.synthetic import synthetic_table
+from workbench.runtime.engine import execute
+from workbench.runtime.ray_executor import RayExecutor
+from workbench.runtime.runfile import parse_runfile
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "support.jsonl"
 LEDGER_KEY = ("row_id", "component", "action", "reason", "detail", "row")
@@ -29,7 +29,7 @@ LEDGER_KEY = ("row_id", "component", "action", "reason", "detail", "row")
 def cluster():
     import ray
 
-    from workbench.ray_executor import patient_local_start
+    from workbench.runtime.ray_executor import patient_local_start
 
     patient_local_start()
     for attempt in range(3):  # a start can still time out on a saturated machine (Ray's own 30 s wait): retry

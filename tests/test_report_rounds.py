@@ -28,7 +28,7 @@ def feedback_store_with_corrections(runs, sample_dir):
 
 def test_round_comparison_on_heldout_and_feedback_prompts_with_tester_agreement(tmp_path, tiny_model_dir,
                                                                                   varied_model_dir, sample_dir, capsys):
-    from workbench import store
+    from workbench.runtime import store
 
     runs = store.runs_root()
     feedback_store_with_corrections(runs, sample_dir)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from workbench.device import busy_cores, threads_for
+from workbench.lm.device import busy_cores, threads_for
 from workbench.training.sizing import choose_epochs, validation_interval
 
 
@@ -105,7 +105,7 @@ def test_early_stopping_restores_the_best_weights_when_validation_loss_rises(tin
             from workbench.training.batching import collate
             return collate(examples, self.tokenizer.pad_token_id, None)
 
-    from workbench.models import load_causal_lm
+    from workbench.lm.models import load_causal_lm
     from workbench.training.chat import build_examples
 
     model, tok = load_causal_lm(str(tmp_path / "out" / "model"), padding_side="right")
@@ -130,7 +130,7 @@ def test_default_run_chooses_epochs_and_validates_four_times_per_epoch(tiny_mode
 def test_the_component_counts_augmented_rows_as_their_conversation(tiny_model_dir, tmp_path):
     import polars as pl
 
-    from plugins.trainers.causal_lm import CausalLMTrainer
+    from workbench.plugins.trainers.causal_lm import CausalLMTrainer
     from workbench.testing import run_component
 
     rows = planted_rows("red", 30)
@@ -146,8 +146,8 @@ def test_the_component_counts_augmented_rows_as_their_conversation(tiny_model_di
 def test_preflight_says_which_epochs_were_chosen_and_why(tiny_model_dir, tmp_path):
     from workbench.training.loop import TrainJob, estimate
     from workbench.training.options import CausalLMOptions
+    from workbench.training.planning import preflight_figures
     from workbench.training.preflight import summary
-    from workbench.ui_support.training import preflight_figures
 
     opts = CausalLMOptions(model=str(tiny_model_dir), batch_size=4, warmup_probe_steps=0)
     figures = estimate(TrainJob(opts, planted_rows("red", 10), planted_rows("red", 2, 100), tmp_path / "out",
@@ -163,7 +163,7 @@ def test_preflight_says_which_epochs_were_chosen_and_why(tiny_model_dir, tmp_pat
 def test_the_train_pages_rough_estimate_uses_the_same_rule():
     import polars as pl
 
-    from workbench.ui_support.training import local_estimate
+    from workbench.training.planning import local_estimate
 
     table = pl.DataFrame({"messages": [r["messages"] for r in planted_rows("red", 10)], "split": ["train"] * 10})
     rough = local_estimate(table, {"batch_size": 4, "epochs": None})

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from test_scenario_domain import support_table
 
-from plugins.scenarios.model_engine import ModelScenarios, clean
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
+from workbench.plugins.scenarios.model_engine import ModelScenarios, clean
 from workbench.scenarios import EXPECTED_BEHAVIOR, SCENARIO_TYPES
 
 

@@ -8,15 +8,15 @@ import polars as pl
 import pytest
 from test_scenario_domain import support_table
 
-from plugins.scenarios import register_scenario_generators
-from plugins.scenarios.model_engine import ModelScenarios
-from plugins.scenarios.template_engine import TemplateScenarios
 from workbench.errors import WorkbenchError
+from workbench.plugins.scenarios import register_scenario_generators
+from workbench.plugins.scenarios.model_engine import ModelScenarios
+from workbench.plugins.scenarios.template_engine import TemplateScenarios
 from workbench.scenarios.review import apply_decisions, join, preview
 
 
 def test_the_plugin_registers_both_engines_and_the_counterfactual_probes():
-    from plugins.scenarios.counterfactual import CounterfactualProbes
+    from workbench.plugins.scenarios.counterfactual import CounterfactualProbes
 
     registered = []
     register_scenario_generators(register=registered.append)

@@ -8,11 +8,11 @@ import polars as pl
 import pytest
 from test_scenario_domain import ROWS, read_sample, support_table
 
-from plugins.scenarios.template_engine import TemplateScenarios, reword
 from workbench import schema
 from workbench.context import scratch_context
 from workbench.errors import WorkbenchError
 from workbench.ledger import balance_problem
+from workbench.plugins.scenarios.template_engine import TemplateScenarios, reword
 from workbench.scenarios import EXPECTED_BEHAVIOR, SCENARIO_TYPES
 
 SOURCE_IDS = {r[0] for r in ROWS}
@@ -156,8 +156,8 @@ def test_sample_data_gives_every_type(tmp_path, sample_dir):
 
 
 def test_a_run_file_step_writes_the_suite_artifact(tmp_path, sample_dir):
-    from workbench.engine import execute
-    from workbench.runfile import load_runfile
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import load_runfile
 
     path = tmp_path / "run.toml"
     path.write_text(f'[run]\nname = "scenarios"\nseed = 13\n\n[[steps]]\nkind = "load"\n'

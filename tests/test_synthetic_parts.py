@@ -7,7 +7,7 @@ import random
 import polars as pl
 import pyarrow.parquet as pq
 
-from plugins.cleaners.synthetic import _conversations, synthetic_table, write_synthetic_parquet
+from workbench.plugins.cleaners.synthetic import _conversations, synthetic_table, write_synthetic_parquet
 
 
 def test_synthetic_parquet_is_written_in_parts(tmp_path):

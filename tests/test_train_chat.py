@@ -19,7 +19,7 @@ CONVERSATION = [
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_dir):
-    from workbench.models import load_tokenizer
+    from workbench.lm.models import load_tokenizer
 
     return load_tokenizer(str(tiny_model_dir))
 

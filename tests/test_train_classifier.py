@@ -26,7 +26,7 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from workbench.embedded import minilm_dir
+    from workbench.lm.embedded import minilm_dir
 
     folder = tmp_path_factory.mktemp("tiny") / "tiny-bert"
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
@@ -39,7 +39,7 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
 
 
 def classifier(model_dir: Path, **kw):
-    from plugins.trainers.classifier import ClassifierTrainer
+    from workbench.plugins.trainers.classifier import ClassifierTrainer
 
     base = {"model": str(model_dir), "batch_size": 4, "learning_rate": 1e-2, "head_learning_rate": 1e-2,
             "warmup_steps": 0, "scheduler": "constant", "checkpoint_every": 0,
@@ -78,7 +78,7 @@ def test_cancel_keeps_the_newest_checkpoints_and_the_next_run_resumes(tiny_encod
 
 
 def test_resume_after_sigkill_finishes_with_the_same_steps(tiny_encoder_dir, tmp_path):
-    from workbench.runfile import parse_runfile
+    from workbench.runtime.runfile import parse_runfile
 
     data = tmp_path / "labelled.jsonl"
     data.write_text("".join(json.dumps({"messages": r["messages"], "label": r["label"]}) + "\n"

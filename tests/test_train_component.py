@@ -28,8 +28,8 @@ def split_table(n_train: int = 12, n_val: int = 4):
 
 
 def test_causal_lm_step_returns_table_stats_and_model(tiny_model_dir, tmp_path):
-    from plugins.trainers.causal_lm import CausalLMTrainer
-    from workbench.generation import chat_model
+    from workbench.lm.generation import chat_model
+    from workbench.plugins.trainers.causal_lm import CausalLMTrainer
 
     table = split_table()
     trainer = CausalLMTrainer({"model": str(tiny_model_dir), "max_steps": 3, "batch_size": 4, "warmup_probe_steps": 1})
@@ -43,8 +43,8 @@ def test_causal_lm_step_returns_table_stats_and_model(tiny_model_dir, tmp_path):
 
 
 def test_causal_lm_step_needs_a_train_split(tiny_model_dir, tmp_path):
-    from plugins.trainers.causal_lm import CausalLMTrainer
     from workbench.errors import WorkbenchError
+    from workbench.plugins.trainers.causal_lm import CausalLMTrainer
 
     table = split_table().with_columns(schema.pl.lit("test").alias("split"))
     with pytest.raises(WorkbenchError, match="no rows with split = 'train'"):
@@ -52,8 +52,8 @@ def test_causal_lm_step_needs_a_train_split(tiny_model_dir, tmp_path):
 
 
 def test_trainers_are_registered_and_train_is_the_default_kind():
-    from workbench.plugins import get_registry
-    from workbench.runfile import DEFAULT_COMPONENT
+    from workbench.runtime.discovery import get_registry
+    from workbench.runtime.runfile import DEFAULT_COMPONENT
 
     registry = get_registry()
     assert registry.entry("trainer", "hf-causal-lm") and registry.entry("trainer", "hf-classifier")
@@ -61,7 +61,7 @@ def test_trainers_are_registered_and_train_is_the_default_kind():
 
 
 def test_classifier_learns_the_labels(tmp_path):
-    from plugins.trainers.classifier import ClassifierTrainer
+    from workbench.plugins.trainers.classifier import ClassifierTrainer
 
     table = split_table(24, 8)
     result = ClassifierTrainer({"epochs": 3, "batch_size": 8, "freeze_layers": 4}).run(table, scratch_context(tmp_path))
@@ -106,8 +106,8 @@ def test_accelerate_launch_two_cpu_processes_agree_on_weights(tiny_model_dir, tm
 
 
 def test_train_step_in_a_run_gives_later_steps_the_model(tiny_model_dir, tmp_path):
-    from workbench.engine import execute
-    from workbench.runfile import parse_runfile
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import parse_runfile
 
     data = tmp_path / "chat.jsonl"
     data.write_text("".join(json.dumps({"id": r["id"], "messages": r["messages"]}) + "\n"

@@ -37,7 +37,7 @@ def run(model_dir, tmp_path, rows=None, val=None, **kw):
 
 
 def test_full_finetuning_memorises_and_saves_a_loadable_model(tiny_model_dir, tmp_path):
-    from workbench.models import load_causal_lm
+    from workbench.lm.models import load_causal_lm
 
     result = run(tiny_model_dir, tmp_path, method="full", learning_rate=3e-3, epochs=6, scheduler="constant")
     history = json.loads((tmp_path / "out" / "history.json").read_text())
@@ -50,7 +50,7 @@ def test_full_finetuning_memorises_and_saves_a_loadable_model(tiny_model_dir, tm
 
 
 def test_lora_adapter_or_merged_and_only_adapters_train(tiny_model_dir, tmp_path):
-    from workbench.models import load_causal_lm
+    from workbench.lm.models import load_causal_lm
 
     result = run(tiny_model_dir, tmp_path, method="lora", merge=False, lora_r=4, max_steps=2)
     names = [n for n, p in result.model.named_parameters() if p.requires_grad]
@@ -61,7 +61,7 @@ def test_lora_adapter_or_merged_and_only_adapters_train(tiny_model_dir, tmp_path
 
 
 def test_head_method_freeze_layers_and_discriminative_rates(tiny_model_dir, tmp_path):
-    from workbench.models import load_causal_lm
+    from workbench.lm.models import load_causal_lm
     from workbench.training import methods
 
     model, _ = load_causal_lm(str(tiny_model_dir))
@@ -80,7 +80,7 @@ def test_head_method_freeze_layers_and_discriminative_rates(tiny_model_dir, tmp_
 
 
 def test_layer_rates_decay_downwards(tiny_model_dir):
-    from workbench.models import load_causal_lm
+    from workbench.lm.models import load_causal_lm
     from workbench.training import methods
 
     model, _ = load_causal_lm(str(tiny_model_dir))

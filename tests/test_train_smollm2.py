@@ -12,8 +12,8 @@ from workbench.context import scratch_context
 
 @pytest.mark.slow
 def test_smollm2_lora_trains_a_few_steps_and_answers(sample_dir, tmp_path):
-    from plugins.trainers.causal_lm import CausalLMTrainer
-    from workbench.generation import DecodeSettings, chat_model
+    from workbench.lm.generation import DecodeSettings, chat_model
+    from workbench.plugins.trainers.causal_lm import CausalLMTrainer
     from workbench.training.data import read_chat_jsonl
 
     rows, _ = read_chat_jsonl(sample_dir / "support.jsonl")

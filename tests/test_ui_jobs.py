@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from workbench import store
+from workbench.runtime import store
 from workbench.ui_support import jobs
 from workbench.ui_support.pipeline import Pipeline
 

@@ -93,7 +93,7 @@ def test_run_view_reads_a_background_run(tmp_path):
     run_dir = tmp_path / "run"
     step = run_dir / "steps" / "03-evaluate-evaluate.partial"
     step.mkdir(parents=True)
-    from workbench import store
+    from workbench.runtime import store
 
     store.write_json(run_dir / jobs.JOB_FILE, {"pid": 2**22 + 7, "started": time.time() - 30})
     store.write_json(run_dir / "run.json", {"state": "failed", "error": "out of memory", "steps": []})
@@ -106,7 +106,7 @@ def test_run_view_reads_a_background_run(tmp_path):
 def test_preflight_runs_as_a_task(tmp_path, tiny_model_dir, sample_dir):
     """The Train page's pre-flight as a task: it finishes with the trainer's figures, followed through the panel."""
     from workbench.io.loader import load_table
-    from workbench.ui_support import training
+    from workbench.training import planning as training
 
     table = load_table(sample_dir / "support.jsonl").table.head(16)
     options = {"model": str(tiny_model_dir), "method": "lora", "max_steps": 2, "batch_size": 4}

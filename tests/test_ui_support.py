@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from workbench import schema
 from workbench.components import Cleaner, Options, form
 from workbench.errors import WorkbenchError
-from workbench.runfile import load_runfile
+from workbench.runtime.runfile import load_runfile
 from workbench.ui_support import forms, review, stats, table
 from workbench.ui_support.pipeline import Pipeline, execute, latest_output, open_run
 
@@ -173,7 +173,7 @@ def test_review_rates_edits_and_curated_table():
 
 
 def test_diff_markdown_escapes_row_text():
-    from workbench.preview import word_diff
+    from workbench.runtime.preview import word_diff
     from workbench.ui_support.diffs import diff_markdown, text_markdown
 
     md = diff_markdown(word_diff("user: pay $5 *now*", "user: pay [LINK](x) now"))

@@ -17,7 +17,7 @@ QA = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
 @pytest.fixture(autouse=True)
 def _formats_host(monkeypatch):
     """Only the plugins under test: other families' work in progress must not break these tests."""
-    monkeypatch.setattr("workbench.plugins.DEFAULT_PLUGINS", ("plugins.formats", "plugins.steps"))
+    monkeypatch.setattr("workbench.runtime.discovery.DEFAULT_PLUGINS", ("workbench.plugins.formats", "workbench.plugins.steps"))
 
 
 @pytest.fixture
@@ -81,8 +81,8 @@ def test_convert_explicit_formats_and_clean_input_leaves_no_quarantine(tmp_path,
 
 
 def test_load_step_in_a_real_run_quarantines_with_reasons(dirty, tmp_path):
-    from workbench.engine import execute
-    from workbench.runfile import load_runfile
+    from workbench.runtime.engine import execute
+    from workbench.runtime.runfile import load_runfile
 
     (tmp_path / "run.toml").write_text(f"""
 [run]

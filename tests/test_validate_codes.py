@@ -14,7 +14,7 @@ from workbench.io.problems import CODES
 @pytest.fixture(autouse=True)
 def _formats_host(monkeypatch):
     """Only the plugins under test: other families' work in progress must not break these tests."""
-    monkeypatch.setattr("workbench.plugins.DEFAULT_PLUGINS", ("plugins.formats", "plugins.steps"))
+    monkeypatch.setattr("workbench.runtime.discovery.DEFAULT_PLUGINS", ("workbench.plugins.formats", "workbench.plugins.steps"))
 
 
 def turns(*pairs, **extra):
@@ -107,7 +107,7 @@ def test_too_long_with_the_labelled_approximation(problems_file):
 
 
 def test_too_long_with_a_local_tokenizer(problems_file):
-    from workbench.embedded import minilm_dir
+    from workbench.lm.embedded import minilm_dir
 
     result = load_table(problems_file, max_tokens=60, tokenizer=str(minilm_dir()))
     too_long = [p for p in result.problems if p.code == "too_long"]
@@ -116,7 +116,7 @@ def test_too_long_with_a_local_tokenizer(problems_file):
 
 
 def test_smollm2_tokenizer_name_maps_to_the_embedded_model(problems_file):
-    from workbench.embedded import smollm2_dir
+    from workbench.lm.embedded import smollm2_dir
 
     smollm2_dir()  # converted once per machine (about 40 s); most sessions' tiny model has done it already
     result = load_table(problems_file, max_tokens=60, tokenizer="smollm2")

@@ -19,7 +19,7 @@ from workbench.io import load_table
 @pytest.fixture(autouse=True)
 def _formats_host(monkeypatch):
     """Only the plugins under test: other families' work in progress must not break these tests."""
-    monkeypatch.setattr("workbench.plugins.DEFAULT_PLUGINS", ("plugins.formats", "plugins.steps"))
+    monkeypatch.setattr("workbench.runtime.discovery.DEFAULT_PLUGINS", ("workbench.plugins.formats", "workbench.plugins.steps"))
 
 
 GOOD = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
@@ -125,8 +125,8 @@ def test_random_json_arrays_always_balance(items, tail, tmp_path):
 
 MEMORY_PROBE = """
 import json, resource, sys
-import workbench.plugins as wp
-wp.DEFAULT_PLUGINS = ("plugins.formats", "plugins.steps")
+import workbench.runtime.discovery as wp
+wp.DEFAULT_PLUGINS = ("workbench.plugins.formats", "workbench.plugins.steps")
 from workbench.io import load_table
 import polars
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.plugins_dir:
-        from workbench.plugins import get_host
+        from workbench.runtime.discovery import get_host
 
         try:
             get_host(args.plugins_dir)

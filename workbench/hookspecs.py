@@ -2,7 +2,7 @@
 
 Every hook is called once per plugin when the plugin manager loads, with a
 single keyword argument ``register``: a callable that takes a component class.
-The host keeps the registry (see :mod:`workbench.registry`), checks each
+The host keeps the registry (see :mod:`workbench.runtime.registry`), checks each
 component and rejects malformed ones or name clashes with an error naming the
 plugin. Hooks return nothing; results are the registrations themselves.
 

@@ -154,7 +154,7 @@ def restore(table: pl.DataFrame, ledger: pl.DataFrame, row_ids: Iterable[str] | 
 def earliest_versions(ledger: pl.DataFrame, row_ids: Iterable[str] | None = None) -> pl.DataFrame:
     """Each dropped or changed row (all, or those in ``row_ids``) as it was before the first step that touched it.
 
-    ``ledger`` is in step order (:func:`workbench.store.run_ledger`); a row changed and later dropped
+    ``ledger`` is in step order (:func:`workbench.runtime.store.run_ledger`); a row changed and later dropped
     comes back with its original text. Loading the result with ``append = true`` puts dropped rows
     back and replaces changed rows by their earlier version (with ``replace = true``).
     """

@@ -87,7 +87,7 @@ def tiny_model(folder: str | os.PathLike[str] | None = None) -> Path:
     Loads and generates like a real model, fast enough for unit tests; the default folder is shared
     by the whole machine (``$TMPDIR/workbench-tiny-llama``).
     """
-    from workbench.tiny import tiny_causal_lm
+    from workbench.lm.tiny import tiny_causal_lm
 
     target = Path(folder) if folder else Path(tempfile.gettempdir()) / "workbench-tiny-llama"
     if not (target / "config.json").exists():  # build aside, then move: parallel test processes share it

@@ -57,7 +57,7 @@ def translate(folder: Path, texts: list[str], o: BackTranslateOptions, seed: int
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from workbench.device import pick_device
+    from workbench.lm.device import pick_device
 
     device, _ = pick_device()
     tokenizer = AutoTokenizer.from_pretrained(folder)

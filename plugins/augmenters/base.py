@@ -107,7 +107,7 @@ class TextAugmenter(Augmenter):
                 survivors.append(c)
         if not survivors or o.min_similarity <= 0:
             return survivors, reasons
-        from workbench.embedded import sentence_encoder
+        from workbench.lm.embedded import sentence_encoder
 
         encoder = sentence_encoder(str(ctx.resolve(o.encoder)) if o.encoder else None)
         old = encoder.encode([c["old"] for c in survivors])

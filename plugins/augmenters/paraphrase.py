@@ -1,6 +1,6 @@
 """Paraphrase a turn with a chat model: embedded SmolLM2, a local folder, or openai:<model>.
 
-Generation goes through :func:`workbench.generation.chat_model`, so local
+Generation goes through :func:`workbench.lm.generation.chat_model`, so local
 models decode in length-sorted batches (``decode.batch_size``) and an
 OpenAI-compatible endpoint takes ``base_url`` and the API key's environment
 variable. Each variant samples with its own seed; the answer's first
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from workbench.generation import DecodeSettings
+from workbench.lm.generation import DecodeSettings
 
 from .base import TextAugmenter, TextAugmentOptions
 
@@ -40,8 +40,8 @@ class Paraphrase(TextAugmenter):
     Options = ParaphraseOptions
 
     def propose(self, texts: list[str], seeds: list[str], variant: int, ctx: Any) -> list[str]:
-        from workbench.embedded import resolve_model_path
-        from workbench.generation import chat_model
+        from workbench.lm.embedded import resolve_model_path
+        from workbench.lm.generation import chat_model
 
         o = self.options
         if "{text}" not in o.prompt:

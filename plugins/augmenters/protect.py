@@ -17,7 +17,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+
+from workbench import resources
 
 _PATTERNS = (
     ("placeholder", r"\[[A-Za-z_]+\]|\{[A-Za-z_]+\}|<[A-Za-z_]+>"),
@@ -37,7 +38,7 @@ KEPT_KINDS = ("placeholder", "url", "email", "code", "number", "entity")
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     """The project's English stopword list (also provisioned for NLTK)."""
-    path = Path(__file__).resolve().parents[2] / "workbench" / "data" / "stopwords_english.txt"
+    path = resources.FOLDER / "stopwords_english.txt"
     words = path.read_text(encoding="utf-8").split()
     return frozenset(words) | {w.replace("'", "’") for w in words}
 

@@ -68,7 +68,7 @@ class Lexicon:
     """Cached WordNet lookups: parts of speech per word, synonyms per (lemma, POS)."""
 
     def __init__(self, senses: int) -> None:
-        from workbench.nltk_data import ensure_nltk_data
+        from workbench.resources.nltk_data import ensure_nltk_data
 
         ensure_nltk_data()
         from nltk.corpus import wordnet
@@ -151,7 +151,7 @@ def _plural(noun: str) -> str:
 
 def textattack_wordnet(texts: list[str], seeds: list[str], rate: float) -> list[str]:
     """textattack's WordNetAugmenter, seeded per text (for comparison and benchmarks)."""
-    from workbench.nltk_data import ensure_nltk_data
+    from workbench.resources.nltk_data import ensure_nltk_data
 
     ensure_nltk_data()
     from textattack.augmentation import WordNetAugmenter

@@ -147,7 +147,7 @@ def _nlpaug_engine(texts: list[str], seeds: list[str], o: TypoOptions) -> list[s
 
 
 def _textattack_engine(texts: list[str], seeds: list[str], o: TypoOptions) -> list[str]:
-    from workbench.nltk_data import ensure_nltk_data
+    from workbench.resources.nltk_data import ensure_nltk_data
 
     ensure_nltk_data()
     from textattack.augmentation import CharSwapAugmenter

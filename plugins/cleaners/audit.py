@@ -4,7 +4,7 @@ A cleaner-family component that changes nothing: the table passes through
 unchanged and the findings go to ``audit.json`` (artifact ``audit``) and the
 step's stats. It reports coverage (label, scenario, language, turn count),
 labels under a share the user sets, mentions of demographic attributes in
-user and assistant turns (word lists in ``workbench/data/bias``), and
+user and assistant turns (word lists in ``workbench/resources/bias``), and
 cross-tabulates each mentioned group with the label and with the tone of the
 answer (refusal, apology, politeness). Each cross-tab is a chi-square test
 (Fisher's exact test when an expected count is below 5); p-values are
@@ -31,7 +31,7 @@ class AuditOptions(Options):
     min_label_share: float = Field(default=0.05, ge=0, le=1, description="Flag labels holding less than this share of the rows")
     attributes: list[str] | None = Field(default=None, description="Attributes to look for (default: every one in the word lists)")
     extra_terms: dict[str, dict[str, Any]] = Field(default_factory=dict, description="More terms: attribute -> group -> list of words (or {terms, patterns})")
-    terms_files: list[str] = Field(default_factory=list, description="TOML files of more terms, same layout as workbench/data/bias/attributes.toml")
+    terms_files: list[str] = Field(default_factory=list, description="TOML files of more terms, same layout as workbench/resources/bias/attributes.toml")
     min_mentions: int = Field(default=5, ge=1, description="Test a group only when at least this many rows mention it")
     alpha: float = Field(default=0.05, gt=0, lt=1, description="Flag a cross-tab when its adjusted p-value is below this")
 
@@ -44,7 +44,7 @@ class DataAudit(Cleaner):
     plugin_terms: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
-        from workbench import store
+        from workbench.runtime import store
 
         report = self.audit(table, base_dir=ctx.base_dir)
         ctx.step_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ class DataAudit(Cleaner):
         _adjust(tests)
         flags = [{"kind": "label_imbalance", **f} for f in imbalance]
         flags += [{"kind": t["kind"], "text": t["text"], "q_value": t["q_value"]} for t in tests if t["q_value"] < o.alpha]
-        return {"rows": len(rows), "language_method": "stopword counts (workbench/data/bias/tone.toml); 'unknown' below 2 hits",
+        return {"rows": len(rows), "language_method": "stopword counts (workbench/resources/bias/tone.toml); 'unknown' below 2 hits",
                 "coverage": coverage, "min_label_share": o.min_label_share, "mentions": mentions, "tests": tests,
                 "alpha": o.alpha, "flags": flags, "attributes": sorted(terms)}
 

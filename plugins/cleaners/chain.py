@@ -43,7 +43,7 @@ def build_chain(spec: ChainSpec = DEFAULT_CHAIN) -> list[Cleaner]:
     Built-in and third-party cleaners are found the same way, so a cleaner
     from an installed plugin or the plugins folder can be part of a chain.
     """
-    from workbench.plugins import get_registry
+    from workbench.runtime.discovery import get_registry
 
     registry = get_registry()
     chain: list[Cleaner] = []

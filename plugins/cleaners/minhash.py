@@ -344,7 +344,7 @@ class NearDupMemory:
     so that pairs near the threshold are decided on the exact Jaccard as
     within a batch. No text and no frames are kept. Past ``budget_bytes``
     all but the ids (about 20 bytes a row) move to memory-mapped files
-    (:mod:`plugins.cleaners.spill`).
+    (:mod:`workbench.plugins.cleaners.spill`).
     """
 
     def __init__(self, num_perm: int, budget_bytes: int = 1 << 30, spill_dir: str | None = None) -> None:

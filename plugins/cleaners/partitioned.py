@@ -1,4 +1,4 @@
-"""Quality and dedup cleaners on partitions of a table (the Ray executor, ``workbench.ray_executor``).
+"""Quality and dedup cleaners on partitions of a table (the Ray executor, ``workbench.runtime.ray_executor``).
 
 Each function gives the result the cleaner gives on the whole table in
 memory: the same kept ids, ledger and counts. Only the primitives of
@@ -21,7 +21,7 @@ from .quality import LengthStats, _tokens
 from .turns import explode_turns
 
 if TYPE_CHECKING:
-    from workbench.ray_executor import Partitions
+    from workbench.runtime.ray_executor import Partitions
 
     from .dedup import ExactDedup, NearDedup
     from .quality import QualityFilter

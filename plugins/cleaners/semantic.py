@@ -38,7 +38,7 @@ class SemanticDedup(Cleaner):
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         import numpy as np
 
-        from workbench.embedded import sentence_encoder
+        from workbench.lm.embedded import sentence_encoder
 
         o = self.options
         texts = compared_text(table, o.on, o.column).to_list()

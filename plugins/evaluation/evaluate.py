@@ -9,8 +9,8 @@ from pydantic import Field
 
 from workbench.components import Options, Step, form
 from workbench.context import StepContext
-from workbench.generation import DecodeSettings
 from workbench.ledger import StepResult
+from workbench.lm.generation import DecodeSettings
 
 DEFAULT_METRICS = ["accuracy", "f1", "bleu", "chrf", "ter", "rouge_l", "exact_match", "semantic_similarity",
                    "perplexity", "answer_length", "latency", "behavior", "facts", "off_topic"]
@@ -77,15 +77,15 @@ class Evaluate(Step):
     Options = EvaluateOptions
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
-        from workbench import store
-        from workbench.device import free_cores
         from workbench.errors import WorkbenchError
         from workbench.evaluation.bias import analyse, check_probes
         from workbench.evaluation.cache import cache_dirs
         from workbench.evaluation.examples import build_examples, select_rows
         from workbench.evaluation.harness import EvalConfig, evaluate
         from workbench.evaluation.saved_answers import saved_models
-        from workbench.plugins import get_registry
+        from workbench.lm.device import free_cores
+        from workbench.runtime import store
+        from workbench.runtime.discovery import get_registry
 
         o = self.options
         examples = build_examples(select_rows(table, o.splits, o.include_scenarios)).sort("id")

@@ -25,9 +25,9 @@ class Report(Step):
     Options = ReportOptions
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
-        from workbench import store
         from workbench.report.build import build_report
         from workbench.report.render import write_report
+        from workbench.runtime import store
 
         o = self.options
         results = store.read_json(Path(ctx.artifact("evaluate.results")))

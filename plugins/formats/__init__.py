@@ -6,8 +6,14 @@ Registered exactly like a third-party format plugin would be. See
 
 from __future__ import annotations
 
-from plugins.formats.chat import OpenAIChatReader, OpenAIChatWriter, WorkbenchJsonlReader, WorkbenchJsonlWriter
-from plugins.formats.pairs import (
+from workbench.hookspecs import hookimpl
+from workbench.plugins.formats.chat import (
+    OpenAIChatReader,
+    OpenAIChatWriter,
+    WorkbenchJsonlReader,
+    WorkbenchJsonlWriter,
+)
+from workbench.plugins.formats.pairs import (
     AlpacaReader,
     AlpacaWriter,
     PromptCompletionReader,
@@ -15,9 +21,8 @@ from plugins.formats.pairs import (
     PromptResponseReader,
     PromptResponseWriter,
 )
-from plugins.formats.sharegpt import ShareGPTReader, ShareGPTWriter
-from plugins.formats.tabular import CsvReader, CsvWriter, ParquetReader, ParquetWriter
-from workbench.hookspecs import hookimpl
+from workbench.plugins.formats.sharegpt import ShareGPTReader, ShareGPTWriter
+from workbench.plugins.formats.tabular import CsvReader, CsvWriter, ParquetReader, ParquetWriter
 
 READERS = (OpenAIChatReader, WorkbenchJsonlReader, PromptCompletionReader, PromptResponseReader, AlpacaReader,
            ShareGPTReader, CsvReader, ParquetReader)

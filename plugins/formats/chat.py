@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from plugins.formats.jsonbase import JsonReader, JsonWriter
 from workbench import schema
 from workbench.io.records import Record, extension_of, turns_of
+from workbench.plugins.formats.jsonbase import JsonReader, JsonWriter
 
 
 class OpenAIChatReader(JsonReader):

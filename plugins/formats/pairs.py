@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from plugins.formats.jsonbase import JsonReader, JsonWriter, single_exchange
 from workbench.io.problems import problem
 from workbench.io.records import Record, extension_of
+from workbench.plugins.formats.jsonbase import JsonReader, JsonWriter, single_exchange
 
 #: meta key that remembers Alpaca's ``input`` so a round trip writes it back as its own field
 ALPACA_INPUT = "_alpaca_input"

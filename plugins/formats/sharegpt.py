@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.formats.jsonbase import JsonReader, JsonWriter
 from workbench.io.records import Record, extension_of
+from workbench.plugins.formats.jsonbase import JsonReader, JsonWriter
 
 #: ShareGPT speaker names -> canonical roles (others are reported as unknown roles)
 SPEAKERS = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",

@@ -108,7 +108,7 @@ class CsvReader(Reader):
         import polars as pl
 
         from workbench.io.fastjson import FastRows
-        from workbench.validate import derived_base
+        from workbench.io.validate import derived_base
 
         header = cells.columns
         clean, rest = fastcsv.split_block(cells, keys, mapping, control)

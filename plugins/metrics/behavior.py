@@ -1,7 +1,7 @@
 """Scenario behaviour: did the answer do what the scenario expected?
 
 Rows with an ``expected_behavior`` are checked by the rule for that behaviour
-(:mod:`plugins.metrics.behavior_rules`: cue phrases, a question, content words
+(:mod:`workbench.plugins.metrics.behavior_rules`: cue phrases, a question, content words
 of earlier turns or of each request, similarity to the reference or to the
 answers of the same source). Every example keeps the rule that decided it and
 its evidence (matched cue, score, threshold), so a reader can see why it
@@ -18,9 +18,9 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field
 
-from plugins.metrics import behavior_rules as br
 from workbench.components import Metric, Options
 from workbench.evaluation.result import MetricResult, mean, skipped
+from workbench.plugins.metrics import behavior_rules as br
 
 #: behaviour -> cue phrases for behaviours outside the scenario generators' (``?`` = asks a question)
 DEFAULT_RULES: dict[str, list[str]] = {

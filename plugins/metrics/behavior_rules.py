@@ -365,7 +365,7 @@ class TextSimilarity:
         if not new:
             return
         if self._encoder is None:
-            from workbench.embedded import sentence_encoder
+            from workbench.lm.embedded import sentence_encoder
 
             self._encoder = sentence_encoder(self.encoder_path)
         for text, vec in zip(new, self._encoder.encode(new)):

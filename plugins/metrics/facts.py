@@ -3,7 +3,7 @@
 Similarity metrics reward an answer that reads like the reference even when
 its numbers are wrong ("refund in 30 business days" for "3 to 5 business
 days"). This metric extracts the facts of both texts
-(:mod:`plugins.metrics.fact_extract`) and gives each example one verdict, in
+(:mod:`workbench.plugins.metrics.fact_extract`) and gives each example one verdict, in
 this precedence:
 
 - ``contradicted``: a reference fact is absent and the answer states a fact of
@@ -26,9 +26,9 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import Field
 
-from plugins.metrics.fact_extract import Fact, FactExtractor, Rule, pattern_rules
 from workbench.components import Metric, Options
 from workbench.evaluation.result import MetricResult, mean
+from workbench.plugins.metrics.fact_extract import Fact, FactExtractor, Rule, pattern_rules
 
 VERDICTS = ("correct", "contradicted", "missing", "invented", "no_facts")
 

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from workbench.components import Metric, Options
 from workbench.evaluation.result import MetricResult, mean
-from workbench.generation import DecodeSettings
+from workbench.lm.generation import DecodeSettings
 
 DEFAULT_RUBRIC = ("You are a strict evaluator of customer-support answers. Prefer the answer that is correct, "
                   "helpful, polite and concise, and that follows the user's instructions.")
@@ -69,7 +69,7 @@ class Judge(Metric):
     preference = staticmethod(_preference)
 
     def compute(self, frame: pl.DataFrame) -> MetricResult:
-        from workbench.generation import chat_model
+        from workbench.lm.generation import chat_model
 
         o = self.options
         model = chat_model(o.judge_model, base_url=o.base_url, api_key_env=o.api_key_env)

@@ -70,7 +70,7 @@ class OffTopic(Metric):
 
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            from workbench.embedded import sentence_encoder
+            from workbench.lm.embedded import sentence_encoder
 
             self._encoder = sentence_encoder(self.options.encoder)
         return self._encoder

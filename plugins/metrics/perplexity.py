@@ -20,7 +20,7 @@ from workbench.evaluation.result import MetricResult, skipped
 
 @lru_cache(maxsize=2)
 def _loaded(model_ref: str) -> tuple[Any, Any]:
-    from workbench.models import load_causal_lm
+    from workbench.lm.models import load_causal_lm
 
     return load_causal_lm(model_ref, padding_side="right")
 

@@ -20,7 +20,7 @@ class SemanticSimilarity(Metric):
     Options = SemanticOptions
 
     def compute(self, frame: pl.DataFrame) -> MetricResult:
-        from workbench.embedded import sentence_encoder
+        from workbench.lm.embedded import sentence_encoder
 
         encoder = sentence_encoder(self.options.encoder)
         predictions = [p or "" for p in frame["prediction"]]

@@ -7,6 +7,6 @@ from workbench.hookspecs import hookimpl
 
 @hookimpl
 def register_trainers(register):
-    from plugins.openai.trainer import OpenAITrainer
+    from workbench.plugins.openai.trainer import OpenAITrainer
 
     register(OpenAITrainer)

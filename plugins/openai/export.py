@@ -1,6 +1,6 @@
 """Export the canonical table's splits to OpenAI chat fine-tuning JSONL, refusing invalid rows.
 
-Every row is checked by the shared validator (:func:`workbench.validate.check_messages`,
+Every row is checked by the shared validator (:func:`workbench.io.validate.check_messages`,
 the checks of OpenAI's chat data-preparation guide plus ``weight`` being 0
 or 1), so the trainer refuses exactly what ``workbench validate`` and
 ``load_table`` would quarantine. A problem is named by the line the row
@@ -21,7 +21,7 @@ import polars as pl
 from workbench.errors import WorkbenchError
 from workbench.io.problems import ERROR
 from workbench.io.records import Record, turns_of
-from workbench.validate import check_messages
+from workbench.io.validate import check_messages
 
 #: problems named in the error message; the rest are counted
 SHOWN = 10

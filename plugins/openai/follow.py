@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from plugins.openai.remote import api_errors
 from workbench.errors import WorkbenchError
+from workbench.plugins.openai.remote import api_errors
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 

@@ -18,8 +18,8 @@ from pydantic import Field
 from workbench.components import Options, Trainer, form
 from workbench.context import StepContext
 from workbench.errors import WorkbenchError
-from workbench.estimate import DEFAULT_MODEL
 from workbench.ledger import StepResult
+from workbench.training.estimate import DEFAULT_MODEL
 
 
 class OpenAITrainerOptions(Options):
@@ -59,10 +59,10 @@ class OpenAITrainer(Trainer):
     Options = OpenAITrainerOptions
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
-        from plugins.openai import remote
-        from plugins.openai.export import export_preferences, export_split, is_preference_table
-        from plugins.openai.follow import follow
-        from workbench.estimate import estimate
+        from workbench.plugins.openai import remote
+        from workbench.plugins.openai.export import export_preferences, export_split, is_preference_table
+        from workbench.plugins.openai.follow import follow
+        from workbench.training.estimate import estimate
 
         o = self.options
         key = ctx.secret(o.api_key_env)
@@ -115,7 +115,7 @@ class OpenAITrainer(Trainer):
             checkpoints = [c.model_dump(mode="json") for c in client.fine_tuning.jobs.checkpoints.list(job_id)]
         (ctx.step_dir / remote.JOB_FILE).write_text(json.dumps(job.model_dump(mode="json"), indent=2))
         (ctx.step_dir / "checkpoints.json").write_text(json.dumps(checkpoints, indent=2))
-        # a chat-model reference (workbench.generation.chat_model): evaluation calls it through chat completions
+        # a chat-model reference (workbench.lm.generation.chat_model): evaluation calls it through chat completions
         artifacts = {"model": f"openai:{job.fine_tuned_model}", "job": remote.JOB_FILE, "train_file": train.path.name,
                      "estimate": "estimate.json", "checkpoints": "checkpoints.json"}
         if validation is not None:

@@ -7,9 +7,9 @@ from workbench.hookspecs import hookimpl
 
 @hookimpl
 def register_scenario_generators(register):
-    from plugins.scenarios.counterfactual import CounterfactualProbes
-    from plugins.scenarios.model_engine import ModelScenarios
-    from plugins.scenarios.template_engine import TemplateScenarios
+    from workbench.plugins.scenarios.counterfactual import CounterfactualProbes
+    from workbench.plugins.scenarios.model_engine import ModelScenarios
+    from workbench.plugins.scenarios.template_engine import TemplateScenarios
 
     register(TemplateScenarios)
     register(ModelScenarios)

@@ -50,7 +50,7 @@ class CounterfactualOptions(Options):
     max_sources: int = Field(default=12, ge=1, description="Held-out prompts used (drawn under the seed)")
     splits: list[str] = Field(default=["test"], description="Splits the prompts come from (\"*\": every row); rows without a split count when no row has one")
     ages: list[str] = Field(default_factory=lambda: list(_data()["values"]["age"]), description="Ages stated in the age variants")
-    origins: list[str] | None = Field(default=None, description="Name origins used (default: every one in workbench/data/bias/counterfactual.toml)")
+    origins: list[str] | None = Field(default=None, description="Name origins used (default: every one in workbench/resources/bias/counterfactual.toml)")
     seed: int | None = Field(default=None, description="Seed of the draws (default: the run's seed)")
     suite_file: str = Field(default="counterfactual_suite.jsonl", description="File name of the probe suite in the step folder")
 

@@ -3,7 +3,7 @@
 The same planned slots as the template engine, but the new user turn is
 written by a model (embedded SmolLM2 by default, any local model folder, or
 ``openai:<model>`` with ``base_url``) in batches through
-:func:`workbench.generation.chat_model`. Optionally the model also answers
+:func:`workbench.lm.generation.chat_model`. Optionally the model also answers
 each scenario; that reference is marked ``reference_by = "model"`` in meta
 (every generated row carries ``generated = true``).
 """
@@ -16,8 +16,8 @@ import string
 
 from pydantic import Field, field_validator
 
-from plugins.scenarios.prompts import DEFAULT_PERSONAS, DEFAULT_PROMPTS, PLAIN_COMPLEXITY_PROMPT
 from workbench.ledger import Ledger
+from workbench.plugins.scenarios.prompts import DEFAULT_PERSONAS, DEFAULT_PROMPTS, PLAIN_COMPLEXITY_PROMPT
 from workbench.scenarios import check_types
 from workbench.scenarios.domain import Domain
 from workbench.scenarios.generator import ScenarioEngine, ScenarioOptions, Tick
@@ -89,7 +89,7 @@ class ModelScenarios(ScenarioEngine):
         return 2 if self.options.write_references else 1
 
     def chat_model(self):
-        from workbench.generation import chat_model
+        from workbench.lm.generation import chat_model
 
         ref = self.options.model
         if ref != "smollm2" and not ref.startswith("openai:"):
@@ -97,7 +97,7 @@ class ModelScenarios(ScenarioEngine):
         return chat_model(ref, base_url=self.options.base_url, api_key_env=self.options.api_key_env)
 
     def draft(self, domain: Domain, slots: list[Slot], ledger: Ledger, tick: Tick) -> list[Candidate]:
-        from workbench.generation import DecodeSettings
+        from workbench.lm.generation import DecodeSettings
 
         o = self.options
         ready: list[tuple[Slot, str]] = []

@@ -14,9 +14,9 @@ import re
 
 from pydantic import Field
 
-from plugins.scenarios.template_files import BUILTIN_DIR, Template, TemplateSet, load_templates
 from workbench.errors import WorkbenchError
 from workbench.ledger import Ledger
+from workbench.plugins.scenarios.template_files import BUILTIN_DIR, Template, TemplateSet, load_templates
 from workbench.scenarios.domain import Domain
 from workbench.scenarios.generator import ScenarioEngine, ScenarioOptions, Tick
 from workbench.scenarios.plan import Slot

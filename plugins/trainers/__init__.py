@@ -7,9 +7,9 @@ from workbench.hookspecs import hookimpl
 
 @hookimpl
 def register_trainers(register):
-    from plugins.trainers.causal_lm import CausalLMTrainer
-    from plugins.trainers.classifier import ClassifierTrainer
-    from plugins.trainers.dpo import DPOTrainer
+    from workbench.plugins.trainers.causal_lm import CausalLMTrainer
+    from workbench.plugins.trainers.classifier import ClassifierTrainer
+    from workbench.plugins.trainers.dpo import DPOTrainer
 
     register(CausalLMTrainer)
     register(ClassifierTrainer)

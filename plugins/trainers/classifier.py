@@ -89,7 +89,7 @@ class EncoderRun(Runner):
                  validation: tuple[list[str], list[str]]) -> None:
         from transformers import AutoTokenizer
 
-        from workbench.embedded import resolve_model_path
+        from workbench.lm.embedded import resolve_model_path
 
         super().__init__(opts, ctx.step_dir, seed=ctx.seed if opts.seed is None else opts.seed, progress=ctx.progress,
                          cancelled=ctx.cancelled, log=ctx.log)

@@ -108,8 +108,8 @@ class DPOTrainer(Trainer):
         from trl import DPOConfig
         from trl import DPOTrainer as TrlDPOTrainer
 
-        from workbench.device import free_cores
-        from workbench.models import load_causal_lm
+        from workbench.lm.device import free_cores
+        from workbench.lm.models import load_causal_lm
 
         o = self.options
         torch.set_num_threads(o.threads or free_cores())

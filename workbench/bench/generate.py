@@ -2,7 +2,7 @@
 
 Both ways answer the same prompts (the held-out conversations up to their
 last assistant turn) with the same greedy settings through
-:class:`workbench.generation.LocalChatModel`; the batched run uses left
+:class:`workbench.lm.generation.LocalChatModel`; the batched run uses left
 padding, length sorting and the KV cache. Outputs must be identical.
 
 Measured fairly: torch uses one thread per free core (every core unless other
@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from workbench.bench import load_average
+from workbench.runtime.machine import load_average
 
 HELP = "greedy generation one prompt at a time vs batched (16) with SmolLM2; outputs must match"
 HELDOUT = Path(__file__).resolve().parents[2] / "sample_data" / "heldout.jsonl"
@@ -48,8 +48,8 @@ def load_prompts(path: str, n: int) -> list[list[dict]]:
 def run(args) -> dict:
     import torch
 
-    from workbench.device import free_cores
-    from workbench.generation import DecodeSettings, LocalChatModel
+    from workbench.lm.device import free_cores
+    from workbench.lm.generation import DecodeSettings, LocalChatModel
 
     threads = args.threads or free_cores()
     torch.set_num_threads(threads)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.bench import load_average, peak_memory_mb
+from workbench.runtime.machine import load_average, peak_memory_mb
 
 HELP = "streaming validation: fast path vs the per-line checks (rows/s, peak memory)"
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.bench import load_average
+from workbench.runtime.machine import load_average
 
 HELP = "the demo pipeline with default train/evaluate options from nothing: chrF, facts, off-topic, forgetting, time"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
@@ -43,7 +43,7 @@ def outcome_runfile(data: Path, model: str, max_new_tokens: int | None = None) -
     """The demo's run file with absolute data paths and ``model`` as the base model of training and evaluation."""
     from workbench.commands.demo import demo_runfile
     from workbench.errors import WorkbenchError
-    from workbench.runfile import load_runfile
+    from workbench.runtime.runfile import load_runfile
 
     missing = [name for name in DATA_FILES if not (data / name).is_file()]
     if missing:
@@ -107,8 +107,8 @@ def figures(results: dict[str, Any], train_stats: dict[str, Any]) -> dict[str, A
 
 
 def run(args) -> dict[str, Any]:
-    from workbench import store
-    from workbench.engine import execute
+    from workbench.runtime import store
+    from workbench.runtime.engine import execute
 
     rf = outcome_runfile(Path(args.data), args.model, args.max_new_tokens)
     scratch = None if args.runs_dir else Path(tempfile.mkdtemp(prefix="wb-outcome-"))

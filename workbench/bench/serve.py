@@ -17,8 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-from workbench.bench import load_average
 from workbench.bench.generate import HELDOUT, load_prompts
+from workbench.runtime.machine import load_average
 
 HELP = "workbench serve: first streamed token (median) and tokens/s of 4 concurrent chats vs 1, over HTTP"
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.bench import load_average
+from workbench.runtime.machine import load_average
 
 HELP = "train SmolLM2 with LoRA: naive padded batches vs Workbench's loop (useful tokens/s, loss, FLOPs)"
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "support.jsonl"
@@ -101,7 +101,7 @@ def run(args) -> dict[str, Any]:
 
     import torch
 
-    from workbench.device import free_cores
+    from workbench.lm.device import free_cores
     from workbench.training.chat import build_examples
     from workbench.training.data import read_chat_jsonl, split_rows
     from workbench.training.loop import TrainJob, load_base, train

@@ -25,7 +25,7 @@ def demo_runfile() -> Path:
 def run(args) -> int:
     from workbench.commands.run import execute_and_report
     from workbench.errors import WorkbenchError
-    from workbench.runfile import load_runfile
+    from workbench.runtime.runfile import load_runfile
 
     path = Path(args.runfile) if args.runfile else demo_runfile()
     if not path.exists():

@@ -18,7 +18,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from workbench import estimate as est
+    from workbench.training import estimate as est
 
     prices = est.load_prices(args.prices) if args.prices else None
     result = est.estimate(est.read_conversations(args.path), model=args.model or est.DEFAULT_MODEL, epochs=args.epochs,

@@ -106,7 +106,7 @@ def runfile_data(args) -> dict:
 def run(args) -> int:
     from workbench.commands.run import execute_and_report
     from workbench.errors import WorkbenchError
-    from workbench.runfile import parse_runfile
+    from workbench.runtime.runfile import parse_runfile
 
     if not args.model and not args.answers:
         raise WorkbenchError("nothing to evaluate", hint="give --model REF or --answers NAME=FILE")
@@ -116,8 +116,8 @@ def run(args) -> int:
     if not Path(args.data).exists():
         raise WorkbenchError(f"data file {args.data} not found")
     if args.answers:
-        from workbench import store
         from workbench.evaluation.saved_answers import answer_files
+        from workbench.runtime import store
 
         folder = store.runs_root(args.runs_dir) / run_name(args) / "answers"
         args.answer_files = answer_files(args.answers, Path(args.data).resolve(), folder)
@@ -131,7 +131,7 @@ def print_bias(results_path: str) -> None:
     """The bias summary of the evaluation (``results.json`` key ``bias``) as one JSON object on stdout."""
     import json
 
-    from workbench import store
     from workbench.evaluation.bias import summary
+    from workbench.runtime import store
 
     print(json.dumps({"bias": summary(store.read_json(Path(results_path))["bias"])}, indent=2))

@@ -13,7 +13,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from workbench.plugins import get_host
+    from workbench.runtime.discovery import get_host
 
     host = get_host()
     info = host.info()

@@ -32,9 +32,9 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from workbench import store
     from workbench.report.build import build_report
     from workbench.report.render import FORMATS, write_report
+    from workbench.runtime import store
 
     root = store.runs_root(args.runs_dir)
     run_dir = store.find_run(args.run, root)

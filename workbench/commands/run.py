@@ -28,7 +28,7 @@ def add_run_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from workbench.runfile import load_runfile
+    from workbench.runtime.runfile import load_runfile
 
     executor = chosen_executor(args)  # its options are checked before the run file is read
     execute_and_report(load_runfile(args.runfile), args, executor)
@@ -38,7 +38,7 @@ def run(args) -> int:
 def execute_and_report(rf, args, executor=None):
     """Execute ``rf`` (cleaning steps on ``executor``, None: locally), printing one line per step (stderr)
     and a summary (stdout)."""
-    from workbench.engine import execute
+    from workbench.runtime.engine import execute
 
     def on_step(step) -> None:
         if not args.json:
@@ -73,15 +73,15 @@ def chosen_executor(args):
         if args.address:
             raise WorkbenchError("--address is for --executor ray", hint="add --executor ray, or drop --address")
         return None
-    from workbench.ray_executor import RayExecutor
+    from workbench.runtime.ray_executor import RayExecutor
 
     return RayExecutor(address=args.address, partition_rows=args.partition_rows)
 
 
 def run_verdict(artifacts: dict) -> dict | None:
     """The ship verdict of the run's evaluation (None when the run evaluated nothing or only one model)."""
-    from workbench import store
     from workbench.evaluation.verdict import ship_verdict
+    from workbench.runtime import store
 
     path = artifacts.get("evaluate.results")
     if not path or not Path(path).exists():

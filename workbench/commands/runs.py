@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from workbench import store
+    from workbench.runtime import store
 
     root = store.runs_root(args.runs_dir)
     if args.runs_command is None:
@@ -50,7 +50,7 @@ def run(args) -> int:
 
 
 def _show(run_dir, as_json: bool) -> int:
-    from workbench import store
+    from workbench.runtime import store
 
     info = store.read_json(run_dir / "run.json")
     manifests = [store.read_json(p / "manifest.json") for p in store.step_dirs(run_dir)]
@@ -79,7 +79,7 @@ def _rejected_by_reason(run_dir, manifest) -> list[tuple[str, int]]:
     """Rejected candidates of one step by reason, most first (they never were rows: not in the counts)."""
     if not manifest.get("rejected"):
         return []
-    from workbench import store
+    from workbench.runtime import store
 
     ledger = store.load_ledger(store.step_dir(run_dir, manifest["name"]))
     counts = ledger.filter(ledger["action"] == "rejected").group_by("reason").len().sort("len", descending=True)
@@ -89,7 +89,7 @@ def _rejected_by_reason(run_dir, manifest) -> list[tuple[str, int]]:
 def _selected_ledger(run_dir, step, action=None):
     import polars as pl
 
-    from workbench import store
+    from workbench.runtime import store
 
     ledger = (store.load_ledger(store.step_dir(run_dir, step)).with_columns(pl.lit(step).alias("step"))
               if step else store.run_ledger(run_dir))

@@ -29,8 +29,8 @@ def run(args) -> int:
     import os
     from pathlib import Path
 
-    from workbench.embedded import resolve_model_path
     from workbench.errors import WorkbenchError
+    from workbench.lm.embedded import resolve_model_path
     from workbench.openai_server import OpenAIServer
 
     models = {}

@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def mask_audit(args) -> int:
     from workbench.errors import WorkbenchError
-    from workbench.models import load_tokenizer
+    from workbench.lm.models import load_tokenizer
     from workbench.training.chat import audit, render_audit
     from workbench.training.data import read_chat_jsonl
 

@@ -26,7 +26,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from workbench.errors import WorkbenchError
     from workbench.io.loader import TableStream
-    from workbench.validate import report
+    from workbench.io.validate import report
 
     try:  # streamed: no table is kept, so memory is bounded by a batch whatever the file's size
         stream = TableStream(args.path, format=args.format, quarantine_path=args.quarantine,

@@ -126,7 +126,7 @@ def judge_winners(verdicts: list[dict[str, Any]], ids: list[str]) -> dict[str, s
 
     Examples whose two orders give no readable verdict are left out.
     """
-    from workbench.plugins import get_registry
+    from workbench.runtime.discovery import get_registry
 
     judge: Any = get_registry().get("metric", "judge")  # the built-in judge, found like any plugin's metric
     out = {}

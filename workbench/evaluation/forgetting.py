@@ -1,6 +1,6 @@
 """Forgetting check: did fine-tuning hurt general knowledge or instruction following?
 
-A probe set written for this project (``workbench/data/probes.jsonl``: short
+A probe set written for this project (``workbench/resources/probes.jsonl``: short
 questions on knowledge, arithmetic, instruction following, reasoning and
 language) is answered by every model with the same greedy decoding, capped at
 :data:`PROBE_MAX_NEW_TOKENS` so the pass stays cheap. Each probe has
@@ -22,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workbench import resources
 from workbench.errors import WorkbenchError
-from workbench.generation import DecodeSettings
+from workbench.lm.generation import DecodeSettings
 
-PROBES = Path(__file__).resolve().parent.parent / "data" / "probes.jsonl"
+PROBES = resources.FOLDER / "probes.jsonl"
 PROBE_MAX_NEW_TOKENS = 48
 ALPHA = 0.05
 

@@ -1,6 +1,6 @@
 """The evaluation harness: every model answers the same prompts, every metric scores them.
 
-Models are chat models from :func:`workbench.generation.chat_model` (local
+Models are chat models from :func:`workbench.lm.generation.chat_model` (local
 folders, adapters, ``smollm2``, ``openai:<model>``), all with the same
 decoding settings; answers come from the runs folder's generation cache when present.
 The first model is the base every other model is compared with.
@@ -22,7 +22,7 @@ from workbench.evaluation.correctness import fluent_but_wrong
 from workbench.evaluation.examples import question_text
 from workbench.evaluation.forgetting import forgetting_summary, load_probes, probe_prompts, probe_settings, score_probes
 from workbench.evaluation.result import MetricResult
-from workbench.generation import DecodeSettings
+from workbench.lm.generation import DecodeSettings
 
 
 @dataclass
@@ -56,7 +56,7 @@ def generate_all(config: EvalConfig, prompts: list[list[dict]], cache: Generatio
                  progress: Callable[[int, str], Any] | None = None, settings: DecodeSettings | None = None
                  ) -> tuple[dict[str, list], dict[str, dict]]:
     """Answers of every model (cached), and per model how many were generated vs cached and hit the token limit."""
-    from workbench.generation import chat_model
+    from workbench.lm.generation import chat_model
 
     settings = settings or config.settings
     answers, counts = {}, {}

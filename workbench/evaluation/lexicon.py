@@ -1,6 +1,6 @@
 """Word lists shared by the data audit and the bias analysis: demographic terms, tone markers, sentiment.
 
-The lists are data files (``workbench/data/bias/*.toml``) so they can be read,
+The lists are data files (``workbench/resources/bias/*.toml``) so they can be read,
 reviewed and extended without code: ``load_attributes`` merges user files and
 mappings over the built-in one. Matching is deliberately simple (whole words
 and regexes, case-insensitive) and therefore explainable: every mention and
@@ -16,9 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workbench import resources
 from workbench.errors import WorkbenchError
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "bias"
+DATA = resources.FOLDER / "bias"
 WORD = re.compile(r"[\w'’-]+")
 
 #: attribute -> group -> {"terms": [...], "patterns": [...]}

@@ -37,8 +37,8 @@ class Column:
 
 def evaluate_dirs(run_dir: Path) -> tuple[Path, Path | None]:
     """(results.json, examples.parquet or None) of the run's latest evaluate step."""
-    from workbench import store
     from workbench.errors import WorkbenchError
+    from workbench.runtime import store
 
     for step in reversed(store.step_dirs(run_dir)):
         manifest = store.read_json(step / "manifest.json")
@@ -52,7 +52,7 @@ def evaluate_dirs(run_dir: Path) -> tuple[Path, Path | None]:
 
 def run_columns(run_dir: Path, results: dict[str, Any] | None = None) -> list[Column]:
     """One column per model of the run (base first)."""
-    from workbench import store
+    from workbench.runtime import store
 
     results_file, examples_file = evaluate_dirs(run_dir)
     results = results if results is not None else store.read_json(results_file)

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from workbench.errors import WorkbenchError
-from workbench.generation import Generation
+from workbench.lm.generation import Generation
 
 PREFIX = "answers:"
 

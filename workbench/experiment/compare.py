@@ -18,7 +18,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from workbench import store
 from workbench.evaluation.runs_table import (
     Column,
     evaluate_dirs,
@@ -27,6 +26,7 @@ from workbench.evaluation.runs_table import (
     runs_table,
 )
 from workbench.experiment.spec import Experiment, VariantRun
+from workbench.runtime import store
 
 BASE = "base model"
 

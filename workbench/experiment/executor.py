@@ -22,8 +22,8 @@ from typing import Any
 
 import polars as pl
 
-from workbench import store
 from workbench.experiment.spec import Experiment, VariantRun
+from workbench.runtime import store
 
 
 @dataclass
@@ -101,7 +101,7 @@ def run_experiment(exp: Experiment, *, runs_dir: str | Path | None = None, force
                    on_start: Callable[[VariantRun, int, int], None] | None = None,
                    log: Callable[[str], None] | None = None) -> list[VariantOutcome]:
     """Execute every run of ``exp`` in order; state goes to ``<runs>/<experiment>/experiment.json``."""
-    from workbench.engine import execute
+    from workbench.runtime.engine import execute
 
     root = store.runs_root(runs_dir)
     folder = experiment_dir(exp, runs_dir)

@@ -2,7 +2,7 @@
 
 The data steps before each run's train step run now, through the engine and
 in the run's own folder, so the experiment reuses them later. The time comes
-from the local trainer's own pre-flight (:func:`workbench.ui_support.training.local_preflight`:
+from the local trainer's own pre-flight (:func:`workbench.training.planning.local_preflight`:
 a short measured warm-up), measured once per distinct set of train options
 (seeds aside) and scaled by each run's optimiser steps. Evaluation time is not
 estimated: the answers to generate are counted instead.
@@ -31,10 +31,10 @@ def _data_prefix(rf: Any) -> tuple[Any, Any | None, Any | None]:
 def experiment_preflight(exp: Experiment, runs_dir: str | Path | None = None, *, measure: bool = True,
                          ctx: Any = None, on_run: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Per run: training rows, optimiser steps, expected seconds; and the total (training only)."""
-    from workbench import store
-    from workbench.engine import execute
+    from workbench.runtime import store
+    from workbench.runtime.engine import execute
     from workbench.training.grid import combinations
-    from workbench.ui_support.training import local_estimate, local_preflight
+    from workbench.training.planning import local_estimate, local_preflight
 
     root = store.runs_root(runs_dir)
     runs = exp.runs()

@@ -147,8 +147,8 @@ def learning_curve_chart(curve: dict[str, Any], width: int = 640, height: int = 
 
 def write_experiment_report(comparison: dict[str, Any], folder: Path) -> dict[str, Path]:
     """Write ``report.html``, ``report.md`` and ``report.json`` of the comparison into ``folder``."""
-    from workbench import store
     from workbench.report.render import render_html, render_markdown
+    from workbench.runtime import store
 
     folder.mkdir(parents=True, exist_ok=True)
     sections = experiment_sections(comparison)
@@ -161,7 +161,7 @@ def write_experiment_report(comparison: dict[str, Any], folder: Path) -> dict[st
 
 def experiment_of(run_dir: Path) -> dict[str, Any] | None:
     """The comparison of the experiment ``run_dir`` is a variant of (its ``report.json``), with the run's label."""
-    from workbench import store
+    from workbench.runtime import store
 
     if "--" not in run_dir.name:
         return None

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.runfile import RunFile, StepSpec, parse_runfile, read_toml
+from workbench.runtime.runfile import RunFile, StepSpec, parse_runfile, read_toml
 
 #: keys of a ``[[variants]]`` entry that are not step addresses
 VARIANT_KEYS = {"name", "description", "without", "add", "data_fraction", "seeds"}
@@ -266,7 +266,7 @@ def _merge(options: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 def check_options(rf: RunFile, where: str) -> None:
     """Build every step's component with its options: a bad patch fails now, naming the variant and step."""
-    from workbench.plugins import get_host
+    from workbench.runtime.discovery import get_host
 
     registry = get_host().registry
     for i, step in enumerate(rf.steps, start=1):

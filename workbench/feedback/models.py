@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench.embedded import SMOLLM2
 from workbench.errors import WorkbenchError
+from workbench.lm.embedded import SMOLLM2
 
 
 def served_model(spec: str) -> tuple[str, str]:
-    """``[NAME=]MODEL`` -> (name, reference for :class:`workbench.generation.LocalChatModel`)."""
+    """``[NAME=]MODEL`` -> (name, reference for :class:`workbench.lm.generation.LocalChatModel`)."""
     name, _, ref = spec.rpartition("=")
     if ref == SMOLLM2:
         return name or SMOLLM2, SMOLLM2
@@ -26,7 +26,7 @@ def served_model(spec: str) -> tuple[str, str]:
 
 def _run_model(run_dir: Path) -> Path:
     """The model artifact of the run's last finished step that has one."""
-    from workbench.store import step_dirs
+    from workbench.runtime.store import step_dirs
 
     for step in reversed(step_dirs(run_dir)):
         model = json.loads((step / "manifest.json").read_text()).get("artifacts", {}).get("model")

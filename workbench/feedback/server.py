@@ -28,7 +28,7 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.feedback.store import FeedbackStore
-from workbench.http_serving import ThreadedServer
+from workbench.runtime.http_serving import ThreadedServer
 
 LOCAL_TESTER = "local"
 DEFAULT_MAX_TOKENS = 256
@@ -77,7 +77,7 @@ class ChatModels:
 
     def __init__(self, models: dict[str, str]) -> None:
         from workbench.feedback.stream import BatchedStreams
-        from workbench.generation import LocalChatModel
+        from workbench.lm.generation import LocalChatModel
 
         # threads=0: each generation uses the cores other processes leave free (oversubscribed threads stall)
         self.models = {name: LocalChatModel(ref, threads=0) for name, ref in models.items()}
@@ -163,7 +163,7 @@ class FeedbackServer(ThreadedServer):
         raise HttpError(401, "a valid tester key is required (Authorization: Bearer KEY)")
 
     def settings(self, body: dict[str, Any]) -> Any:
-        from workbench.generation import DecodeSettings
+        from workbench.lm.generation import DecodeSettings
 
         if (body.get("n") or 1) != 1:
             raise HttpError(400, "this server supports n = 1 only")

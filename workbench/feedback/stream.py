@@ -5,7 +5,7 @@ other leaves the CPU's matrix units mostly idle (a decode step of one row
 costs about what a step of eight rows does), so :class:`BatchedStreams`
 collects the chats that arrive within ``window`` seconds of each other and
 decodes them as one left-padded batch (:meth:`LocalChatModel.generate_rows`,
-with the unpadded prefill of :mod:`workbench.batched_decoding`). Each chat's
+with the unpadded prefill of :mod:`workbench.lm.batched_decoding`). Each chat's
 tokens go to its own caller as text pieces as soon as they are decoded; a
 chat ends at its own stop token or ``max_new_tokens``, and a caller that
 stops reading (a tester closing the chat) frees its row. Chats arriving while
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.generation import DecodeSettings, LocalChatModel, torch_threads
+from workbench.lm.generation import DecodeSettings, LocalChatModel, torch_threads
 
 _END = object()
 

@@ -41,7 +41,7 @@ def _first_records(path: Path, data: bytes, limit: int = 20) -> list[Any]:
 
 
 def _components(kind: str) -> dict[str, Any]:  # reader or writer classes
-    from workbench.plugins import get_registry
+    from workbench.runtime.discovery import get_registry
 
     registry = get_registry()
     return {name: registry.get(kind, name) for name in registry.names(kind)}

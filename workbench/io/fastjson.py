@@ -6,7 +6,7 @@ weights from the allowed values, at least one turn, UTF-8 checked); a short
 test per record covers what a schema cannot say (text in every turn, an
 assistant turn, weights on assistant turns only, turn order); the clean
 records become Arrow arrays and one polars frame. A line that fails any of
-this goes back to the per-line checks of :mod:`workbench.validate`, which
+this goes back to the per-line checks of :mod:`workbench.io.validate`, which
 name the problem: the fast path only decides that a line is clean, never
 what is wrong with it, and gives the same table as the per-line path
 (tests/test_load_streaming.py compares them).
@@ -25,7 +25,7 @@ import polars as pl
 
 from workbench import schema
 from workbench.io import source
-from workbench.validate import derived_base
+from workbench.io.validate import derived_base
 
 
 class _Turn(msgspec.Struct, forbid_unknown_fields=True):
@@ -154,7 +154,7 @@ def _in_order(rest: list[tuple[int, bytes, bool]]) -> list[tuple[int, bytes, boo
 def _clean(rec: _ChatRecord) -> bool:
     """True when no per-turn check would flag the record: text in every turn, an assistant turn, weights on
     assistant turns only, a system turn only first, no two turns in a row from one role (the same tests as
-    :func:`workbench.validate.check_messages`, on values the schema already typed)."""
+    :func:`workbench.io.validate.check_messages`, on values the schema already typed)."""
     previous, answered = None, False
     for i, turn in enumerate(rec.messages):
         role = turn.role

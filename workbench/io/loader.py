@@ -1,7 +1,7 @@
 """``load_table``: any supported file -> canonical table + quarantine, nothing lost.
 
 Records stream from the reader in batches (:class:`TableStream`); each
-batch is checked (:mod:`workbench.validate`, or the compiled fast path of
+batch is checked (:mod:`workbench.io.validate`, or the compiled fast path of
 :mod:`workbench.io.fastjson` for clean chat JSONL lines), its valid rows
 become a small polars frame and its invalid ones go to the quarantine (file
 and ``LoadResult.quarantined``). ``load_table`` keeps the frames; ``workbench
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from workbench import schema, validate
-from workbench.io import choose, source
+from workbench import schema
+from workbench.io import choose, source, validate
 from workbench.io.problems import ERROR, Problem, is_error, problem
 from workbench.io.records import Batch, Record, batches_of
 

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from workbench.http_serving import ThreadedServer
 from workbench.openai_server.chat import ChatService
 from workbench.openai_server.faults import Faults
 from workbench.openai_server.jobs import JobRunner
 from workbench.openai_server.state import ApiError, ServerState
+from workbench.runtime.http_serving import ThreadedServer
 
 PREFIX = "/v1"
 MAX_BODY = 512 * 1024 * 1024

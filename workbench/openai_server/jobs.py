@@ -5,7 +5,7 @@ lifecycle the API reports is the real one: ``validating_files`` -> ``queued``
 -> ``running`` -> ``succeeded`` / ``failed`` / ``cancelled``, with message and
 metrics events, a checkpoint per epoch and the final ``fine_tuned_model``.
 Uploaded files are checked by the shared validator
-(:func:`workbench.validate.check_messages`); training is the shared local
+(:func:`workbench.io.validate.check_messages`); training is the shared local
 trainer (:mod:`workbench.openai_server.tuning`).
 """
 
@@ -18,14 +18,14 @@ import time
 import traceback
 from typing import Any
 
-from workbench.estimate import default_epochs
 from workbench.io.problems import ERROR
 from workbench.io.records import Record
+from workbench.io.validate import check_messages
 from workbench.openai_server import preference, tuning
 from workbench.openai_server.faults import Faults
 from workbench.openai_server.state import ORGANIZATION, ApiError, ServerState, jsonl_objects, new_id
+from workbench.training.estimate import default_epochs
 from workbench.training.loop import TrainingCancelled
-from workbench.validate import check_messages
 
 KEEP_CHECKPOINTS = 3
 

@@ -48,7 +48,7 @@ def preference_tune(base_dir: Path, rows: list[dict[str, Any]], out_dir: Path, h
     """Train ``rows`` with ``hf-dpo`` from ``base_dir``; the merged model ends in ``out_dir / "model"``."""
     from workbench import schema
     from workbench.context import StepContext
-    from workbench.plugins import get_registry
+    from workbench.runtime.discovery import get_registry
 
     trainer_class: Any = get_registry().get("trainer", "hf-dpo")  # the built-in trainer, found like any plugin's
 

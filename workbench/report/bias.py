@@ -48,7 +48,7 @@ def bias_section(r: dict[str, Any]) -> Section | None:
 
 def latest_audit(run_dir) -> dict[str, Any] | None:
     """``audit.json`` of the run's latest data-audit step (None when the run has none)."""
-    from workbench import store
+    from workbench.runtime import store
 
     for step in reversed(store.step_dirs(run_dir)):
         manifest = store.read_json(step / "manifest.json")

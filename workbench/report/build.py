@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench import store
 from workbench.errors import WorkbenchError
 from workbench.evaluation.votes import load_votes, tally
 from workbench.experiment.report import experiment_of
 from workbench.report.bias import latest_audit
 from workbench.report.lineage import lineage
+from workbench.runtime import store
 
 
 def results_path(run_dir: Path) -> Path:

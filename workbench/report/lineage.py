@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench import store
+from workbench.runtime import store
 
 STEP_FIELDS = ("index", "name", "kind", "component", "component_version", "plugin", "plugin_version", "rows_in",
                "rows_out", "added", "dropped", "changed", "rejected", "dropped_by_reason", "seconds")

@@ -94,7 +94,7 @@ FORMATS = ("html", "md", "json")
 
 def write_report(report: dict[str, Any], out_dir: Path, formats: tuple[str, ...] | list[str] = FORMATS) -> dict[str, Path]:
     """Write ``report.html``, ``report.md`` and ``report.json`` (as chosen) into ``out_dir``."""
-    from workbench import store
+    from workbench.runtime import store
 
     unknown = set(formats) - set(FORMATS)
     if unknown:

@@ -119,7 +119,7 @@ def _engine(generator: str | type[ScenarioEngine] | ScenarioEngine, options: Map
         return generator
     found: object = generator
     if isinstance(generator, str):
-        from workbench.plugins import get_registry
+        from workbench.runtime.discovery import get_registry
 
         found = get_registry().entry("scenario", generator).component
     if not (isinstance(found, type) and issubclass(found, ScenarioEngine)):

@@ -65,7 +65,7 @@ def load_base(opts: CausalLMOptions) -> tuple[Any, Any]:
     """The base model in fp32 (autocast adds bf16 on GPUs) in train mode, and its tokenizer."""
     import torch
 
-    from workbench.models import load_causal_lm
+    from workbench.lm.models import load_causal_lm
 
     model, tokenizer = load_causal_lm(opts.model, device="cpu", padding_side="right", dtype=torch.float32)
     if hasattr(model, "merge_and_unload"):  # an adapter folder: continue from the merged model

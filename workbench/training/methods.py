@@ -134,7 +134,7 @@ def load_trainable_state(model: Any, state: dict[str, Any]) -> None:
 
 
 def save_model(model: Any, tokenizer: Any, folder: Path, *, merge: bool) -> str:
-    """Save a folder ``workbench.models.load_causal_lm`` can load; returns its kind."""
+    """Save a folder ``workbench.lm.models.load_causal_lm`` can load; returns its kind."""
     folder.mkdir(parents=True, exist_ok=True)
     kind = "full"
     if hasattr(model, "peft_config"):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.device import free_cores
+from workbench.lm.device import free_cores
 from workbench.training import checkpoint, methods
 from workbench.training.batching import plan_batches
 from workbench.training.sizing import choose_epochs, validation_interval
@@ -442,7 +442,7 @@ def make_accelerator(opts: Any) -> Any:
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
-    from workbench.device import pick_device
+    from workbench.lm.device import pick_device
 
     device, dtype = pick_device(opts.device)
     if device == "cpu":

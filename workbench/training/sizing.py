@@ -5,7 +5,7 @@ Epochs follow the rule OpenAI's fine-tuning service applies to ``n_epochs =
 within 100 to 25,000 and the epochs within 1 to 25. Small sets get more
 passes, large ones fewer; early stopping (on by default) ends the run sooner
 when the validation loss stops improving. OpenAI's published snippet
-(:func:`workbench.estimate.default_epochs`, kept exact for cost estimates)
+(:func:`workbench.training.estimate.default_epochs`, kept exact for cost estimates)
 rounds down on the small side too, so 33 examples see 99; here the small side
 rounds up so that every set of 4 or more examples is seen at least 100 times.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from workbench.estimate import (
+from workbench.training.estimate import (
     MAX_DEFAULT_EPOCHS,
     MAX_TARGET_EXAMPLES,
     MIN_DEFAULT_EPOCHS,

@@ -29,7 +29,7 @@ class Block:
 
 def audit_table(path: str | Path, min_label_share: float, host: Any = None) -> dict[str, Any]:
     """The registered ``audit`` cleaner's findings on a parquet table (nothing is written)."""
-    from workbench.plugins import get_host
+    from workbench.runtime.discovery import get_host
 
     auditor: Any = (host or get_host()).registry.get("cleaner", "audit")({"min_label_share": min_label_share})
     return auditor.audit(pl.read_parquet(path))

@@ -20,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from workbench import store
 from workbench.errors import WorkbenchError
 from workbench.evaluation import agreement, votes
+from workbench.runtime import store
 
 REVIEW_FILE = "blind_review.json"
 #: review set size offered before anyone has voted

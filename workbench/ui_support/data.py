@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from workbench import store
+from workbench.runtime import store
 
 
 def uploads_dir(runs_dir: str | Path) -> Path:
@@ -55,7 +55,7 @@ class Opened:
 def open_file(path: str | Path, runs_dir: str | Path, format: str | None = None) -> Opened:
     """Read and validate a data file in any supported format; a WorkbenchError says what is wrong."""
     from workbench.io import load_table
-    from workbench.validate import report
+    from workbench.io.validate import report
 
     path = Path(path).resolve()
     result = load_table(path, format=format)

@@ -1,6 +1,6 @@
 """Word diffs and user text as Streamlit Markdown, escaped so row text never becomes markup.
 
-Takes the ops of :func:`workbench.preview.word_diff` (``{"op", "text"}``,
+Takes the ops of :func:`workbench.runtime.preview.word_diff` (``{"op", "text"}``,
 whitespace kept) or the segments of :func:`workbench.evaluation.diff.word_diff`
 (``(op, text)``, words joined by spaces).
 """

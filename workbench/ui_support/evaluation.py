@@ -17,9 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from workbench import store
 from workbench.evaluation.diff import word_diff
 from workbench.evaluation.examples import question_text
+from workbench.runtime import store
 from workbench.ui_support.diffs import diff_markdown
 
 

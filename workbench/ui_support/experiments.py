@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench import store
 from workbench.experiment.spec import Experiment, parse_experiment
-from workbench.runfile import dumps_toml
+from workbench.runtime import store
+from workbench.runtime.runfile import dumps_toml
 from workbench.ui_support import jobs
 from workbench.ui_support.pipeline import Pipeline
 

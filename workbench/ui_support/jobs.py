@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import store
+from workbench.runtime import store
 from workbench.ui_support.pipeline import Pipeline
 
 JOB_FILE = "job.json"

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from workbench import store
+from workbench.runtime import store
 from workbench.ui_support import keys
 from workbench.ui_support.pipeline import Pipeline
 

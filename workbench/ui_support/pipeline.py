@@ -4,7 +4,7 @@ Each page owns one *stage* (the steps of some kinds: the Clean page the
 ``clean`` steps, the Train page ``split`` and ``train``); :meth:`Pipeline.set_stage`
 replaces a stage and keeps the steps in :data:`STAGE_ORDER`, so pages compose
 without knowing each other. :meth:`Pipeline.runfile` is a real
-:class:`workbench.runfile.RunFile`: saved as TOML it replays with
+:class:`workbench.runtime.runfile.RunFile`: saved as TOML it replays with
 ``workbench run``, and :func:`open_run` turns any CLI run folder back into a
 pipeline.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import store
-from workbench.runfile import RunFile, load_runfile, parse_runfile
+from workbench.runtime import store
+from workbench.runtime.runfile import RunFile, load_runfile, parse_runfile
 
 #: order of step kinds in a composed pipeline; unknown kinds go before split
 STAGE_ORDER = ("load", "clean", "augment", "scenarios", "split", "train", "evaluate", "report")
@@ -125,7 +125,7 @@ def execute(pipeline: Pipeline, runs_dir: str | Path | None = None,
     Finished steps whose inputs are unchanged are reused, so re-applying after
     adding one cleaner only runs the new step and what follows.
     """
-    from workbench.engine import execute as run
+    from workbench.runtime.engine import execute as run
 
     outcome = run(pipeline.runfile(), runs_dir=Path(runs_dir) if runs_dir else None, on_step=on_step,
                   log=lambda msg: None)

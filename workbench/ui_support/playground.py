@@ -27,7 +27,7 @@ def available_models(runs_dir: Path) -> dict[str, str]:
     """Model name -> reference: the embedded SmolLM2 and every run with a trained local model."""
     from workbench.errors import WorkbenchError
     from workbench.feedback.models import served_model
-    from workbench.store import list_runs
+    from workbench.runtime.store import list_runs
 
     models = {EMBEDDED: EMBEDDED}
     for run in list_runs(Path(runs_dir)):

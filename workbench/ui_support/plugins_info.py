@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from workbench.plugins import Host
+from workbench.runtime.discovery import Host
 from workbench.ui_support.forms import form_fields
 
 

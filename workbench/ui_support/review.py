@@ -1,6 +1,6 @@
 """Try components on a sample, then accept, reject or edit the rows they generate, and save the result.
 
-The preview itself is :mod:`workbench.preview` (cleaners, augmenters, any
+The preview itself is :mod:`workbench.runtime.preview` (cleaners, augmenters, any
 table step: a seeded sample, run in a throw-away folder, before/after word
 diffs, new rows paired with their source); scenario engines go through
 :func:`workbench.scenarios.review.preview`. Decisions are
@@ -22,11 +22,12 @@ from typing import Any
 
 import polars as pl
 
-from workbench import preview, schema, store
+from workbench import schema
 from workbench.components import Step
 from workbench.context import StepContext
 from workbench.errors import WorkbenchError
-from workbench.plugins import Host, get_host
+from workbench.runtime import preview, store
+from workbench.runtime.discovery import Host, get_host
 from workbench.scenarios import review as scenario_review
 from workbench.ui_support.pipeline import Pipeline
 from workbench.ui_support.tasks import Cancelled
@@ -47,7 +48,7 @@ class Tried:
     _rows: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Each sampled row before/after with its word diff, action and reason (:func:`workbench.preview.compare`).
+        """Each sampled row before/after with its word diff, action and reason (:func:`workbench.runtime.preview.compare`).
 
         Computed once: the page redraws on every widget change, and word diffs of a large sample take seconds.
         """
@@ -59,7 +60,7 @@ class Tried:
         return [r for r in self.rows() if r["action"] != "kept"]
 
     def added(self) -> list[dict[str, Any]]:
-        """New rows beside their source (:func:`workbench.preview.added_rows`)."""
+        """New rows beside their source (:func:`workbench.runtime.preview.added_rows`)."""
         return preview.added_rows(self.sample, self)
 
     def candidates(self) -> pl.DataFrame:

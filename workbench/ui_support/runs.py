@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from workbench import store
+from workbench.runtime import store
 
 STEP_COLUMNS = ("index", "name", "component", "rows_in", "rows_out", "added", "dropped", "changed", "rejected",
                 "seconds")

@@ -20,8 +20,8 @@ from typing import Any
 
 import polars as pl
 
-from workbench import store
 from workbench.errors import WorkbenchError
+from workbench.runtime import store
 from workbench.ui_support import keys
 from workbench.ui_support.data import Opened
 from workbench.ui_support.pipeline import Pipeline

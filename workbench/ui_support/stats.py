@@ -2,7 +2,7 @@
 
 Computed with polars expressions over the whole table (lazily from parquet),
 so they stay quick on large datasets. Token counts use the same
-approximation as validation (characters / 4, see :mod:`workbench.validate`),
+approximation as validation (characters / 4, see :mod:`workbench.io.validate`),
 labelled as such in the page.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from workbench.validate import CHARS_PER_TOKEN
+from workbench.io.validate import CHARS_PER_TOKEN
 
 TOKEN_LABEL = f"approximate tokens ({CHARS_PER_TOKEN} characters per token)"
 

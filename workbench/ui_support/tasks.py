@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import store
 from workbench.context import StepContext
+from workbench.runtime import store
 from workbench.ui_support import jobs
 
 CANCEL_FILE = "CANCEL"

@@ -69,7 +69,7 @@ def failing_row(component: Component, table: pl.DataFrame, error: BaseException,
 
 def write_traceback(run_dir: Path, step_name: str, error: BaseException, row_id: str | None) -> Path:
     """Write the full traceback of a failed step to ``errors/<step>.txt``; return its path."""
-    from workbench import store
+    from workbench.runtime import store
 
     lines = [f"step {step_name} failed" + (f" at row {row_id!r}" if row_id else "") + "\n\n"]
     lines += traceback.format_exception(error)

@@ -5,7 +5,7 @@ scenarios, evaluation) uses :func:`chat_model`, so base and tuned models see
 the same prompts, chat template and decoding settings. Local generation is
 batched: prompts are sorted by length, left-padded and decoded together with
 the KV cache (on a CPU with the prefill and cache of
-:mod:`workbench.batched_decoding`); outputs come back in the caller's order.
+:mod:`workbench.lm.batched_decoding`); outputs come back in the caller's order.
 
 Model references: ``smollm2``, a local folder (full model or peft adapter), a
 ``.gguf`` file, or ``openai:<model>`` for an OpenAI-compatible endpoint
@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from workbench.device import free_cores
+from workbench.lm.device import free_cores
 
 Messages = list[dict[str, Any]]
 
@@ -94,8 +94,8 @@ class LocalChatModel:
 
     def _model(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            from workbench.batched_decoding import use_grouped_attention
-            from workbench.models import load_causal_lm
+            from workbench.lm.batched_decoding import use_grouped_attention
+            from workbench.lm.models import load_causal_lm
 
             model, tok = load_causal_lm(self.ref, device=self.device, padding_side="left")
             if next(model.parameters()).device.type == "cpu":
@@ -133,7 +133,7 @@ class LocalChatModel:
         """
         import torch
 
-        from workbench.batched_decoding import prefilled_cache
+        from workbench.lm.batched_decoding import prefilled_cache
 
         model, tok = self._model()
         device = next(model.parameters()).device

@@ -8,7 +8,7 @@ This module provisions both into one folder and points NLTK at it:
   symlinks that leave the data root) from ``/usr/share/wordnet`` (Debian
   packages ``wordnet-base`` and ``wordnet-sense-index``), plus the
   ``lexnames`` file NLTK expects and Debian does not ship;
-- ``corpora/stopwords/english``: ``workbench/data/stopwords_english.txt``.
+- ``corpora/stopwords/english``: ``workbench/resources/stopwords_english.txt``.
 
 Where the internet is reachable and Debian's files are absent, ``--install``
 falls back to ``nltk.download``. Not provisioned (and not needed by Workbench):
@@ -18,7 +18,7 @@ failure offline, and Workbench's own synonym augmenter tags parts of speech
 from WordNet's index instead of the perceptron tagger.
 
 Every user of NLTK or textattack calls :func:`ensure_nltk_data` first.
-Command line: ``python -m workbench.nltk_data --install`` (or ``--check``).
+Command line: ``python -m workbench.resources.nltk_data --install`` (or ``--check``).
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from workbench import resources
 from workbench.errors import WorkbenchError
 
 WORDNET_SOURCE = Path("/usr/share/wordnet")
-STOPWORDS_FILE = Path(__file__).parent / "data" / "stopwords_english.txt"
+STOPWORDS_FILE = resources.FOLDER / "stopwords_english.txt"
 INSTALL_HINT = ("apt-get install wordnet-base wordnet-sense-index, "
-                "then: python -m workbench.nltk_data --install")
+                "then: python -m workbench.resources.nltk_data --install")
 
 #: WordNet files NLTK's reader opens (index.sense/cntlist.rev for sense keys and counts)
 WORDNET_FILES = tuple(
@@ -73,7 +74,7 @@ def data_dir() -> Path:
         return Path(override)
     if sys.prefix != sys.base_prefix:
         return Path(sys.prefix) / "nltk_data"
-    from workbench.embedded import cache_dir
+    from workbench.lm.embedded import cache_dir
 
     return cache_dir() / "nltk_data"
 
@@ -175,7 +176,7 @@ def check() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workbench.nltk_data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m workbench.resources.nltk_data", description=__doc__.splitlines()[0])
     parser.add_argument("--install", action="store_true", help="provision the NLTK data folder (idempotent)")
     parser.add_argument("--force", action="store_true", help="re-copy everything even if present")
     parser.add_argument("--check", action="store_true", help="load every resource through NLTK")

@@ -51,12 +51,12 @@ def rate(fn: Callable[[list[str], list[str]], list[str]], texts: list[str], seed
 
 
 def run(args) -> dict[str, Any]:
-    from plugins.augmenters.base import rng
-    from plugins.augmenters.eda import eda
-    from plugins.augmenters.structure import restructure
-    from plugins.augmenters.synonyms import Lexicon, run_textattack
-    from plugins.augmenters.typos import TypoOptions, add_typos
-    from workbench.nltk_data import ensure_nltk_data
+    from workbench.plugins.augmenters.base import rng
+    from workbench.plugins.augmenters.eda import eda
+    from workbench.plugins.augmenters.structure import restructure
+    from workbench.plugins.augmenters.synonyms import Lexicon, run_textattack
+    from workbench.plugins.augmenters.typos import TypoOptions, add_typos
+    from workbench.resources.nltk_data import ensure_nltk_data
 
     base = user_turns(args.data)
     if not base:

@@ -33,21 +33,21 @@ from typing import Any
 import pluggy
 
 from workbench import hookspecs
-from workbench.code_hash import is_editable
 from workbench.components import FAMILIES
 from workbench.errors import PluginError
-from workbench.registry import FailedPlugin, Registry
+from workbench.runtime.code_hash import is_editable
+from workbench.runtime.registry import FailedPlugin, Registry
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "plugins.formats",
-    "plugins.cleaners",
-    "plugins.augmenters",
-    "plugins.scenarios",
-    "plugins.trainers",
-    "plugins.openai",
-    "plugins.metrics",
-    "plugins.evaluation",
-    "plugins.steps",
+    "workbench.plugins.formats",
+    "workbench.plugins.cleaners",
+    "workbench.plugins.augmenters",
+    "workbench.plugins.scenarios",
+    "workbench.plugins.trainers",
+    "workbench.plugins.openai",
+    "workbench.plugins.metrics",
+    "workbench.plugins.evaluation",
+    "workbench.plugins.steps",
 )
 ENTRY_POINT_GROUP = "workbench"
 

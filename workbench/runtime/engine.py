@@ -24,18 +24,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
-from workbench import schema, store
-from workbench.code_hash import source_hash
+from workbench import schema
 from workbench.components import Cleaner, Step
 from workbench.context import StepContext
 from workbench.errors import RowError, StepError, WorkbenchError
 from workbench.ledger import StepResult, balance_problem
-from workbench.plugins import Host, get_host
-from workbench.runfile import RunFile, StepSpec
-from workbench.step_failure import failing_row, write_traceback
+from workbench.runtime import store
+from workbench.runtime.code_hash import source_hash
+from workbench.runtime.discovery import Host, get_host
+from workbench.runtime.runfile import RunFile, StepSpec
+from workbench.runtime.step_failure import failing_row, write_traceback
 
 if TYPE_CHECKING:
-    from workbench.ray_executor import RayExecutor
+    from workbench.runtime.ray_executor import RayExecutor
 
 
 @dataclass
@@ -91,7 +92,7 @@ def execute(
     """Run every step of ``runfile``; return the run folder and step outcomes.
 
     ``executor``: where cleaning steps run (None: in this process; a
-    :class:`workbench.ray_executor.RayExecutor`: on a Ray cluster, the same result).
+    :class:`workbench.runtime.ray_executor.RayExecutor`: on a Ray cluster, the same result).
     """
     host = host or get_host()
     run_dir = store.runs_root(runs_dir) / runfile.run.name

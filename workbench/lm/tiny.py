@@ -19,7 +19,7 @@ def tiny_causal_lm(folder: str | Path, *, layers: int = 2, hidden: int = 64, hea
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from workbench.embedded import smollm2_dir
+    from workbench.lm.embedded import smollm2_dir
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
     config = LlamaConfig(

@@ -1,6 +1,6 @@
 """Pre-flight figures the Train page shows before a job starts.
 
-OpenAI: billed tokens and cost from :func:`workbench.estimate.estimate`.
+OpenAI: billed tokens and cost from :func:`workbench.training.estimate.estimate`.
 Local: examples, approximate tokens and optimiser steps from the options;
 the trainer measures the real step time when it starts and writes
 ``preflight.json`` into its step folder, which the page shows while it runs.
@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from workbench.io.validate import CHARS_PER_TOKEN, TOKENS_PER_TURN
 from workbench.training.sizing import choose_epochs, count_sources
-from workbench.validate import CHARS_PER_TOKEN, TOKENS_PER_TURN
 
 
 def training_rows(table: pl.DataFrame) -> pl.DataFrame:
@@ -30,7 +30,7 @@ def _conversations(table: pl.DataFrame) -> list[list[dict[str, Any]]]:
 
 def openai_estimate(table: pl.DataFrame, options: dict[str, Any]) -> str:
     """One line: tokens per example, billed tokens, epochs, cost."""
-    from workbench.estimate import estimate
+    from workbench.training.estimate import estimate
 
     kwargs = {"model": options.get("model"), "epochs": options.get("n_epochs"),
               "max_tokens_per_example": options.get("max_tokens_per_example"), "prices": options.get("prices")}

@@ -99,7 +99,7 @@ class SentenceEncoder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from workbench.device import pick_device
+        from workbench.lm.device import pick_device
 
         folder = path or str(minilm_dir())
         self.device, _ = pick_device()

@@ -33,9 +33,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict[str, Any]:
-    from plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain
-    from plugins.cleaners.synthetic import synthetic_table
     from workbench.context import scratch_context
+    from workbench.plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain
+    from workbench.plugins.cleaners.synthetic import synthetic_table
 
     if getattr(args, "batched_only", False):  # the input is written part by part: no table in this process
         return {"rows": args.rows, "baselines": "skipped (--batched-only)", **batched_run(None, args)}
@@ -65,7 +65,7 @@ def run(args) -> dict[str, Any]:
 
 _BATCHED_PROBE = """
 import json, sys
-from workbench.bench.curation import batched_probe
+from workbench.plugins.benchmarks.curation import batched_probe
 print(json.dumps(batched_probe(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
 """
 
@@ -81,13 +81,13 @@ def batched_run(table, args) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from workbench.bench import load_average
+    from workbench.runtime.machine import load_average
 
     with tempfile.TemporaryDirectory(prefix="bench-curation-") as tmp:
         source = Path(tmp) / "synthetic.parquet"
         started = time.perf_counter()
         if table is None:
-            from plugins.cleaners.synthetic import write_synthetic_parquet
+            from workbench.plugins.cleaners.synthetic import write_synthetic_parquet
 
             write_synthetic_parquet(source, args.rows, seed=args.seed, part_rows=min(args.batch_rows, 50_000))
         else:
@@ -110,8 +110,8 @@ def batched_probe(source: str, batch_rows: int, budget_mb: int) -> dict[str, Any
     """Run the default chain batch-wise over ``source`` in this process: time, CPU time, peak memory, rows."""
     from pathlib import Path
 
-    from plugins.cleaners.chain import run_chain_batched
-    from workbench.bench import peak_memory_mb
+    from workbench.plugins.cleaners.chain import run_chain_batched
+    from workbench.runtime.machine import peak_memory_mb
 
     target = Path(source).with_name("cleaned.parquet")
     started, cpu = time.perf_counter(), time.process_time()
@@ -128,8 +128,8 @@ def neardup_comparison(table, options: dict[str, Any], sample: int, family: list
     import polars as pl
     from datasketch import MinHash, MinHashLSH
 
-    from plugins.cleaners import minhash
-    from plugins.cleaners.dedup import NearDedup, compared_text
+    from workbench.plugins.cleaners import minhash
+    from workbench.plugins.cleaners.dedup import NearDedup, compared_text
 
     near = NearDedup(options)
     started = time.perf_counter()
@@ -197,7 +197,7 @@ def exact_pairs(sh, n: int, threshold: float) -> set[tuple[int, int]]:
 
 def per_row_reference(rows: list[dict[str, Any]], near_options: dict[str, Any]) -> list[dict[str, Any]]:
     """Structure, unicode, whitespace, PII, quality, exact and near dedup, row by row."""
-    from plugins.cleaners.pii import CHECKED, PATTERNS, redact_checked
+    from workbench.plugins.cleaners.pii import CHECKED, PATTERNS, redact_checked
 
     subs = [(re.compile(p), re.sub(r"\$\{(\d)\}", r"\\g<\1>", r)) for t in PATTERNS for p, r in PATTERNS[t]]
     checked_any = re.compile("|".join(CHECKED.values()))
@@ -232,7 +232,7 @@ def _structure(msgs):
 def _unicode(text: str) -> str:
     import unicodedata
 
-    from plugins.cleaners.text import CONTROL, SMART_QUOTES, ZERO_WIDTH, mojibake_table
+    from workbench.plugins.cleaners.text import CONTROL, SMART_QUOTES, ZERO_WIDTH, mojibake_table
 
     garbled, fixed = mojibake_table()
     if any(ch in text for ch in "ÃâÂ"):
@@ -246,7 +246,7 @@ def _unicode(text: str) -> str:
 def _quality(rows):
     import statistics
 
-    from plugins.cleaners.quality import DEFAULT_REFUSALS
+    from workbench.plugins.cleaners.quality import DEFAULT_REFUSALS
 
     refusal = re.compile("|".join(DEFAULT_REFUSALS))
     lengths: dict[str, list[int]] = {}

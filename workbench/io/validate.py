@@ -119,7 +119,7 @@ def _render(tok: Any, conv: list[dict[str, Any]]) -> str:
 
 
 def _load_tokenizer(name: str):
-    from workbench.embedded import resolve_model_path
+    from workbench.lm.embedded import resolve_model_path
 
     path = resolve_model_path(name)
     if not Path(path).exists():

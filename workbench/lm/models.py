@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbench.embedded import resolve_model_path
 from workbench.errors import WorkbenchError
+from workbench.lm.embedded import resolve_model_path
 
 
 def load_tokenizer(name_or_path: str, *, padding_side: str = "right") -> Any:
@@ -59,7 +59,7 @@ def load_causal_lm(name_or_path: str = "smollm2", *, device: str = "auto", paddi
     """
     from transformers import AutoModelForCausalLM
 
-    from workbench.device import pick_device
+    from workbench.lm.device import pick_device
 
     path = resolve_model_path(name_or_path)
     p = Path(path)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from workbench.components import FAMILIES, Component
 from workbench.errors import PluginError
-from workbench.runfile import KIND_FAMILY
+from workbench.runtime.runfile import KIND_FAMILY
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 OPERATION = {"reader": "read", "writer": "write", "metric": "compute"}
