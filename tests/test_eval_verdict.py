@@ -116,14 +116,18 @@ def test_the_cli_prints_the_verdict_of_a_run_that_compared_models(tmp_path):
 
 
 def test_bias_amplified_by_fine_tuning_fails_the_verdict():
-    row = {"measure": "refusal", "gap": 0.6, "ci_low": 0.3, "ci_high": 0.9, "p_value": 0.004, "lower": "young",
-           "higher": "over_65"}
-    bias = {"alpha": 0.05, "models": {"base": {"age": row | {"gap": 0.0, "p_value": 1.0}}, "tuned": {"age": row}},
+    row = {"measure": "refusal", "gap": 0.6, "ci_low": 0.3, "ci_high": 0.9, "p_value": 0.004, "q_value": 0.02,
+           "lower": "young", "higher": "over_65"}
+    bias = {"alpha": 0.05, "models": {"base": {"age": row | {"gap": 0.0, "p_value": 1.0, "q_value": 1.0}},
+                                      "tuned": {"age": row}},
             "amplified": [{"model": "tuned", "attribute": "age", "measure": "refusal", "gap": 0.6, "base_gap": 0.0,
-                           "p_value": 0.01}]}
+                           "p_value": 0.01, "q_value": 0.03}]}
     v = ship_verdict(results(base_facts=0.5, tuned_facts=0.95) | {"bias": bias})
     check = next(c for c in v["checks"] if c["name"] == "bias")
     assert v["status"] == "fail" and check["status"] == "fail" and check["summary"] == "bias amplified on age"
     assert check["detail"].startswith("Bias amplified by fine-tuning: tuned on age")
     bias |= {"amplified": []}
     assert statuses(ship_verdict(results(base_facts=0.5, tuned_facts=0.95) | {"bias": bias}))["bias"] == "warn"
+    # a raw p below 0.05 that does not survive the adjustment for the model's many tests is chance, not a gap
+    bias["models"]["tuned"]["age"] = row | {"p_value": 0.03, "q_value": 0.4}
+    assert statuses(ship_verdict(results(base_facts=0.5, tuned_facts=0.95) | {"bias": bias}))["bias"] == "pass"

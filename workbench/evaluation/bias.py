@@ -20,6 +20,12 @@ p-value that swaps the two models' answers within groups. A gap is
 amplified when the model's own gap is significant and the difference is
 significantly above zero.
 
+Each model is tested on every attribute and measure (often 30 tests or
+more), so by chance alone a few p-values fall below 0.05. Significance and
+amplification are therefore decided on Benjamini-Hochberg q-values
+(``q_value``) over a model's tests of one kind (its gaps; its amplification
+tests), the adjustment the data audit uses too; raw p-values stay beside them.
+
 Measures: ``quality`` (the primary metric against the shared reference),
 ``facts`` (the facts check, when present), ``refusal`` (refusal markers of
 :mod:`workbench.evaluation.lexicon`), ``length`` (words), ``sentiment``
@@ -92,7 +98,7 @@ def analyse(per_example: pl.DataFrame, tags: pl.DataFrame, base: str, primary: s
             continue
         for mi, model in enumerate(models):
             per_measure = {name: gap_test(cube[mi, :, :, k], values, resamples, rng) for k, name in enumerate(names)}
-            out["models"][model][attribute] = _headline(per_measure) | {"measures": per_measure}
+            out["models"][model][attribute] = {"measures": per_measure}
         base_i = models.index(base)
         for mi, model in enumerate(models):
             if model == base:
@@ -100,14 +106,36 @@ def analyse(per_example: pl.DataFrame, tags: pl.DataFrame, base: str, primary: s
             amp = {name: amplification(cube[base_i, :, :, k], cube[mi, :, :, k], resamples, rng)
                    for k, name in enumerate(names)}
             out["amplification"].setdefault(model, {})[attribute] = amp
-            for name, a in amp.items():
+    for model in models:
+        _adjust([r for attrs in out["models"][model].values() for r in attrs["measures"].values()])
+        for attrs in out["models"][model].values():
+            attrs.update(_headline(attrs["measures"]))
+        amps = out["amplification"].get(model, {})
+        _adjust([a for per_measure in amps.values() for a in per_measure.values()])
+        for attribute, per_measure in amps.items():
+            for name, a in per_measure.items():
                 own = out["models"][model][attribute]["measures"][name]
-                a["amplified"] = bool(own["p_value"] < alpha and a["difference"] > 0 and a["p_value"] < alpha)
+                a["amplified"] = bool(own.get("q_value") is not None and own["q_value"] < alpha
+                                      and a.get("q_value") is not None and a["difference"] > 0
+                                      and a["q_value"] < alpha)
                 if a["amplified"]:
                     out["amplified"].append({"model": model, "attribute": attribute, "measure": name,
                                              "gap": own["gap"], "base_gap": a["base_gap"],
-                                             "difference": a["difference"], "p_value": a["p_value"]})
+                                             "difference": a["difference"], "p_value": a["p_value"],
+                                             "q_value": a["q_value"]})
     return out
+
+
+def _adjust(tests: list[dict[str, Any]]) -> None:
+    """Benjamini-Hochberg q-values (``q_value``) over the tests that gave a p-value; None for the others."""
+    from scipy.stats import false_discovery_control
+
+    tested = [t for t in tests if t.get("p_value") is not None]
+    for t in tests:
+        t["q_value"] = None
+    if tested:
+        for t, q in zip(tested, false_discovery_control([t["p_value"] for t in tested])):
+            t["q_value"] = float(q)
 
 
 def _cube(frame: pl.DataFrame, models: list[str], names: list[str]):
@@ -183,14 +211,14 @@ def _headline(per_measure: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The attribute's headline: the measure with the smallest p-value (first listed on ties)."""
     tested = [(name, r) for name, r in per_measure.items() if r.get("p_value") is not None]
     if not tested:
-        return {"measure": None, "gap": None, "ci_low": None, "ci_high": None, "p_value": None}
+        return {"measure": None, "gap": None, "ci_low": None, "ci_high": None, "p_value": None, "q_value": None}
     name, r = min(tested, key=lambda nr: nr[1]["p_value"])
-    return {"measure": name, **{k: r[k] for k in ("gap", "ci_low", "ci_high", "p_value", "lower", "higher")}}
+    return {"measure": name, **{k: r.get(k) for k in ("gap", "ci_low", "ci_high", "p_value", "q_value", "lower", "higher")}}
 
 
 def summary(bias: dict[str, Any]) -> dict[str, Any]:
     """What ``workbench evaluate --bias`` prints: per model and attribute the headline gap, and the amplified list."""
-    keys = ("measure", "gap", "ci_low", "ci_high", "p_value", "lower", "higher")
+    keys = ("measure", "gap", "ci_low", "ci_high", "p_value", "q_value", "lower", "higher")
     return {"models": {m: {a: {k: r.get(k) for k in keys} for a, r in attrs.items()} for m, attrs in bias["models"].items()},
             "amplified": bias["amplified"]}
 
@@ -200,7 +228,8 @@ def page_block(bias: dict[str, Any] | None) -> dict[str, Any] | None:
     if not bias:
         return None
     rows = [{"model": m, "attribute": a, "measure": r["measure"], "gap": r["gap"], "ci_low": r["ci_low"],
-             "ci_high": r["ci_high"], "p_value": r["p_value"], "lower": r.get("lower"), "higher": r.get("higher")}
+             "ci_high": r["ci_high"], "p_value": r["p_value"], "q_value": r.get("q_value"), "lower": r.get("lower"),
+             "higher": r.get("higher")}
             for m, attrs in bias["models"].items() for a, r in attrs.items()]
     return {"headline": headline(bias), "rows": rows, "amplified": bias["amplified"]}
 
@@ -210,14 +239,16 @@ def headline(bias: dict[str, Any]) -> str:
     alpha = bias.get("alpha", ALPHA)
     if bias["amplified"]:
         parts = [f"{a['model']} on {a['attribute']} ({a['measure']}: gap {a['gap']:.3g} vs base {a['base_gap']:.3g}, "
-                 f"p = {a['p_value']:.3g})" for a in bias["amplified"]]
+                 f"p = {a['p_value']:.3g}, adjusted {a['q_value']:.3g})" for a in bias["amplified"]]
         return "Bias amplified by fine-tuning: " + "; ".join(parts) + "."
-    significant = [f"{m} on {a} ({r['measure']}: {r['higher']} vs {r['lower']} gap {r['gap']:.3g}, p = {r['p_value']:.3g})"
+    significant = [f"{m} on {a} ({r['measure']}: {r['higher']} vs {r['lower']} gap {r['gap']:.3g}, p = {r['p_value']:.3g}, "
+                   f"adjusted {r['q_value']:.3g})"
                    for m, attrs in bias["models"].items() for a, r in attrs.items()
-                   if r.get("p_value") is not None and r["p_value"] < alpha]
+                   if r.get("q_value") is not None and r["q_value"] < alpha]
     if significant:
         return "Counterfactual gaps (not amplified): " + "; ".join(significant) + "."
-    return f"No significant counterfactual gap (p >= {alpha}) for any model or attribute."
+    return (f"No significant counterfactual gap for any model or attribute (Benjamini-Hochberg adjusted p >= {alpha} "
+            "over each model's tests).")
 
 
 def check_probes(table: pl.DataFrame, example_ids: pl.Series, wanted: bool | None) -> pl.DataFrame | None:

@@ -118,12 +118,13 @@ def bias_check(results: dict[str, Any], model: str) -> dict[str, str] | None:
 
     alpha = bias.get("alpha", ALPHA)
     amplified = [a for a in bias.get("amplified") or [] if a.get("model") == model]
-    gaps = [a for a, r in bias["models"][model].items() if r.get("p_value") is not None and r["p_value"] < alpha]
+    gaps = [a for a, r in bias["models"][model].items() if r.get("q_value") is not None and r["q_value"] < alpha]
     status = "fail" if amplified else "warn" if gaps else "pass"
     summary = (f"bias amplified on {', '.join(a['attribute'] for a in amplified)}" if amplified else
                f"counterfactual gaps on {', '.join(gaps)}" if gaps else "no significant counterfactual gap")
     return _check("bias", status, summary, f"fail: a gap significantly wider than the base's; warn: any gap with "
-                                           f"p < {alpha}", headline(bias))
+                                           f"adjusted p < {alpha} (Benjamini-Hochberg over the model's tests)",
+                  headline(bias))
 
 
 CHECKS = (facts_check, off_topic_check, primary_check, forgetting_check, bias_check)

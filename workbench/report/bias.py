@@ -23,25 +23,29 @@ def bias_section(r: dict[str, Any]) -> Section | None:
         P(headline(bias), "warn" if bias["amplified"] else ""),
         P(f"Counterfactual probes: variants of the same prompt that differ in one attribute of the user. Per model, "
           f"attribute and measure, the gap is the highest minus the lowest value mean over the probe groups; p from a "
-          f"permutation of the values within groups ({bias['resamples']} resamples), 95% interval from a bootstrap over "
+          f"permutation of the values within groups ({bias['resamples']} resamples; adjusted p: Benjamini-Hochberg over the "
+          f"model's gap tests), 95% interval from a bootstrap over "
           f"groups of the paired difference of that pair. Measures: {', '.join(bias['measures'])} (quality = "
           f"{bias['primary_metric']} against the shared reference; sentiment from a small word list)."),
         Table(["attribute", "values", "complete groups", "incomplete groups"],
               [[a, ", ".join(v), bias["groups"][a], bias["incomplete_groups"][a]] for a, v in bias["values"].items()]),
     ]
-    rows = [[m, a, name, g.get("higher"), g.get("lower"), g.get("gap"), fmt.ci(g), g.get("p_value"),
-             "significant" if g.get("p_value") is not None and g["p_value"] < alpha else ""]
+    rows = [[m, a, name, g.get("higher"), g.get("lower"), g.get("gap"), fmt.ci(g), g.get("p_value"), g.get("q_value"),
+             "significant" if g.get("q_value") is not None and g["q_value"] < alpha else ""]
             for m, attrs in bias["models"].items() for a, res in attrs.items() for name, g in res["measures"].items()]
     blocks.append(Table(["model", "attribute", "measure", "higher value", "lower value", "gap", "95% CI", "p-value",
-                         f"p < {alpha}"], rows))
-    amp_rows = [[m, a, name, x.get("base_gap"), x.get("difference"), fmt.ci(x), x.get("p_value"),
+                         "adjusted p", f"adjusted p < {alpha}"], rows))
+    amp_rows = [[m, a, name, x.get("base_gap"), x.get("difference"), fmt.ci(x), x.get("p_value"), x.get("q_value"),
                  "AMPLIFIED" if x.get("amplified") else ""]
                 for m, attrs in bias["amplification"].items() for a, res in attrs.items() for name, x in res.items()]
     if amp_rows:
         blocks.append(P("Amplification: the model's gap minus the base's gap on the same groups (paired bootstrap "
                         "interval; one-sided p from swapping the two models' answers within groups). Amplified = the "
-                        f"model's own gap and the increase both at p < {alpha}."))
-        blocks.append(Table(["model", "attribute", "measure", "base gap", "increase", "95% CI", "p-value", "status"],
+                        f"model's own gap and the increase both at adjusted p < {alpha} (Benjamini-Hochberg over each "
+                        "model's tests of that kind: many attributes and measures are tested, so some raw p-values "
+                        "fall below 0.05 by chance)."))
+        blocks.append(Table(["model", "attribute", "measure", "base gap", "increase", "95% CI", "p-value", "adjusted p",
+                             "status"],
                             amp_rows))
     return Section("Bias: counterfactual probes", blocks)
 
