@@ -279,3 +279,31 @@ def test_benchmark_batch_wise_run_reports_time_and_its_own_peak_memory():
     assert result["baselines"].startswith("skipped") and result["batched_batches"] == 3
     assert 0 < result["batched_rows_out"] < 900 and result["batched_peak_memory_mb"] > 50
     assert result["batched_seconds"] >= result["batched_cpu_seconds"] * 0.3 > 0
+
+
+def test_spilled_key_runs_merge_in_memory_bounded_by_a_chunk_not_the_row_count(tmp_path, monkeypatch):
+    """Once spilling, merging the sorted key runs holds one chunk in RAM, whatever the number of keys held:
+    numpy's allocations are traced (deterministic, unlike RSS on a loaded machine); the memory-mapped
+    output is not RAM the process owns. Before, the largest merge held about 32 bytes per key."""
+    import tracemalloc
+
+    from workbench.plugins.cleaners.spill import SortedRuns, Spill
+
+    monkeypatch.setattr(SortedRuns, "MERGE_CHUNK", 4096)
+    batch = 10_000
+    peaks = {}
+    for batches in (10, 40):
+        rng = np.random.default_rng(batches)
+        spill = Spill(0, tmp_path)
+        spill.active = True
+        runs = SortedRuns(spill)
+        tracemalloc.start()
+        for step in range(batches):
+            runs.add(rng.integers(0, 1 << 62, size=batch).astype(np.uint64),
+                     np.arange(step * batch, (step + 1) * batch, dtype=np.uint32))
+        peaks[batches] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(runs) == batches * batch and len(runs.runs) <= 7
+        assert runs.ram_bytes() <= batch * 12  # only the newest run, not yet merged, is in RAM
+    per_key = (peaks[40] - peaks[10]) / (30 * batch)
+    assert per_key < 2, f"RAM grows by {per_key:.1f} bytes per key held (peaks {peaks})"

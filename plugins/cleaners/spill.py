@@ -33,15 +33,29 @@ class Spill:
         """``array`` itself, or once spilling, a read-only memory map of a file holding it."""
         if not self.active or not array.size:
             return array
-        if self._folder is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="workbench-spill-")
-            self._folder = Path(self._tmp.name)
-        path = self._folder / f"spill-{next(self._names)}.bin"
+        path = self._next_path()
         array.tofile(path)
         self.bytes_on_disk += array.nbytes
         mapped: np.ndarray = np.memmap(path, dtype=array.dtype, mode="r", shape=array.shape)
         path.unlink()  # the mapping keeps the data; nothing is left behind when it goes
         return mapped
+
+    def allocate(self, length: int, dtype: type) -> np.ndarray:
+        """An array to fill: in RAM, or once spilling, a writable memory map of a new file (filled in place,
+        so a large result never exists in RAM as a whole)."""
+        if not self.active or not length:
+            return np.empty(length, dtype=dtype)
+        path = self._next_path()
+        mapped: np.ndarray = np.memmap(path, dtype=dtype, mode="w+", shape=(length,))
+        path.unlink()
+        self.bytes_on_disk += mapped.nbytes
+        return mapped
+
+    def _next_path(self) -> Path:
+        if self._folder is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="workbench-spill-")
+            self._folder = Path(self._tmp.name)
+        return self._folder / f"spill-{next(self._names)}.bin"
 
 
 def in_ram(array: np.ndarray) -> int:
@@ -50,6 +64,8 @@ def in_ram(array: np.ndarray) -> int:
 
 class SortedRuns:
     """Sorted disjoint uint64 keys, each with a uint32 owner; a key keeps the owner it was first added with."""
+
+    MERGE_CHUNK = 1 << 20
 
     def __init__(self, spill: Spill) -> None:
         self.spill = spill
@@ -83,10 +99,26 @@ class SortedRuns:
 
     def _merge(self) -> None:
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
-            (k2, o2), (k1, o1) = self.runs.pop(), self.runs.pop()
-            keys, owners = np.concatenate([k1, k2]), np.concatenate([o1, o2])
-            order = np.argsort(keys, kind="stable")
-            self.runs.append((self.spill.store(keys[order]), self.spill.store(owners[order])))
+            second, first = self.runs.pop(), self.runs.pop()
+            self.runs.append(self._merged(first, second))
+
+    def _merged(self, *runs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Two disjoint sorted runs as one, placed chunk by chunk into the output (a file once spilling).
+
+        A key's place is its index in its run plus the number of smaller keys
+        in the other run, so no concatenation or sort of the whole is needed:
+        besides the output, a merge holds one chunk (before, a merge of the
+        largest runs held about 32 bytes per key in RAM, gigabytes at 10M rows).
+        """
+        total = sum(len(keys) for keys, _ in runs)
+        keys_out, owners_out = self.spill.allocate(total, np.uint64), self.spill.allocate(total, np.uint32)
+        for (keys, owners), (other, _) in zip(runs, runs[::-1]):
+            for start in range(0, len(keys), self.MERGE_CHUNK):
+                part = np.asarray(keys[start:start + self.MERGE_CHUNK])
+                at = np.searchsorted(other, part) + np.arange(start, start + len(part))
+                keys_out[at] = part
+                owners_out[at] = owners[start:start + self.MERGE_CHUNK]
+        return keys_out, owners_out
 
     def spill_all(self) -> None:
         self.runs = [(self.spill.store(np.asarray(k)), self.spill.store(np.asarray(o))) if not isinstance(k, np.memmap)
