@@ -382,6 +382,8 @@ class NearDupMemory:
             self.bits.spill_all()
             self.keys.spill_all()
             self.sets.parts = [(self.spill.store(o), self.spill.store(h)) for o, h in self.sets.parts]
+        if self.spill.active:
+            self.spill.release()
 
     def estimate(self, sigs: np.ndarray, mem: np.ndarray) -> np.ndarray:
         """b-bit estimate of the Jaccard between new signatures and remembered rows."""

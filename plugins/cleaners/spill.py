@@ -11,7 +11,9 @@ system then keeps in RAM only the pages that lookups touch, and may drop them.
 
 from __future__ import annotations
 
+import mmap
 import tempfile
+import weakref
 from itertools import count
 from pathlib import Path
 
@@ -28,6 +30,7 @@ class Spill:
         self._names = count()
         self.active = False
         self.bytes_on_disk = 0
+        self._maps: list[weakref.ref[np.memmap]] = []  # arrays are unhashable: no WeakSet
 
     def store(self, array: np.ndarray) -> np.ndarray:
         """``array`` itself, or once spilling, a read-only memory map of a file holding it."""
@@ -36,8 +39,9 @@ class Spill:
         path = self._next_path()
         array.tofile(path)
         self.bytes_on_disk += array.nbytes
-        mapped: np.ndarray = np.memmap(path, dtype=array.dtype, mode="r", shape=array.shape)
+        mapped: np.memmap = np.memmap(path, dtype=array.dtype, mode="r", shape=array.shape)
         path.unlink()  # the mapping keeps the data; nothing is left behind when it goes
+        self._maps.append(weakref.ref(mapped))
         return mapped
 
     def allocate(self, length: int, dtype: type) -> np.ndarray:
@@ -46,10 +50,25 @@ class Spill:
         if not self.active or not length:
             return np.empty(length, dtype=dtype)
         path = self._next_path()
-        mapped: np.ndarray = np.memmap(path, dtype=dtype, mode="w+", shape=(length,))
+        mapped: np.memmap = np.memmap(path, dtype=dtype, mode="w+", shape=(length,))
         path.unlink()
         self.bytes_on_disk += mapped.nbytes
+        self._maps.append(weakref.ref(mapped))
         return mapped
+
+    def release(self) -> None:
+        """Unmap the pages that lookups touched from this process (called after each batch).
+
+        Touched pages of a memory-mapped file count in the process's RSS until
+        the kernel needs them (about 400 bytes per kept row at 400,000 rows);
+        the mappings are shared, so the data stays in the files and the page
+        cache, and the next lookup maps again only what it reads.
+        """
+        self._maps = [ref for ref in self._maps if ref() is not None]  # merged-away runs are gone
+        for ref in self._maps:
+            region: mmap.mmap | None = getattr(ref(), "_mmap", None)  # numpy's mmap object behind the array
+            if region is not None:
+                region.madvise(mmap.MADV_DONTNEED)
 
     def _next_path(self) -> Path:
         if self._folder is None:
