@@ -76,8 +76,13 @@ def test_serve_feedback_export_dpo(tmp_path, tiny_model_dir):
     from workbench.feedback.export import preference_pairs
 
     # per prompt: the correction over a's answer, and b (thumbs up) over a (thumbs down) unless both said the same
+    answers: dict[str, dict[str, str]] = {}
+    for e in store.exchanges():
+        answers.setdefault(e["messages"][-1]["content"], {})[e["model"]] = e["answer"].strip()
+    differing = sum(a["a"] != a["b"] for a in answers.values())
     pairs = outcome.steps[0].manifest["rows_out"]
-    assert pairs == preference_pairs(store).height and 24 <= pairs <= 28
+    assert len(answers) == 14 and differing > 0
+    assert pairs == preference_pairs(store).height == 14 + differing
     stats = outcome.steps[-1].manifest["stats"]
     assert stats["validation_pairs"] > 0 and stats["steps"] == 12
     assert stats["heldout_margin_after"] > stats["heldout_margin_before"], stats

@@ -14,15 +14,20 @@ Model references: ``smollm2``, a local folder (full model or peft adapter), a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from workbench.lm.device import free_cores
+
+# transformers samples from torch's global generator: two sampled decodes in parallel threads (a server's
+# testers, two models side by side) would draw from each other's seeded stream, so they take turns
+_SEEDED_SAMPLING = threading.Lock()
 
 Messages = list[dict[str, Any]]
 
@@ -139,9 +144,9 @@ class LocalChatModel:
         device = next(model.parameters()).device
         batch = tok.pad({"input_ids": [list(r) for r in rows]}, padding=True, return_tensors="pt").to(device)
         sample = settings.temperature > 0
-        if sample:
-            torch.manual_seed(settings.seed)
-        with torch.inference_mode():
+        with _SEEDED_SAMPLING if sample else nullcontext(), torch.inference_mode():
+            if sample:
+                torch.manual_seed(settings.seed)
             # on a CPU, prefilling each prompt unpadded beats computing the padding (a GPU does it in parallel)
             unpadded = len(rows) > 1 and device.type == "cpu"
             cache = prefilled_cache(model, rows, settings.max_new_tokens) if unpadded else None
