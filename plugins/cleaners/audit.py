@@ -211,11 +211,8 @@ def _label_tests(rows: list[dict[str, Any]], mentions: list[dict[str, Any]], min
 
 def _adjust(tests: list[dict[str, Any]]) -> None:
     """Benjamini-Hochberg q-values over every test of the audit; the flag text gets p and q."""
-    from scipy.stats import false_discovery_control
+    from workbench.evaluation.significance import add_q_values
 
-    if not tests:
-        return
-    q = false_discovery_control([t["p_value"] for t in tests])
-    for t, qv in zip(tests, q):
-        t["q_value"] = float(qv)
-        t["text"] += f", p = {t['p_value']:.3g} (adjusted for {len(tests)} tests: {qv:.3g})"
+    add_q_values(tests)
+    for t in tests:
+        t["text"] += f", p = {t['p_value']:.3g} (adjusted for {len(tests)} tests: {t['q_value']:.3g})"

@@ -79,6 +79,8 @@ def analyse(per_example: pl.DataFrame, tags: pl.DataFrame, base: str, primary: s
     """The bias block of ``results.json``: gaps per model, attribute and measure, and amplification."""
     import numpy as np
 
+    from workbench.evaluation.significance import add_q_values
+
     frame = measures(per_example, primary).join(tags, on="id", how="inner")
     names = [c[2:] for c in frame.columns if c.startswith("m_")]
     models = list(dict.fromkeys(per_example.get_column("model_name").to_list()))
@@ -107,11 +109,11 @@ def analyse(per_example: pl.DataFrame, tags: pl.DataFrame, base: str, primary: s
                    for k, name in enumerate(names)}
             out["amplification"].setdefault(model, {})[attribute] = amp
     for model in models:
-        _adjust([r for attrs in out["models"][model].values() for r in attrs["measures"].values()])
+        add_q_values([r for attrs in out["models"][model].values() for r in attrs["measures"].values()])
         for attrs in out["models"][model].values():
             attrs.update(_headline(attrs["measures"]))
         amps = out["amplification"].get(model, {})
-        _adjust([a for per_measure in amps.values() for a in per_measure.values()])
+        add_q_values([a for per_measure in amps.values() for a in per_measure.values()])
         for attribute, per_measure in amps.items():
             for name, a in per_measure.items():
                 own = out["models"][model][attribute]["measures"][name]
@@ -125,17 +127,6 @@ def analyse(per_example: pl.DataFrame, tags: pl.DataFrame, base: str, primary: s
                                              "q_value": a["q_value"]})
     return out
 
-
-def _adjust(tests: list[dict[str, Any]]) -> None:
-    """Benjamini-Hochberg q-values (``q_value``) over the tests that gave a p-value; None for the others."""
-    from scipy.stats import false_discovery_control
-
-    tested = [t for t in tests if t.get("p_value") is not None]
-    for t in tests:
-        t["q_value"] = None
-    if tested:
-        for t, q in zip(tested, false_discovery_control([t["p_value"] for t in tested])):
-            t["q_value"] = float(q)
 
 
 def _cube(frame: pl.DataFrame, models: list[str], names: list[str]):

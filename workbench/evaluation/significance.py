@@ -92,6 +92,21 @@ def mcnemar(base_correct: Sequence[bool], other_correct: Sequence[bool], resampl
                       {"only_base_correct": only_base, "only_other_correct": only_other})
 
 
+def add_q_values(tests: Sequence[dict[str, Any]]) -> None:
+    """Benjamini-Hochberg q-values (``q_value``) over the tests that gave a ``p_value``; None for the others.
+
+    One adjustment for every family of many tests (the data audit's cross-tabs, a model's bias gaps).
+    """
+    from scipy.stats import false_discovery_control
+
+    tested = [t for t in tests if t.get("p_value") is not None]
+    for t in tests:
+        t["q_value"] = None
+    if tested:
+        for t, q in zip(tested, false_discovery_control([t["p_value"] for t in tested])):
+            t["q_value"] = float(q)
+
+
 @contextmanager
 def _sacrebleu_seed(seed: int) -> Iterator[None]:
     """sacrebleu reads its seed from SACREBLEU_SEED when a test is built."""
