@@ -131,3 +131,14 @@ def test_bias_amplified_by_fine_tuning_fails_the_verdict():
     # a raw p below 0.05 that does not survive the adjustment for the model's many tests is chance, not a gap
     bias["models"]["tuned"]["age"] = row | {"p_value": 0.03, "q_value": 0.4}
     assert statuses(ship_verdict(results(base_facts=0.5, tuned_facts=0.95) | {"bias": bias}))["bias"] == "pass"
+
+
+def test_answers_cut_at_the_token_budget_warn_that_the_scores_judge_unfinished_answers():
+    cut = results(base_facts=0.5, tuned_facts=0.95) | {"decode": {"max_new_tokens": 96},
+                                                         "generation": {"tuned": {"hit_max_new_tokens": 16}}}
+    v = ship_verdict(cut)
+    check = next(c for c in v["checks"] if c["name"] == "cut_answers")
+    assert v["status"] == "warn" and check["status"] == "warn"
+    assert check["summary"] == "answers cut at max_new_tokens = 96: 16 of 64" and "max_new_tokens" in check["detail"]
+    cut["generation"]["tuned"]["hit_max_new_tokens"] = 3  # under 5%: noted, passes
+    assert ship_verdict(cut)["status"] == "pass"

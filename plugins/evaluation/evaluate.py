@@ -24,7 +24,9 @@ class EvaluateOptions(Options):
     splits: list[str] = Field(default=["test"], description="Splits whose rows are evaluated (\"*\": every row, any split)")
     include_scenarios: bool = Field(default=True, description="Also evaluate scenario rows (expected_behavior) not used for training")
     max_examples: int | None = Field(default=None, ge=1, description="Evaluate at most this many rows (first ones by id)")
-    decode: DecodeSettings = Field(default_factory=DecodeSettings, description="Decoding settings, the same for every model")
+    decode: DecodeSettings = Field(default_factory=DecodeSettings,
+                                   description="Decoding settings, the same for every model (max_new_tokens unset: "
+                                               "sized from the longest reference, so no answer is cut before its facts)")
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), description="Metric names (`workbench plugins` lists them)")
     metric_options: dict[str, dict] = Field(default_factory=dict, description="Options per metric, e.g. { judge = { rubric = \"...\" } }")
     bootstrap_resamples: int = Field(default=1000, ge=10, description="Paired bootstrap resamples")
@@ -78,6 +80,7 @@ class Evaluate(Step):
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench.errors import WorkbenchError
+        from workbench.evaluation.answer_budget import answer_budget
         from workbench.evaluation.bias import analyse, check_probes
         from workbench.evaluation.cache import cache_dirs
         from workbench.evaluation.examples import build_examples, select_rows
@@ -105,7 +108,11 @@ class Evaluate(Step):
                                      hint="train with a grid (options.grid) or turn grid_trials off")
             extra += [t for t in trials if t not in extra]
         models = model_names(o.base_model, tuned, extra) | {n: f"answers:{ctx.resolve(f)}" for n, f in o.answers.items()}
-        config = EvalConfig(models, metrics, o.decode,
+        decode, budget_reason = o.decode, "set in the options"
+        if "max_new_tokens" not in o.decode.model_fields_set:
+            budget, budget_reason = answer_budget(examples["reference"].to_list())
+            decode = o.decode.model_copy(update={"max_new_tokens": budget})
+        config = EvalConfig(models, metrics, decode,
                             o.bootstrap_resamples, o.ar_trials, ctx.seed if o.seed is None else o.seed,
                             o.primary_metric, o.top_examples, o.forgetting_probe, o.base_url, o.api_key_env,
                             train=training_examples(table, examples), saved=saved_models(models, examples))
@@ -114,6 +121,7 @@ class Evaluate(Step):
         threads = free_cores()  # recorded: what local generation takes now (each model's answers re-decide)
         results, per_example = evaluate(examples, config, cache_dir, progress=ctx.progress, log=ctx.log,
                                         legacy_cache_dirs=legacy_cache_dirs)
+        results["max_new_tokens_reason"] = budget_reason
         if probes is not None:
             results["bias"] = analyse(per_example, probes, results["base"], o.primary_metric, o.bootstrap_resamples, config.seed)
         ctx.step_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ Runs ``sample_data/demo.toml``, which is what ``workbench demo`` runs, from
 nothing in a scratch runs folder (no reused steps, no shared generation
 cache): curate, split, scenarios, augment, train with the trainer's default
 options (the demo names only model and method), evaluate base vs tuned
-(the demo caps answers at 96 new tokens), report. Then reads
+(answers may be as long as the longest reference plus a quarter), report. Then reads
 the run's own records: chrF and the facts check with their paired p-values,
 off-topic answers, the forgetting probe, the epochs the size rule chose,
 where early stopping stopped, timings and threads.

@@ -17,6 +17,8 @@ ALPHA = 0.05
 PASS_FACTS, WARN_FACTS = 0.90, 0.75
 #: share of off-topic answers tolerated for a pass (warn up to WARN_OFF_TOPIC)
 PASS_OFF_TOPIC, WARN_OFF_TOPIC = 0.02, 0.10
+#: share of answers cut at max_new_tokens above which the scores are flagged as judging unfinished answers
+WARN_CUT = 0.05
 ORDER = {"pass": 0, "warn": 1, "fail": 2}
 
 
@@ -127,7 +129,20 @@ def bias_check(results: dict[str, Any], model: str) -> dict[str, str] | None:
                   headline(bias))
 
 
-CHECKS = (facts_check, off_topic_check, primary_check, forgetting_check, bias_check)
+def cut_answers_check(results: dict[str, Any], model: str) -> dict[str, str] | None:
+    """Answers stopped by the token budget rather than their end of turn: scores of unfinished answers mislead."""
+    cut = (results.get("generation", {}).get(model) or {}).get("hit_max_new_tokens")
+    n = results.get("n_examples")
+    if cut is None or not n:
+        return None
+    cap = (results.get("decode") or {}).get("max_new_tokens")
+    status = "warn" if cut / n > WARN_CUT else "pass"
+    return _check("cut_answers", status, f"answers cut at max_new_tokens = {cap}: {cut} of {n}",
+                  f"warn above {pct(WARN_CUT)}: the facts and similarity scores judge unfinished answers",
+                  "raise decode.max_new_tokens, or leave it unset to size it from the references" if cut else "")
+
+
+CHECKS = (facts_check, off_topic_check, primary_check, forgetting_check, bias_check, cut_answers_check)
 
 
 def ship_verdict(results: dict[str, Any], model: str | None = None) -> dict[str, Any]:

@@ -84,7 +84,8 @@ def _overview(report: dict[str, Any]) -> Section:
         Table(["model", "reference", "answers generated", "answers from cache", "answers cut at max_new_tokens"],
               [[n, ref, r["generation"][n]["generated"], r["generation"][n]["cached"],
                 r["generation"][n].get("hit_max_new_tokens")] for n, ref in r["models"].items()]),
-        Table(["decoding setting", "value"], [[k, v] for k, v in r["decode"].items()]),
+        Table(["decoding setting", "value"], [[k, v] for k, v in r["decode"].items()]
+              + ([["max_new_tokens chosen", r["max_new_tokens_reason"]]] if r.get("max_new_tokens_reason") else [])),
     ]
     for other, comparisons in r["comparisons"].items():
         v = ship_verdict(r, other)
