@@ -23,6 +23,7 @@ from workbench.training import methods, preflight, runner
 from workbench.training.batching import collate, split_by_tokens
 from workbench.training.chat import IGNORE, Example, build_examples
 from workbench.training.options import CausalLMOptions
+from workbench.training.rehearsal import rehearsal_rows
 from workbench.training.runner import LoopState, Runner, TrainingCancelled
 from workbench.training.sizing import count_sources
 
@@ -96,9 +97,12 @@ class ChatRun(Runner):
         super().__init__(opts, job.out_dir, seed=job.seed if opts.seed is None else opts.seed, progress=job.progress,
                          cancelled=job.cancelled, log=job.log)
         model, self.tokenizer = load_base(opts)
-        self.train_ex, self.skipped = tokenise(self.tokenizer, job.train_rows, opts.max_length, "train")
+        rows = job.train_rows + ([] if job.preflight_only else rehearsal_rows(
+            opts.model, opts.rehearsal, len(job.train_rows), job.out_dir, self.seed, job.progress, job.log))
+        self.rehearsal_rows = len(rows) - len(job.train_rows)
+        self.train_ex, self.skipped = tokenise(self.tokenizer, rows, opts.max_length, "train")
         self.val_ex, _ = tokenise(self.tokenizer, job.val_rows, opts.max_length, "validation")
-        self.train_sources = count_sources(job.train_rows)
+        self.train_sources = count_sources(rows)
         if not self.train_ex:
             raise WorkbenchError("no training examples with assistant tokens to learn from",
                                  hint="the table needs rows with split = 'train' and at least one assistant turn")
@@ -140,7 +144,7 @@ class ChatRun(Runner):
         return figures
 
     def stats(self) -> dict[str, Any]:
-        return {**super().stats(), "skipped_examples": self.skipped}
+        return {**super().stats(), "skipped_examples": self.skipped, "rehearsal_rows": self.rehearsal_rows}
 
     def fresh_model(self) -> Any:
         return methods.prepare_model(load_base(self.opts)[0], self.opts)

@@ -73,6 +73,10 @@ class CausalLMOptions(LoopOptions):
     freeze_layers: int = Field(default=0, ge=0, description="Freeze the embeddings and the lowest N transformer layers")
     new_head: bool = Field(default=False, description="head: start from a freshly initialised, untied output head")
     learning_rate: float = Field(default=5e-4, gt=0, description="Peak learning rate")
+    rehearsal: float = Field(
+        default=0.1, ge=0, lt=1,
+        description="Guard against forgetting: general prompts (a packaged set, apart from the forgetting probes) "
+                    "answered by the base model, mixed in as this share of the training rows (0 = off)")
     head_learning_rate: float | None = Field(
         default=None, gt=0, description="Learning rate of the output head (discriminative rates; default: learning_rate)")
     layer_lr_decay: float = Field(default=1.0, gt=0, le=1,
@@ -104,7 +108,7 @@ class CausalLMOptions(LoopOptions):
         "new_head": form(when={"method": "head"}),
         "learning_rate": form(scale="log"),
         "head_learning_rate": form("optimisation", advanced=True, scale="log"),
-        **dict.fromkeys(("weight_decay",), form("optimisation")),
+        **dict.fromkeys(("weight_decay", "rehearsal"), form("optimisation")),
         **dict.fromkeys(("freeze_layers", "layer_lr_decay", "dropout"), form("optimisation", advanced=True)),
         **dict.fromkeys(("max_batch_tokens", "batching", "warmup_probe_steps", "grid"), form("advanced", advanced=True)),
     }
