@@ -28,15 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from workbench import resources
+from workbench.runtime import store
 
 PROMPTS = resources.FOLDER / "rehearsal.jsonl"
 MAX_NEW_TOKENS = 128
 FILE = "rehearsal.jsonl"
 
 
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def load_prompts(path: Path = PROMPTS) -> list[dict[str, str]]:
     """The packaged rehearsal prompts: ``id``, ``kind`` and ``prompt`` each."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return _read_jsonl(path)
 
 
 def how_many(share: float, train_rows: int, available: int) -> int:
@@ -50,7 +55,7 @@ def rehearsal_rows(model_ref: str, share: float, train_rows: int, out_dir: Path,
     """Training rows of (general prompt, base model's answer), read from ``out_dir`` when an earlier attempt wrote them."""
     saved = out_dir / FILE
     if saved.is_file():
-        return [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return _read_jsonl(saved)
     prompts = load_prompts()
     wanted = how_many(share, train_rows, len(prompts))
     if not wanted:
@@ -70,5 +75,6 @@ def rehearsal_rows(model_ref: str, share: float, train_rows: int, out_dir: Path,
     log(f"rehearsal: {len(rows)} general prompts with the base model's answers mixed into training "
         f"({len(chosen) - len(rows)} cut or empty answers dropped)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    # atomic: a run killed mid-write must not resume from half the rows
+    store.write_text(saved, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return rows
