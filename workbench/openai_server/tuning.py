@@ -135,7 +135,8 @@ def finetune(base_dir: Path, train_rows: list[dict[str, Any]], val_rows: list[di
 
     base_rate = settings.get("learning_rate", BASE_LEARNING_RATE[settings["method"]])
     steps_per_epoch = math.ceil(len(train_rows) / hyper.batch_size)
-    opts = CausalLMOptions(**{**settings, "model": str(base_dir), "epochs": hyper.n_epochs,
+    # rehearsal off: like OpenAI's service, the stand-in trains on the uploaded file alone (its trained tokens bill it)
+    opts = CausalLMOptions(**{"rehearsal": 0, **settings, "model": str(base_dir), "epochs": hyper.n_epochs,
                               "batch_size": hyper.batch_size, "seed": hyper.seed,
                               "learning_rate": base_rate * hyper.learning_rate_multiplier,
                               "checkpoint_every": steps_per_epoch if hyper.n_epochs > 1 else 0,

@@ -24,6 +24,7 @@ import json
 import math
 import random
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,10 @@ def rehearsal_rows(model_ref: str, share: float, train_rows: int, out_dir: Path,
 
     chosen = sorted(random.Random(seed).sample(prompts, wanted), key=lambda p: p["id"])
     conversations = [[{"role": "user", "content": p["prompt"]}] for p in chosen]
-    bar = progress(len(chosen), "rehearsal: base model answers general prompts") if progress else None
-    answers = LocalChatModel(model_ref, threads=0).chat(conversations, DecodeSettings(max_new_tokens=MAX_NEW_TOKENS),
-                                                         on_batch=bar.update if bar else None)
-    if bar:
-        bar.close()
+    # a progress bar is a context manager with update(), as the step loop uses it (the OpenAI stand-in's has no close)
+    with progress(len(chosen), "rehearsal: base model answers general prompts") if progress else nullcontext() as bar:
+        answers = LocalChatModel(model_ref, threads=0).chat(
+            conversations, DecodeSettings(max_new_tokens=MAX_NEW_TOKENS), on_batch=bar.update if bar else None)
     rows = [{"id": f"rehearsal:{p['id']}", "source_id": f"rehearsal:{p['id']}",
              "messages": conversation + [{"role": "assistant", "content": a.text.strip()}]}
             for p, conversation, a in zip(chosen, conversations, answers) if not a.hit_max_new_tokens and a.text.strip()]
