@@ -124,3 +124,9 @@ def test_train_step_in_a_run_gives_later_steps_the_model(tiny_model_dir, tmp_pat
     assert manifest["stats"]["steps"] == 2 and manifest["options"]["method"] == "lora"
     again = execute(runfile, runs_dir=tmp_path / "runs")
     assert again.steps[-1].reused
+
+
+def test_a_measured_time_stays_positive_when_rounded():
+    from workbench.training.preflight import rounded_seconds
+
+    assert rounded_seconds(0.0412) == 0.0412 and rounded_seconds(1234.56) == 1234.6 and rounded_seconds(0.96) == 0.96

@@ -17,6 +17,7 @@ from typing import Any
 
 from workbench.experiment.executor import link_shared_steps
 from workbench.experiment.spec import Experiment
+from workbench.training.preflight import rounded_seconds
 
 
 def _data_prefix(rf: Any) -> tuple[Any, Any | None, Any | None]:
@@ -60,7 +61,8 @@ def experiment_preflight(exp: Experiment, runs_dir: str | Path | None = None, *,
             per_step = measured.get(key)
             item |= {"train_rows": figures["examples"], "optimizer_steps": figures["optimizer_steps"] * trials,
                      "trials": trials, "method": figures["method"],
-                     "expected_seconds": round(per_step * figures["optimizer_steps"] * trials, 1) if per_step else None}
+                     "expected_seconds": rounded_seconds(per_step * figures["optimizer_steps"] * trials)
+                     if per_step else None}
         if evaluate is not None:
             from workbench.evaluation.examples import select_rows
 
@@ -70,7 +72,7 @@ def experiment_preflight(exp: Experiment, runs_dir: str | Path | None = None, *,
         item.setdefault("train_rows", int((table["split"] == "train").sum()) if "split" in table.columns else None)
         out.append(item)
     known = [r["expected_seconds"] for r in out if r.get("expected_seconds") is not None]
-    return {"experiment": exp.name, "runs": out, "training_seconds": round(sum(known), 1) if known else None,
+    return {"experiment": exp.name, "runs": out, "training_seconds": rounded_seconds(sum(known)) if known else None,
             "unmeasured": [r["label"] for r in out if r.get("expected_seconds") is None],
             "note": "training time only, from the trainer's measured warm-up; the evaluation generates the base "
                     "model's answers once (cached for every run) and each run's tuned_answers, not timed here"}

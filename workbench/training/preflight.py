@@ -31,6 +31,12 @@ def memory_bytes(model: Any, batch_tokens: int, trained_tokens: int) -> int:
     return (total + 3 * trainable) * BYTES_FP32 + activations + logits
 
 
+def rounded_seconds(seconds: float) -> float:
+    """To 0.1 s, but three significant figures below a second: a measured time stays positive (a tiny model's
+    0.04 s rounded to 0.0, which read as "not measured")."""
+    return round(seconds, 1) if seconds >= 1 else float(f"{seconds:.3g}")
+
+
 def measure_seconds_per_token(run_batch: Callable[[Sequence[int]], int], batches: Sequence[Sequence[int]],
                               probes: int) -> float | None:
     """Seconds per computed token of forward + backward, timed on ``probes`` batches after one untimed.
@@ -70,7 +76,7 @@ def estimate(examples: Sequence[Example], plan: Sequence[Sequence[int]], *, mode
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "memory_bytes": memory_bytes(model, batch_tokens, trained),
         "measured_tokens_per_second": round(1 / seconds_per_token, 1) if seconds_per_token else None,
-        "expected_seconds": round(seconds, 1) if seconds else None,
+        "expected_seconds": rounded_seconds(seconds) if seconds else None,
     }
 
 
