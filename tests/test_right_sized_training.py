@@ -127,7 +127,7 @@ def test_default_run_chooses_epochs_and_validates_four_times_per_epoch(tiny_mode
     assert stats["stopped_early_at_step"] is None and stats["threads"] >= 1
 
 
-def test_the_component_counts_augmented_rows_as_their_conversation(tiny_model_dir, tmp_path):
+def test_the_component_counts_every_training_row_augmented_or_not(tiny_model_dir, tmp_path):
     import polars as pl
 
     from workbench.plugins.trainers.causal_lm import CausalLMTrainer
@@ -139,8 +139,8 @@ def test_the_component_counts_augmented_rows_as_their_conversation(tiny_model_di
     result = run_component(CausalLMTrainer, table, model=str(tiny_model_dir), batch_size=8, warmup_probe_steps=0,
                            checkpoint_every=0, early_stopping_patience=0, merge=False)
     stats = result.stats
-    assert stats["epochs_chosen"] == 3.5 and "7 passes over the 15 conversations" in stats["epochs_reason"]
-    assert stats["steps"] == 14  # ceil(3.5 epochs x 4 batches of 8)
+    assert stats["epochs_chosen"] == 4 and "30 examples are few: 120 examples seen" in stats["epochs_reason"]
+    assert stats["steps"] == 16  # 4 epochs x 4 batches of 8, though the 30 rows derive from 15 conversations
 
 
 def test_preflight_says_which_epochs_were_chosen_and_why(tiny_model_dir, tmp_path):
@@ -171,14 +171,8 @@ def test_the_train_pages_rough_estimate_uses_the_same_rule():
     assert local_estimate(table, {"batch_size": 4, "epochs": 2})["optimizer_steps"] == 3 * 2
 
 
-def test_augmented_variants_count_as_their_conversation_not_as_new_examples():
-    from workbench.training.sizing import count_sources
-
-    rows = [{"id": f"r{i}", "source_id": f"r{i % 300}"} for i in range(900)]  # 300 conversations, 3 rows each
-    assert count_sources(rows) == 300 and count_sources([{"id": "a"}, {"id": "b", "source_id": None}]) == 2
-    epochs, reason = choose_epochs(900, None, sources=300)
-    assert epochs == 1.0 and "3 passes over the 300 conversations" in reason  # 3 passes, not 3 epochs of 900 rows
-    assert choose_epochs(892, None, sources=319)[0] == 1.07  # the demo's train split
-    assert choose_epochs(20, None, sources=10)[0] == 5.0  # few conversations: 10 passes, over 20 rows
-    assert choose_epochs(300, None, sources=300) == choose_epochs(300, None)  # nothing augmented: the plain rule
-    assert choose_epochs(900, 2.0, sources=300)[0] == 2.0  # the user's epochs win
+def test_augmented_rows_count_as_examples_as_openai_counts_the_lines_of_a_file():
+    """Tripling the rows by augmentation leaves 3 epochs of the rows: the passes over each conversation triple."""
+    assert choose_epochs(900, None)[0] == 3.0 and choose_epochs(892, None)[0] == 3.0  # the demo's train split
+    assert choose_epochs(20, None)[0] == 5.0  # few rows: 100 examples seen
+    assert choose_epochs(900, 2.0)[0] == 2.0  # the user's epochs win

@@ -36,10 +36,20 @@ def test_cut_answers_are_dropped_and_a_resumed_run_reads_the_rows_it_wrote(tmp_p
     assert rehearsal_rows(str(tiny_model_dir), 0.5, 8, tmp_path, seed=1, log=logs.append) == []
     assert logs == ["rehearsal: 0 general prompts with the base model's answers mixed into training "
                     "(4 cut or empty answers dropped)"]
-    saved = [{"id": "rehearsal:x", "source_id": "rehearsal:x",
+    saved = [{"id": "rehearsal:x",
               "messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]}]
     (tmp_path / FILE).write_text(json.dumps(saved[0]) + "\n")  # resume: the rows of the first attempt, no model loaded
     assert rehearsal_rows("no-such-model", 0.5, 8, tmp_path, seed=1) == saved
+
+
+def test_answers_come_from_the_runs_folder_cache_and_a_smaller_set_rehearses_a_subset(tmp_path, tiny_model_dir):
+    from workbench.evaluation.cache import GenerationCache
+
+    cache = tmp_path / "cache"
+    rehearsal_rows(str(tiny_model_dir), 0.5, 8, tmp_path / "a", seed=1, cache_dir=cache)  # 4 prompts asked
+    assert len(GenerationCache(cache)) == 4
+    rehearsal_rows(str(tiny_model_dir), 0.5, 12, tmp_path / "b", seed=1, cache_dir=cache)  # 6: those 4 and 2 more
+    assert len(GenerationCache(cache)) == 6
 
 
 def test_the_train_step_records_the_rehearsal_rows(tmp_path, tiny_model_dir):

@@ -18,7 +18,7 @@ from workbench.training.options import CausalLMOptions
 
 
 def split_rows(table: pl.DataFrame, split: str) -> list[dict[str, Any]]:
-    columns = [c for c in ("id", "source_id", "messages") if c in table.columns]  # source_id: epochs per conversation
+    columns = [c for c in ("id", "messages") if c in table.columns]
     return table.filter(pl.col("split") == split).select(columns).to_dicts()
 
 
@@ -30,6 +30,7 @@ class CausalLMTrainer(Trainer):
 
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench.errors import WorkbenchError
+        from workbench.evaluation.cache import shared_cache_dir
         from workbench.training.grid import run_grid
         from workbench.training.loop import TrainJob, train
 
@@ -38,7 +39,8 @@ class CausalLMTrainer(Trainer):
             raise WorkbenchError("the table has no rows with split = 'train'",
                                  hint="add a split step before the train step")
         job = TrainJob(self.options, train_rows, val_rows, ctx.step_dir, seed=ctx.seed, progress=ctx.progress,
-                       cancelled=ctx.cancelled, log=ctx.log)
+                       cancelled=ctx.cancelled, log=ctx.log,
+                       answer_cache=shared_cache_dir(ctx.run_dir) if ctx.run_dir else None)
         if self.options.grid:
             stats = run_grid(job)
         else:

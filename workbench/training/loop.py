@@ -25,7 +25,6 @@ from workbench.training.chat import IGNORE, Example, build_examples
 from workbench.training.options import CausalLMOptions
 from workbench.training.rehearsal import rehearsal_rows
 from workbench.training.runner import LoopState, Runner, TrainingCancelled
-from workbench.training.sizing import count_sources
 
 __all__ = ["LoopState", "TrainJob", "TrainResult", "TrainingCancelled", "estimate", "load_base", "loss_module", "train"]
 
@@ -42,6 +41,7 @@ class TrainJob:
     log: Callable[[str], None] = print
     save_model: bool = True
     preflight_only: bool = False  # measure and estimate, then stop before the first step
+    answer_cache: Path | None = None  # the runs folder's generation cache, for the rehearsal answers
 
 
 def assistant_loss(lm: Any, input_ids: Any, attention_mask: Any, labels: Any) -> tuple[Any, Any]:
@@ -98,11 +98,11 @@ class ChatRun(Runner):
                          cancelled=job.cancelled, log=job.log)
         model, self.tokenizer = load_base(opts)
         rows = job.train_rows + ([] if job.preflight_only else rehearsal_rows(
-            opts.model, opts.rehearsal, len(job.train_rows), job.out_dir, self.seed, job.progress, job.log))
+            opts.model, opts.rehearsal, len(job.train_rows), job.out_dir, self.seed, job.progress, job.log,
+            job.answer_cache))
         self.rehearsal_rows = len(rows) - len(job.train_rows)
         self.train_ex, self.skipped = tokenise(self.tokenizer, rows, opts.max_length, "train")
         self.val_ex, _ = tokenise(self.tokenizer, job.val_rows, opts.max_length, "validation")
-        self.train_sources = count_sources(rows)
         if not self.train_ex:
             raise WorkbenchError("no training examples with assistant tokens to learn from",
                                  hint="the table needs rows with split = 'train' and at least one assistant turn")

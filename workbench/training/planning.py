@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from workbench.io.validate import CHARS_PER_TOKEN, TOKENS_PER_TURN
-from workbench.training.sizing import choose_epochs, count_sources
+from workbench.training.sizing import choose_epochs
 
 
 def training_rows(table: pl.DataFrame) -> pl.DataFrame:
@@ -44,7 +44,7 @@ def local_estimate(table: pl.DataFrame, options: dict[str, Any]) -> dict[str, An
                  for ms in rows["messages"].to_list() for m in ms)
     per_step = max(1, int(options.get("batch_size", 8)) * int(options.get("grad_accum", 1)))
     max_steps = int(options.get("max_steps") or 0)
-    epochs, why = choose_epochs(rows.height, options.get("epochs"), max_steps, count_sources(rows))
+    epochs, why = choose_epochs(rows.height, options.get("epochs"), max_steps)
     steps = max_steps or math.ceil(math.ceil(rows.height / per_step) * epochs)
     return {"examples": rows.height, "approx_tokens_per_epoch": tokens, "optimizer_steps": steps,
             "epochs_reason": why, "model": options.get("model"), "method": options.get("method")}

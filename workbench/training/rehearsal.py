@@ -52,8 +52,13 @@ def how_many(share: float, train_rows: int, available: int) -> int:
 
 def rehearsal_rows(model_ref: str, share: float, train_rows: int, out_dir: Path, seed: int,
                    progress: Callable[[int | None, str], Any] | None = None,
-                   log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Training rows of (general prompt, base model's answer), read from ``out_dir`` when an earlier attempt wrote them."""
+                   log: Callable[[str], None] = print, cache_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Training rows of (general prompt, base model's answer), read from ``out_dir`` when an earlier attempt wrote them.
+
+    ``cache_dir``: the runs folder's generation cache (:mod:`workbench.evaluation.cache`), so the variants of an
+    experiment and the trials of a grid search ask the base model once. The prompts are a prefix of one seeded
+    order, so a smaller training set rehearses a subset of a larger one's prompts and finds their answers there.
+    """
     saved = out_dir / FILE
     if saved.is_file():
         return _read_jsonl(saved)
@@ -61,16 +66,20 @@ def rehearsal_rows(model_ref: str, share: float, train_rows: int, out_dir: Path,
     wanted = how_many(share, train_rows, len(prompts))
     if not wanted:
         return []
+    from workbench.evaluation.cache import GenerationCache, generate_cached
     from workbench.lm.generation import DecodeSettings, LocalChatModel
 
-    chosen = sorted(random.Random(seed).sample(prompts, wanted), key=lambda p: p["id"])
+    chosen = sorted(random.Random(seed).sample(prompts, len(prompts))[:wanted], key=lambda p: p["id"])
     conversations = [[{"role": "user", "content": p["prompt"]}] for p in chosen]
+    model, settings = LocalChatModel(model_ref, threads=0), DecodeSettings(max_new_tokens=MAX_NEW_TOKENS)
     # a progress bar is a context manager with update(), as the step loop uses it (the OpenAI stand-in's has no close)
     with progress(len(chosen), "rehearsal: base model answers general prompts") if progress else nullcontext() as bar:
-        answers = LocalChatModel(model_ref, threads=0).chat(
-            conversations, DecodeSettings(max_new_tokens=MAX_NEW_TOKENS), on_batch=bar.update if bar else None)
-    rows = [{"id": f"rehearsal:{p['id']}", "source_id": f"rehearsal:{p['id']}",
-             "messages": conversation + [{"role": "assistant", "content": a.text.strip()}]}
+        on_batch = bar.update if bar else None
+        if cache_dir is None:
+            answers = model.chat(conversations, settings, on_batch=on_batch)
+        else:
+            answers, _ = generate_cached(model, conversations, settings, GenerationCache(cache_dir), on_batch)
+    rows = [{"id": f"rehearsal:{p['id']}", "messages": conversation + [{"role": "assistant", "content": a.text.strip()}]}
             for p, conversation, a in zip(chosen, conversations, answers) if not a.hit_max_new_tokens and a.text.strip()]
     log(f"rehearsal: {len(rows)} general prompts with the base model's answers mixed into training "
         f"({len(chosen) - len(rows)} cut or empty answers dropped)")

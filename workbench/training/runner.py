@@ -70,13 +70,12 @@ class Plan:
     the batches the killed one would have run.
     """
 
-    def __init__(self, lengths: Sequence[int], opts: Any, seed: int, rank: int, world: int, mode: str,
-                 sources: int | None = None) -> None:
+    def __init__(self, lengths: Sequence[int], opts: Any, seed: int, rank: int, world: int, mode: str) -> None:
         self.lengths = list(lengths)
         self.opts, self.seed, self.rank, self.world, self.mode = opts, seed, rank, world, mode
         self.per_step = opts.grad_accum * world
         self.steps_per_epoch = max(1, math.ceil(len(self.epoch(0)) / self.per_step))
-        self.epochs, self.epochs_reason = choose_epochs(len(self.lengths), opts.epochs, opts.max_steps, sources)
+        self.epochs, self.epochs_reason = choose_epochs(len(self.lengths), opts.epochs, opts.max_steps)
         self.total = opts.max_steps or max(1, math.ceil(self.epochs * self.steps_per_epoch))
         self.eval_every = validation_interval(opts.eval_every, self.steps_per_epoch)
 
@@ -102,8 +101,6 @@ class Runner:
     desc = "train"
     train_ex: Sequence[Any] = ()
     val_ex: Sequence[Any] = ()
-    #: distinct conversations behind ``train_ex`` (augmented variants share one), when the trainer knows them
-    train_sources: int | None = None
 
     def __init__(self, opts: Any, out_dir: Path, *, seed: int, progress: Callable[[int | None, str], Any] | None = None,
                  cancelled: Callable[[], bool] = lambda: False, log: Callable[[str], None] = print) -> None:
@@ -152,7 +149,7 @@ class Runner:
         self.model = model
         self.trainable_names = {n for n, p in model.named_parameters() if p.requires_grad}
         self.plan = Plan([len(e.input_ids) for e in self.train_ex], self.opts, self.seed, acc.process_index,
-                         acc.num_processes, mode, self.train_sources)
+                         acc.num_processes, mode)
         optimizer = torch.optim.AdamW(groups, lr=self.opts.learning_rate)
         self.scheduler = make_scheduler(optimizer, self.plan.total, self.opts)
         self.wrapped, self.optimizer = acc.prepare(loss, optimizer)

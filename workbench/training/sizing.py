@@ -13,7 +13,6 @@ rounds up so that every set of 4 or more examples is seen at least 100 times.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from workbench.training.estimate import (
     MAX_DEFAULT_EPOCHS,
@@ -26,46 +25,29 @@ from workbench.training.estimate import (
 VALIDATIONS_PER_EPOCH = 4
 
 
-def choose_epochs(n_examples: int, epochs: float | None, max_steps: int = 0,
-                  sources: int | None = None) -> tuple[float | None, str]:
+def choose_epochs(n_examples: int, epochs: float | None, max_steps: int = 0) -> tuple[float | None, str]:
     """``(epochs, reason)``: the user's choice when given, else the size rule; ``None`` when ``max_steps`` decides.
 
-    ``sources``: how many distinct conversations the rows derive from (``source_id``). Augmented variants and
-    scenarios of one conversation are not new examples: the rule then counts passes over the conversations,
-    so tripling the rows by augmentation does not triple the training time (the epochs over the rows shrink).
+    ``n_examples`` counts training rows, augmented variants and scenarios included, as OpenAI's service counts
+    the lines of a training file. Counting the conversations they derive from instead (tried: 3 passes over 319
+    conversations = 1.07 epochs of the demo's 892 rows) halved the answers with every fact right on the demo
+    (28% against 54% at 3 epochs of the rows; docs/training.md, *Outcome benchmark*).
     """
     if max_steps:
         return None, f"max_steps = {max_steps} set in the options (epochs not used)"
     if epochs is not None:
         return epochs, f"epochs = {epochs:g} set in the options"
-    n = sources if sources and sources < n_examples else n_examples
-    chosen = auto_epochs(n)
-    rule = (f"target {TARGET_EPOCHS} epochs, {MIN_TARGET_EXAMPLES:,} to {MAX_TARGET_EXAMPLES:,} examples seen, "
-            f"{MIN_DEFAULT_EPOCHS} to {MAX_DEFAULT_EPOCHS} epochs")
-    if n < n_examples:
-        over_rows = round(chosen * n / n_examples, 2)
-        return over_rows, (f"auto: {over_rows:g} epochs over the {n_examples:,} rows = {chosen} passes over the "
-                           f"{n:,} conversations they derive from (augmented variants and scenarios are not new "
-                           f"examples; {rule})")
-    seen = n * chosen
+    chosen = auto_epochs(n_examples)
+    seen = n_examples * chosen
     if chosen == TARGET_EPOCHS:
-        why = f"the target for {n:,} examples"
-    elif n * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
-        why = f"{n:,} examples are few: {seen:,} examples seen"
+        why = f"the target for {n_examples:,} examples"
+    elif n_examples * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
+        why = f"{n_examples:,} examples are few: {seen:,} examples seen"
     else:
-        why = f"{n:,} examples are many: {seen:,} examples seen"
-    return float(chosen), f"auto: {chosen} epoch{'s' * (chosen != 1)}, {why} ({rule})"
-
-
-def count_sources(rows: Any) -> int:
-    """Distinct conversations behind training rows (dicts or a table): their ``source_id``, else their ``id``
-    (a row with neither counts as its own)."""
-    if hasattr(rows, "to_dicts"):  # a table: only the id columns, not the conversations
-        ids = [c for c in ("id", "source_id") if c in rows.columns]
-        if not ids:
-            return rows.height
-        rows = rows.select(ids).to_dicts()
-    return len({r.get("source_id") or r.get("id") or f"#{i}" for i, r in enumerate(rows)})
+        why = f"{n_examples:,} examples are many: {seen:,} examples seen"
+    return float(chosen), (f"auto: {chosen} epoch{'s' * (chosen != 1)}, {why} (target {TARGET_EPOCHS} epochs, "
+                           f"{MIN_TARGET_EXAMPLES:,} to {MAX_TARGET_EXAMPLES:,} examples seen, "
+                           f"{MIN_DEFAULT_EPOCHS} to {MAX_DEFAULT_EPOCHS} epochs)")
 
 
 def auto_epochs(n_examples: int) -> int:
