@@ -77,6 +77,23 @@ def planted_rows(answer: str, n: int, start: int = 0) -> list[dict]:
             for i in range(start, start + n)]
 
 
+def test_the_best_weights_follow_the_lowest_loss_while_min_delta_decides_the_plateau():
+    """Losses creeping down in steps below ``min_delta`` end the run, but the best step is the lowest loss."""
+    from workbench.training.runner import LoopState
+
+    state = LoopState()
+    for step, val in enumerate([0.0157, 0.0130, 0.0110, 0.0094], start=1):
+        state.step = step
+        state.observe(val, min_delta=0.01, patience=3)
+    assert state.stopped_early and state.bad_evals == 3
+    assert (state.best_step, state.best_val) == (4, 0.0094)
+    fresh = LoopState()  # a real improvement resets the plateau count
+    for step, val in enumerate([0.5, 0.49, 0.3, 0.295], start=1):
+        fresh.step = step
+        fresh.observe(val, min_delta=0.01, patience=2)
+    assert not fresh.stopped_early and fresh.bad_evals == 1 and fresh.best_step == 4
+
+
 def test_early_stopping_restores_the_best_weights_when_validation_loss_rises(tiny_model_dir, tmp_path):
     """Validation asks for the word training unlearns: its loss rises as training goes on, so the run stops
     early and keeps the weights of the best validation, not the last."""
