@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -63,8 +64,7 @@ def kill_tree(proc: subprocess.Popen) -> None:
 def assert_stopped_on_patience_with_the_lowest_loss_kept(stats: dict, out: Path) -> None:
     """``min_delta`` = 100 counts every validation after the first as no gain: patience 2 stops at step 3;
     the best step is still the one of the lowest validation loss in the run's history."""
-    import json
-
-    vals = {h["step"]: h["val_loss"] for h in json.loads((out / "history.json").read_text()) if h.get("val_loss")}
+    history = json.loads((out / "history.json").read_text())
+    vals = {h["step"]: h["val_loss"] for h in history if h.get("val_loss") is not None}
     assert stats["stopped_early"] and stats["steps"] == 3 and sorted(vals) == [1, 2, 3]
     assert stats["best_step"] == min(vals, key=lambda s: vals[s]) and stats["best_val_loss"] == min(vals.values())
