@@ -372,7 +372,7 @@ class NearDupMemory:
         if n == 0:
             return
         self.sets.append(self.spill.store(sets[0]), self.spill.store(sets[1]))
-        self.ids = pl.concat([self.ids, ids.cast(pl.Utf8).rename("id")], rechunk=True)
+        self.ids.append(ids.cast(pl.Utf8).rename("id"))  # a chunk more, no copy of the ids held
         self.bits.append((sigs & np.uint32(0xFF)).astype(np.uint8))
         # one remembered row per bucket (the first) keeps probes linear
         self.keys.add(keys.ravel(), np.repeat(np.arange(self.size, self.size + n, dtype=np.uint32), bands))
