@@ -369,3 +369,30 @@ def test_exact_dedup_looks_up_a_batch_without_a_hash_table_of_every_remembered_r
     growth = _peak_rss_growth_mb(lambda: results.append(cleaner.run(t, scratch_context())))
     assert 0 < results[0].stats["dropped"] < t.height  # the batch's own duplicates (cross-batch: the chain tests)
     assert growth < 45, f"peak RSS rose {growth:.0f} MB for a batch of {t.height:,} rows"
+
+
+def test_sorted_probes_read_only_their_stretch_of_a_memory_mapped_file(tmp_path):
+    """numpy's search of sorted probes restarts its upper bound at the array's end for every probe, so on a
+    memory-mapped file it maps pages far beyond the probes' stretch (52 MB for a 16 MB stretch here)."""
+    import mmap
+
+    from workbench.plugins.cleaners.spill import search_sorted_probes
+
+    def file_pages_mb() -> float:
+        line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("RssFile:"))
+        return int(line.split()[1]) / 1024
+
+    rng = np.random.default_rng(0)
+    keys = np.sort(rng.integers(0, 1 << 62, size=16_000_000, dtype=np.uint64))
+    keys.tofile(tmp_path / "keys.bin")
+    mapped = np.memmap(tmp_path / "keys.bin", dtype=np.uint64, mode="r", shape=keys.shape)
+    probes = np.sort(rng.integers(0, 1 << 59, size=200_000, dtype=np.uint64))  # the first eighth: 16 MB of keys
+    mapped._mmap.madvise(mmap.MADV_DONTNEED)
+    before = file_pages_mb()
+    found = search_sorted_probes(mapped, probes)
+    touched = file_pages_mb() - before
+    assert (found == np.searchsorted(keys, probes)).all()
+    edges = np.array([0, keys[-1], keys[-1] + np.uint64(1)], dtype=np.uint64)
+    assert search_sorted_probes(keys, edges).tolist() == [0, len(keys) - 1, len(keys)]
+    assert len(search_sorted_probes(keys, edges[:0])) == 0
+    assert touched < 24, f"{touched:.0f} MB of the file mapped for a 16 MB stretch"

@@ -85,6 +85,23 @@ def in_ram(array: np.ndarray) -> int:
     return 0 if isinstance(array, np.memmap) else array.nbytes
 
 
+def search_sorted_probes(haystack: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """``np.searchsorted`` for sorted ``probes``, reading only the stretch of ``haystack`` they fall in.
+
+    numpy's search of sorted probes keeps its lower bound but restarts its
+    upper bound at the array's end for each probe, so its first halvings
+    touch pages far beyond the probes' stretch: on a memory-mapped file of
+    40M keys, 156 MB of pages for a slice of probes whose stretch is 64 MB.
+    """
+    if not len(probes):
+        return np.zeros(0, dtype=np.intp)
+    low = int(np.searchsorted(haystack, probes[0]))
+    high = int(np.searchsorted(haystack, probes[-1], side="right"))
+    # numpy's stubs type searchsorted of an array of probes as one integer; it returns an array
+    at: np.ndarray = np.searchsorted(haystack[low:high], probes)  # type: ignore[assignment]
+    return at + low
+
+
 class SortedRuns:
     """Sorted disjoint uint64 keys, each with a uint32 owner; a key keeps the owner it was first added with."""
 
@@ -127,7 +144,8 @@ class SortedRuns:
         for part in np.array_split(order, max(1, min(slices, len(keys)))):
             probe = keys[part]
             for run_keys, run_owners in self.runs:
-                at = np.minimum(np.searchsorted(run_keys, probe), len(run_keys) - 1)
+                found = search_sorted_probes(run_keys, probe) if slices > 1 else np.searchsorted(run_keys, probe)
+                at = np.minimum(found, len(run_keys) - 1)
                 hit = run_keys[at] == probe
                 owner[part[hit]] = run_owners[at[hit]]
             if slices > 1:
@@ -155,7 +173,7 @@ class SortedRuns:
         for (keys, owners), (other, _) in zip(runs, runs[::-1]):
             for start in range(0, len(keys), self.MERGE_CHUNK):
                 part = np.asarray(keys[start:start + self.MERGE_CHUNK])
-                at = np.searchsorted(other, part) + np.arange(start, start + len(part))
+                at = search_sorted_probes(other, part) + np.arange(start, start + len(part))
                 keys_out[at] = part
                 owners_out[at] = owners[start:start + self.MERGE_CHUNK]
                 self.spill.release()
