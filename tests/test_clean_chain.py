@@ -315,7 +315,10 @@ def _peak_rss_growth_mb(action) -> float:
         line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field))
         return int(line.split()[1])
 
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux 4.0 on)
+    except OSError as e:
+        pytest.skip(f"cannot reset the peak RSS here: {e}")
     before = status_kb("VmRSS:")
     action()
     return (status_kb("VmHWM:") - before) / 1024
