@@ -22,6 +22,7 @@ from workbench.plugins.cleaners import CLEANERS
 from workbench.plugins.cleaners.chain import DEFAULT_CHAIN, build_chain, run_chain
 from workbench.plugins.cleaners.semantic import SemanticDedup
 from workbench.plugins.cleaners.synthetic import synthetic_table
+from workbench.runtime.machine import status_mb
 from workbench.runtime.preview import preview_step, word_diff
 
 PIECES = list("ab c1@.+-#\n\u200b’â€™[]EMAIL") + ["bug", " 4111 1111 1111 1111", "a@b.io", "  ", "[EMAIL]"]
@@ -311,17 +312,13 @@ def test_spilled_key_runs_merge_in_memory_bounded_by_a_chunk_not_the_row_count(t
 
 def _peak_rss_growth_mb(action) -> float:
     """How far the process's peak RSS (anonymous and file pages alike) rose above its RSS while ``action`` ran."""
-    def status_kb(field: str) -> int:
-        line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field))
-        return int(line.split()[1])
-
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux 4.0 on)
     except OSError as e:
         pytest.skip(f"cannot reset the peak RSS here: {e}")
-    before = status_kb("VmRSS:")
+    before = status_mb("VmRSS")
     action()
-    return (status_kb("VmHWM:") - before) / 1024
+    return status_mb("VmHWM") - before
 
 
 def test_spilled_key_runs_release_the_file_pages_that_merges_and_lookups_touch(tmp_path, monkeypatch):
@@ -357,7 +354,7 @@ def test_spilled_key_runs_release_the_file_pages_that_merges_and_lookups_touch(t
 
 def test_exact_dedup_looks_up_a_batch_without_a_hash_table_of_every_remembered_row():
     """Batch-wise, exact-dedup joined each batch to the hashes of every row kept before: a hash table of
-    them per batch, about 80 MB of peak at 3M rows (hundreds at 10M). It now joins only the remembered rows
+    them per batch, 86 MB of peak at 3M rows. It now joins only the remembered rows
     the batch repeats, so the peak follows the batch, not the memory."""
     from workbench.plugins.cleaners.dedup import ExactDedup
 
@@ -381,19 +378,15 @@ def test_sorted_probes_read_only_their_stretch_of_a_memory_mapped_file(tmp_path)
 
     from workbench.plugins.cleaners.spill import search_sorted_probes
 
-    def file_pages_mb() -> float:
-        line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("RssFile:"))
-        return int(line.split()[1]) / 1024
-
     rng = np.random.default_rng(0)
     keys = np.sort(rng.integers(0, 1 << 62, size=16_000_000, dtype=np.uint64))
     keys.tofile(tmp_path / "keys.bin")
     mapped = np.memmap(tmp_path / "keys.bin", dtype=np.uint64, mode="r", shape=keys.shape)
     probes = np.sort(rng.integers(0, 1 << 59, size=200_000, dtype=np.uint64))  # the first eighth: 16 MB of keys
     mapped._mmap.madvise(mmap.MADV_DONTNEED)
-    before = file_pages_mb()
+    before = status_mb("RssFile")
     found = search_sorted_probes(mapped, probes)
-    touched = file_pages_mb() - before
+    touched = status_mb("RssFile") - before
     assert (found == np.searchsorted(keys, probes)).all()
     edges = np.array([0, keys[-1], keys[-1] + np.uint64(1)], dtype=np.uint64)
     assert search_sorted_probes(keys, edges).tolist() == [0, len(keys) - 1, len(keys)]

@@ -8,19 +8,28 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def status_mb(field: str) -> float | None:
+    """A memory field of this process's ``/proc/self/status`` (``VmHWM``, ``VmRSS``, ``RssFile``) in MB;
+    None where there is no such file or field."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_memory_mb() -> int:
     """This process's peak resident memory in MB: ``VmHWM``, which starts afresh at exec.
 
     (``ru_maxrss`` does not: a child started from a big benchmark process
     reports the parent's size when it was started.)
     """
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024)
-    except OSError:
-        pass
+    peak = status_mb("VmHWM")
+    if peak is not None:
+        return round(peak)
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
