@@ -14,6 +14,7 @@ from __future__ import annotations
 import mmap
 import tempfile
 import weakref
+from collections.abc import Callable
 from itertools import count
 from pathlib import Path
 
@@ -138,18 +139,21 @@ class SortedRuns:
         at once they would map nearly every page of the key files into the
         process (about 12 bytes per key held, gigabytes at 10M rows).
         """
+        slices = min(-(-self.spill.mapped_bytes() // self.LOOKUP_REGION), len(keys)) if self.spill.active else 1
+        if slices <= 1:
+            return self._owners(keys, np.searchsorted)
+        owner: np.ndarray = np.empty(len(keys), dtype=np.int64)
+        for part in np.array_split(np.argsort(keys), slices):
+            owner[part] = self._owners(keys[part], search_sorted_probes)
+            self.spill.release()
+        return owner
+
+    def _owners(self, keys: np.ndarray, search: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         owner: np.ndarray = np.full(len(keys), -1, dtype=np.int64)
-        slices = -(-self.spill.mapped_bytes() // self.LOOKUP_REGION) if self.spill.active else 1
-        order = np.argsort(keys) if slices > 1 else np.arange(len(keys))
-        for part in np.array_split(order, max(1, min(slices, len(keys)))):
-            probe = keys[part]
-            for run_keys, run_owners in self.runs:
-                found = search_sorted_probes(run_keys, probe) if slices > 1 else np.searchsorted(run_keys, probe)
-                at = np.minimum(found, len(run_keys) - 1)
-                hit = run_keys[at] == probe
-                owner[part[hit]] = run_owners[at[hit]]
-            if slices > 1:
-                self.spill.release()
+        for run_keys, run_owners in self.runs:
+            at = np.minimum(search(run_keys, keys), len(run_keys) - 1)
+            hit = run_keys[at] == keys
+            owner[hit] = run_owners[at[hit]]
         return owner
 
     def _merge(self) -> None:
