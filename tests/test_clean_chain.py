@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench import schema
+from workbench.components import Cleaner
 from workbench.context import scratch_context
 from workbench.ledger import balance_problem
 from workbench.plugins.cleaners import CLEANERS
@@ -163,6 +165,86 @@ def test_batched_run_gives_the_in_memory_result(tmp_path):
     assert len(set(out["id"]) ^ set(memory.table["id"])) <= 0.01 * t.height
 
 
+class _Recording(Cleaner):
+    """Drops the rows whose id ends in its digit; records which batch (first id) it saw, in order."""
+
+    description = "test cleaner"
+
+    def __init__(self, name: str, digit: str, seen: list[str], wait_for: Callable[[str], None] | None = None,
+                 fail_on: str | None = None) -> None:
+        super().__init__({})
+        self.name, self.digit, self.seen, self.wait_for, self.fail_on = name, digit, seen, wait_for, fail_on
+
+    def run(self, table, ctx):
+        from workbench.ledger import Ledger, StepResult
+
+        batch = table["id"][0]
+        self.seen.append(batch)
+        if batch == self.fail_on:
+            raise ValueError(f"{self.name} fails on {batch}")
+        if self.wait_for is not None:
+            self.wait_for(batch)
+        drop = table["id"].str.ends_with(self.digit)
+        ledger = Ledger(self.name)
+        for row_id in table.filter(drop)["id"]:
+            ledger.drop(row_id, f"ends in {self.digit}")
+        return StepResult(table.filter(~drop), ledger.frame())
+
+
+def _id_batches(count: int, rows: int = 10) -> list[pl.DataFrame]:
+    return [schema.from_rows([{"id": f"b{b}-{i}", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+                              for i in range(rows)]) for b in range(count)]
+
+
+def test_streamed_chain_runs_cleaners_on_different_batches_at_once_and_each_in_order():
+    """The second cleaner on batch i waits until the first has started batch i+1: one batch at a time never gets there."""
+    import threading
+
+    from workbench.plugins.cleaners.chain import run_chain_stream
+
+    batches = _id_batches(5)
+    first_seen: list[str] = []
+    started = {b["id"][0]: threading.Event() for b in batches}
+    following = {b["id"][0]: nxt["id"][0] for b, nxt in zip(batches, batches[1:])}
+    timed_out: list[str] = []
+
+    def first_has_started_the_next(batch: str) -> None:
+        if batch in following and not started[following[batch]].wait(10):
+            timed_out.append(batch)
+
+    class First(_Recording):
+        def run(self, table, ctx):
+            started[table["id"][0]].set()
+            return super().run(table, ctx)
+
+    second_seen: list[str] = []
+    cleaners = [First("first", "1", first_seen), _Recording("second", "2", second_seen, wait_for=first_has_started_the_next)]
+    streamed = list(run_chain_stream(iter(batches), cleaners, scratch_context()))
+    assert not timed_out
+    order = [b["id"][0] for b in batches]
+    assert first_seen == order and second_seen == order
+    for table, (rows_in, result) in zip(batches, streamed):
+        alone = run_chain(table, [_Recording("first", "1", []), _Recording("second", "2", [])], scratch_context())
+        assert rows_in == table.height
+        assert result.table.equals(alone.table) and result.ledger.equals(alone.ledger)
+        assert set(result.seconds) == {"first", "second"}
+
+
+def test_streamed_chain_raises_a_cleaners_error_and_stops_its_threads():
+    import threading
+
+    from workbench.plugins.cleaners.chain import run_chain_stream
+
+    before = threading.active_count()
+    seen: list[str] = []
+    cleaners = [_Recording("first", "1", []), _Recording("second", "2", seen, fail_on="b2-0")]
+    with pytest.raises(ValueError, match="second fails on b2-0"):
+        for _ in run_chain_stream(iter(_id_batches(8)), cleaners, scratch_context()):
+            pass
+    assert threading.active_count() == before
+    assert seen[:3] == ["b0-0", "b1-0", "b2-0"] and len(seen) < 8  # later batches were not all cleaned
+
+
 LOAD_ONLY = textwrap.dedent("""
     import json, sys
     import polars as pl
@@ -262,8 +344,8 @@ def test_spill_structures_match_a_plain_reference(tmp_path):
         runs.add(keys, owners)
         rows.append(rng.integers(0, 256, size=(700, 4), dtype=np.uint8) * 0 + (np.arange(owner, owner + 700) % 251)[:, None])
         owner += 700
-    probe = np.arange(6000, dtype=np.uint64)
-    assert runs.find(probe).tolist() == [reference.get(k, -1) for k in range(6000)]
+    probe = rng.permutation(6000).astype(np.uint64)  # find sorts its probes and answers in their given order
+    assert runs.find(probe).tolist() == [reference.get(int(k), -1) for k in probe]
     assert len(runs) == len(reference) and len(runs.runs) <= 6
     assert any(isinstance(k, np.memmap) for k, _ in runs.runs) and spill.bytes_on_disk > 0
     picked = rng.integers(0, owner, size=500)

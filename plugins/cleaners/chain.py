@@ -11,7 +11,9 @@ kept row), never the whole file.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -82,20 +84,90 @@ class ChainResult:
 
 def run_chain(table: pl.DataFrame, cleaners: list[Cleaner], ctx: StepContext) -> ChainResult:
     """Run the cleaners in order; checks each step's row accounting."""
-    ledgers: list[pl.DataFrame] = []
-    seconds: dict[str, float] = {}
-    stats: dict[str, Any] = {}
+    steps = []
     for cleaner in cleaners:
+        steps.append(_Step.run(cleaner, table, ctx))
+        table = steps[-1].take_table()
+    return _chain_result(table, cleaners, steps)
+
+
+def run_chain_stream(tables: Iterable[pl.DataFrame], cleaners: list[Cleaner], ctx: StepContext,
+                     ahead: int = 2) -> Iterator[tuple[int, ChainResult]]:
+    """(rows in, ``run_chain`` result) for each table of a stream, in order, each cleaner in a thread of its own.
+
+    Cleaner k works on batch i while cleaner k+1 works on batch i-1, so the
+    native work of polars and numpy (which releases the GIL) keeps both
+    cores busy where one batch at a time used about one. Each cleaner still
+    sees the batches one at a time and in order (one thread each), so the
+    dedup memories and the output are those of a sequential run. At most
+    ``ahead`` batches beyond the one being handed out are in flight, and each
+    holds only its latest table, which bounds memory.
+    """
+    if not cleaners:
+        for table in tables:
+            yield table.height, run_chain(table, cleaners, ctx)
+        return
+    workers = [ThreadPoolExecutor(1, thread_name_prefix=f"cleaner-{c.name}") for c in cleaners]
+    in_flight: deque[tuple[int, list[Future[_Step]]]] = deque()
+
+    def handed_out() -> tuple[int, ChainResult]:
+        rows_in, futures = in_flight.popleft()
+        steps = [future.result() for future in futures]
+        return rows_in, _chain_result(steps[-1].take_table(), cleaners, steps)
+
+    try:
+        for table in tables:
+            futures: list[Future[_Step]] = []
+            for cleaner, worker in zip(cleaners, workers):
+                futures.append(worker.submit(_Step.after, cleaner, futures[-1] if futures else table, ctx))
+            in_flight.append((table.height, futures))
+            del table
+            if len(in_flight) > ahead:
+                yield handed_out()
+        while in_flight:
+            yield handed_out()
+    finally:
+        for worker in workers:
+            worker.shutdown(cancel_futures=True)
+
+
+@dataclass
+class _Step:
+    """One cleaner's result on one table; the table is handed on once (``take_table``) so it is not held twice."""
+
+    table: pl.DataFrame | None
+    ledger: pl.DataFrame
+    stats: dict[str, Any]
+    seconds: float
+
+    @classmethod
+    def run(cls, cleaner: Cleaner, table: pl.DataFrame, ctx: StepContext) -> _Step:
         started = time.perf_counter()
         result = cleaner.run(table, ctx)
         problem = balance_problem(table.height, result)
         if problem:
             raise WorkbenchError(f"cleaner {cleaner.name!r}: row accounting does not balance: {problem}")
-        seconds[cleaner.name] = seconds.get(cleaner.name, 0.0) + time.perf_counter() - started
-        stats[cleaner.name] = result.stats
-        ledgers.append(result.ledger)
-        table = result.table
-    ledger = pl.concat(ledgers) if ledgers else empty_ledger()
+        return cls(result.table, result.ledger, result.stats, time.perf_counter() - started)
+
+    @classmethod
+    def after(cls, cleaner: Cleaner, source: Future[_Step] | pl.DataFrame, ctx: StepContext) -> _Step:
+        """Run on a table, or on the table of the step ``source`` once that is done."""
+        return cls.run(cleaner, source.result().take_table() if isinstance(source, Future) else source, ctx)
+
+    def take_table(self) -> pl.DataFrame:
+        table, self.table = self.table, None
+        if table is None:
+            raise RuntimeError("a step's table was taken twice")
+        return table
+
+
+def _chain_result(table: pl.DataFrame, cleaners: list[Cleaner], steps: list[_Step]) -> ChainResult:
+    seconds: dict[str, float] = {}
+    stats: dict[str, Any] = {}
+    for cleaner, step in zip(cleaners, steps):
+        seconds[cleaner.name] = seconds.get(cleaner.name, 0.0) + step.seconds
+        stats[cleaner.name] = step.stats
+    ledger = pl.concat([step.ledger for step in steps]) if steps else empty_ledger()
     return ChainResult(table, ledger, seconds, stats)
 
 
@@ -150,11 +222,9 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
             following = None if last else first_pass(parts[index + 1][0])  # each later part starts with one
             out_path = Path(target) if last else Path(tmp) / f"part-{index}.parquet"
             with _ParquetAppender(out_path) as out:
-                for number, table in enumerate(_batches(current, batch_rows)):
-                    started = time.perf_counter()
-                    result = run_chain(table, part, ctx)
+                for number, (rows_in, result) in enumerate(run_chain_stream(_batches(current, batch_rows), part, ctx)):
                     if index == 0:
-                        totals["rows_in"] += table.height
+                        totals["rows_in"] += rows_in
                         totals["batches"] += 1
                     totals["dropped"] += int((result.ledger["action"] == "dropped").sum())
                     if last:
@@ -164,9 +234,9 @@ def run_chain_batched(source: str | Path, target: str | Path, ledger_path: str |
                     out.write(schema.conform(result.table))
                     ledger_out.write(result.ledger)
                     if on_batch is not None:
-                        on_batch({"pass": index, "batch": number, "rows": table.height,
-                                  "seconds": round(time.perf_counter() - started, 3)})
-                    del table, result
+                        on_batch({"pass": index, "batch": number, "rows": rows_in,
+                                  "seconds": round(sum(result.seconds.values()), 3)})
+                    del result
                     _release_arrow_memory()
             if following is not None:
                 following.freeze()
