@@ -434,6 +434,35 @@ def test_spilled_key_runs_release_the_file_pages_that_merges_and_lookups_touch(t
     assert merge_mb < 32 and lookup_mb < 40, f"peak RSS rose {merge_mb:.0f} MB merging, {lookup_mb:.0f} MB looking up"
 
 
+def test_merging_a_small_run_into_a_large_one_touches_one_stretch_of_the_output_at_a_time(tmp_path, monkeypatch):
+    """A chunk of the smaller run lands all over the output of a merge (its keys spread over the whole larger
+    run), so merging a batch's run into the big one touched every page of the output per chunk: at 10M rows,
+    peaks growing with the rows held. The larger run now sets the chunks, each with its stretch of the smaller."""
+    from workbench.plugins.cleaners.minhash import sorted_unique
+    from workbench.plugins.cleaners.spill import SortedRuns, Spill
+
+    monkeypatch.setattr(SortedRuns, "MERGE_CHUNK", 1 << 16)
+    rng = np.random.default_rng(1)
+    keys = sorted_unique(rng.integers(0, 1 << 62, size=16_000_000, dtype=np.uint64))
+    small = np.zeros(len(keys), dtype=bool)
+    small[::64] = True  # a batch's run beside the run of everything held (old code: 93 MB, now 14 MB)
+    spill = Spill(0, tmp_path)
+    spill.active = True
+    owners = np.arange(len(keys), dtype=np.uint32)
+    runs = [(spill.store(keys[~small]), spill.store(owners[~small])), (spill.store(keys[small]), spill.store(owners[small]))]
+    expected = keys[::997].copy()
+    del keys, owners, small
+    spill.release()
+
+    merged: list[tuple[np.ndarray, np.ndarray]] = []
+    merge_mb = _peak_rss_growth_mb(lambda: merged.append(SortedRuns(spill)._merged(*runs)))
+
+    out_keys, out_owners = merged[0]
+    assert (out_keys[::997] == expected).all() and (out_owners[::997] == np.arange(0, len(out_keys), 997)).all()
+    assert bool((np.diff(out_keys[:1_000_000].astype(np.int64) >> 1) >= 0).all())
+    assert merge_mb < 32, f"peak RSS rose {merge_mb:.0f} MB merging a run of 250,000 keys into one of 15.75M"
+
+
 def test_exact_dedup_looks_up_a_batch_without_a_hash_table_of_every_remembered_row():
     """Batch-wise, exact-dedup joined each batch to the hashes of every row kept before: a hash table of
     them per batch, 86 MB of peak at 3M rows. It now joins only the remembered rows

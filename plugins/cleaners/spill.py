@@ -165,25 +165,33 @@ class SortedRuns:
             self.runs.append(self._merged(first, second))
 
     def _merged(self, *runs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Two disjoint sorted runs as one, placed chunk by chunk into the output (a file once spilling).
+        """Two disjoint sorted runs as one, placed a stretch at a time into the output (a file once spilling).
 
-        A key's place is its index in its run plus the number of smaller keys
-        in the other run, so no concatenation or sort of the whole is needed:
-        besides the output, a merge holds one chunk (before, a merge of the
-        largest runs held about 32 bytes per key in RAM, gigabytes at 10M rows).
-        The pages each chunk touched are released before the next, so the
-        memory-mapped inputs and output do not pile up in the process's RSS
-        (at 10M rows the largest merge touched about 4 GB of files).
+        The larger run is cut in chunks, and each chunk takes the keys of the
+        smaller run that fall in its range, so each step reads one stretch of
+        each input and writes one stretch of the output. A key's place is the
+        stretch's start plus its index in its own piece plus the number of
+        smaller keys in the other piece: no concatenation or sort of the whole
+        (which held about 32 bytes per key, gigabytes at 10M rows). Cutting by
+        the larger run matters: a chunk of a batch's small run spreads over
+        the whole of a large one, so its writes touched every page of the
+        output. The pages each step touched are released before the next, so
+        the memory-mapped inputs and output do not pile up in the RSS.
         """
-        total = sum(len(keys) for keys, _ in runs)
-        keys_out, owners_out = self.spill.allocate(total, np.uint64), self.spill.allocate(total, np.uint32)
-        for (keys, owners), (other, _) in zip(runs, runs[::-1]):
-            for start in range(0, len(keys), self.MERGE_CHUNK):
-                part = np.asarray(keys[start:start + self.MERGE_CHUNK])
-                at = search_sorted_probes(other, part) + np.arange(start, start + len(part))
-                keys_out[at] = part
-                owners_out[at] = owners[start:start + self.MERGE_CHUNK]
-                self.spill.release()
+        (big, big_owners), (small, small_owners) = sorted(runs, key=lambda run: len(run[0]), reverse=True)
+        keys_out = self.spill.allocate(len(big) + len(small), np.uint64)
+        owners_out = self.spill.allocate(len(big) + len(small), np.uint32)
+        low = 0
+        for start in range(0, len(big), self.MERGE_CHUNK):
+            stop = min(start + self.MERGE_CHUNK, len(big))
+            high = int(np.searchsorted(small, big[stop])) if stop < len(big) else len(small)
+            mine, theirs = np.asarray(big[start:stop]), np.asarray(small[low:high])
+            at = start + low + np.arange(len(mine)) + np.searchsorted(theirs, mine)
+            keys_out[at], owners_out[at] = mine, big_owners[start:stop]
+            at = start + low + np.arange(len(theirs)) + np.searchsorted(mine, theirs)
+            keys_out[at], owners_out[at] = theirs, small_owners[low:high]
+            low = high
+            self.spill.release()
         return keys_out, owners_out
 
     def spill_all(self) -> None:
