@@ -146,8 +146,7 @@ class SortedRuns:
         owner: np.ndarray = np.empty(len(keys), dtype=np.int64)
         for part in np.array_split(np.argsort(keys), max(slices, 1)):
             owner[part] = self._owners(keys[part])
-            if self.spill.active:
-                self.spill.release()
+            self.spill.release()  # nothing is mapped before spilling
         return owner
 
     def _owners(self, keys: np.ndarray) -> np.ndarray:
@@ -186,10 +185,9 @@ class SortedRuns:
             stop = min(start + self.MERGE_CHUNK, len(big))
             high = int(np.searchsorted(small, big[stop])) if stop < len(big) else len(small)
             mine, theirs = np.asarray(big[start:stop]), np.asarray(small[low:high])
-            at = start + low + np.arange(len(mine)) + np.searchsorted(theirs, mine)
-            keys_out[at], owners_out[at] = mine, big_owners[start:stop]
-            at = start + low + np.arange(len(theirs)) + np.searchsorted(mine, theirs)
-            keys_out[at], owners_out[at] = theirs, small_owners[low:high]
+            for part, owners, other in ((mine, big_owners[start:stop], theirs), (theirs, small_owners[low:high], mine)):
+                at = start + low + np.arange(len(part)) + np.searchsorted(other, part)
+                keys_out[at], owners_out[at] = part, owners
             low = high
             self.spill.release()
         return keys_out, owners_out
