@@ -61,8 +61,14 @@ def render_html(sections: list[Section], title: str) -> str:
 
 
 def md_text(text: Any) -> str:
-    """Escape text for a Markdown table cell or paragraph (no HTML, no table breaks)."""
-    s = escape(_cell(text), quote=False)
+    """Escape text for a Markdown table cell or paragraph (no HTML, no table breaks).
+
+    ``&`` and ``<`` are what a Markdown renderer could read as HTML; ``>`` stays
+    as written (``base 1% -> tuned 9%`` reads as plain text) except at the start,
+    where it would open a block quote.
+    """
+    s = _cell(text).replace("&", "&amp;").replace("<", "&lt;")
+    s = "\\>" + s[1:] if s.startswith(">") else s
     return s.replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
 
 
