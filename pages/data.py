@@ -137,7 +137,7 @@ with audit_tab:
         state = {}
     if st.button("Audit the table", key="data_audit_run", disabled="task" in state):
         state = {"path": str(path), "share": share,
-                 "task": tasks.start(lambda _ctx, p=path, s=share: audit.audit_table(p, s / 100), "auditing the table")}
+                 "task": tasks.start(lambda ctx, p=path, s=share: audit.audit_table(p, s / 100, ctx=ctx), "auditing the table")}
     if "task" in state and (ended := common.ended_task(state["task"])) is not None:
         state = {"path": state["path"], "share": state["share"], "audit": ended.result} if ended.state == "finished" else {}
     st.session_state[keys.DATA_AUDIT] = state

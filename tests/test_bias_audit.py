@@ -94,3 +94,37 @@ def test_bad_terms_and_unknown_attributes_are_clear_errors(tmp_path):
         DataAudit({"terms_files": [str(tmp_path / "bad.toml")]}).audit(table)
     with pytest.raises(WorkbenchError, match="invalid regex"):
         DataAudit({"extra_terms": {"age": {"odd": {"patterns": ["(unclosed"]}}}}).audit(table)
+
+
+def test_audit_shows_progress_and_stops_on_a_cancel(tmp_path):
+    from workbench.errors import Cancelled
+    from workbench.evaluation.lexicon import Matcher, load_attributes
+    from workbench.plugins.cleaners.audit import _row_features
+    from workbench.ui_support import tasks
+
+    table, matcher = crafted(planted=True), Matcher(load_attributes({}, []))
+    ctx = scratch_context(tmp_path / "whole")
+    assert len(_row_features(table, matcher, ctx, every=50)) == 240
+    shown = json.loads((ctx.step_dir / "progress.json").read_text())
+    assert (shown["n"], shown["total"], shown["state"]) == (240, 240, "done")
+
+    class CancelAtThirdCheck:  # checks come before rows 0, 50 and 100: Cancel pressed while rows 50-99 are read
+        checks = 0
+
+        def progress(self, total, desc):
+            return ctx.progress(total, desc)
+
+        def cancelled(self):
+            self.checks += 1
+            return self.checks == 3
+
+    stopped = CancelAtThirdCheck()
+    with pytest.raises(Cancelled, match="audit cancelled after 100 of 240 rows"):
+        _row_features(table, matcher, stopped, every=50)
+
+    # the Data page's task: a Cancel ends it as cancelled, without a result
+    path = tmp_path / "t.parquet"
+    table.write_parquet(path)
+    task = tasks.start(lambda c: (c.cancel_file.write_text(""), DataAudit().audit(table, ctx=c))[1], "audit")
+    tasks.get(task).thread.join(30)
+    assert tasks.get(task).state == "cancelled" and tasks.get(task).result is None

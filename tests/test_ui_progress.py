@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from workbench.errors import Cancelled
 from workbench.ui_support import jobs, tasks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ def _counting(ctx, steps: int = 400):
     with ctx.progress(steps, "counting") as bar:
         for _ in range(steps):
             if ctx.cancelled():
-                raise tasks.Cancelled()
+                raise Cancelled()
             time.sleep(0.05)
             bar.update(1)
     return steps

@@ -19,6 +19,13 @@ class InvalidOptions(WorkbenchError, ValueError):
     """A component's options do not validate; one line naming each option (a ValueError, as pydantic's is)."""
 
 
+class Cancelled(KeyboardInterrupt):
+    """The user asked to stop (``ctx.cancelled()``): a run records the step as cancelled, a UI task as cancelled.
+
+    A KeyboardInterrupt, so a component's ``except Exception`` does not report a cancel as a failure.
+    """
+
+
 class RowError(Exception):
     """Raised inside a component to name the row that made it fail."""
 

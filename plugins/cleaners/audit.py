@@ -15,6 +15,7 @@ stays quiet while a planted skew is flagged in plain words.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import polars as pl
@@ -22,6 +23,7 @@ from pydantic import Field
 
 from workbench.components import Cleaner, Options
 from workbench.context import StepContext
+from workbench.errors import Cancelled
 from workbench.ledger import StepResult
 
 TONE_NAMES = {"refusal": "refusals", "apology": "apologies", "politeness": "politeness markers"}
@@ -46,14 +48,17 @@ class DataAudit(Cleaner):
     def run(self, table: pl.DataFrame, ctx: StepContext) -> StepResult:
         from workbench.runtime import store
 
-        report = self.audit(table, base_dir=ctx.base_dir)
+        report = self.audit(table, base_dir=ctx.base_dir, ctx=ctx)
         ctx.step_dir.mkdir(parents=True, exist_ok=True)
         store.write_json(ctx.step_dir / "audit.json", report)
         stats = {"rows": report["rows"], "flags": [f["text"] for f in report["flags"]][:20]}
         return StepResult(table, stats=stats, artifacts={"audit": "audit.json"})
 
-    def audit(self, table: pl.DataFrame, base_dir=None) -> dict[str, Any]:
-        """The whole audit as a JSON-able dict (also what the Data page and the report show)."""
+    def audit(self, table: pl.DataFrame, base_dir=None, ctx: StepContext | None = None) -> dict[str, Any]:
+        """The whole audit as a JSON-able dict (also what the Data page and the report show).
+
+        With ``ctx``, reading the rows (the long part) shows progress and stops on a cancel.
+        """
         from pathlib import Path
 
         from workbench.evaluation.lexicon import Matcher, load_attributes, merge_terms
@@ -70,7 +75,7 @@ class DataAudit(Cleaner):
 
                 raise WorkbenchError(f"audit: unknown attributes {', '.join(unknown)}", hint=f"known: {', '.join(sorted(terms))}")
             terms = {a: terms[a] for a in o.attributes}
-        rows = _row_features(table, Matcher(terms))
+        rows = _row_features(table, Matcher(terms), ctx)
         coverage = _coverage(rows)
         imbalance = _imbalance(coverage["label"], len(rows), o.min_label_share)
         mentions = _mentions(rows)
@@ -83,19 +88,33 @@ class DataAudit(Cleaner):
                 "alpha": o.alpha, "flags": flags, "attributes": sorted(terms)}
 
 
-def _row_features(table: pl.DataFrame, matcher) -> list[dict[str, Any]]:
-    """Per row: label, scenario, language, user turns, mentioned groups by role, answer tone."""
+def _row_features(table: pl.DataFrame, matcher, ctx: StepContext | None = None,
+                  every: int = 1000) -> list[dict[str, Any]]:
+    """Per row: label, scenario, language, user turns, mentioned groups by role, answer tone.
+
+    With ``ctx``: progress every ``every`` rows, and a cancel (checked there and before the first) stops the audit.
+    """
     from workbench.evaluation.lexicon import guess_language, tone
 
-    out = []
-    for row in table.select("label", "scenario", "messages").iter_rows(named=True):
-        turns = row["messages"] or []
-        user = "\n".join(t.get("content") or "" for t in turns if t.get("role") == "user")
-        answer = "\n".join(t.get("content") or "" for t in turns if t.get("role") == "assistant")
-        out.append({"label": row["label"], "scenario": row["scenario"], "language": guess_language(user),
-                    "user_turns": sum(t.get("role") == "user" for t in turns),
-                    "user_mentions": matcher.mentions(user), "assistant_mentions": matcher.mentions(answer),
-                    "tone": tone(answer), "has_answer": bool(answer.strip())})
+    out: list[dict[str, Any]] = []
+    shown = 0
+    progress: Any = ctx.progress(table.height, "audit: reading rows") if ctx else nullcontext()
+    with progress as bar:
+        for row in table.select("label", "scenario", "messages").iter_rows(named=True):
+            if ctx and (not out or len(out) - shown >= every):
+                if ctx.cancelled():
+                    raise Cancelled(f"audit cancelled after {len(out)} of {table.height} rows")
+                bar.update(len(out) - shown)
+                shown = len(out)
+            turns = row["messages"] or []
+            user = "\n".join(t.get("content") or "" for t in turns if t.get("role") == "user")
+            answer = "\n".join(t.get("content") or "" for t in turns if t.get("role") == "assistant")
+            out.append({"label": row["label"], "scenario": row["scenario"], "language": guess_language(user),
+                        "user_turns": sum(t.get("role") == "user" for t in turns),
+                        "user_mentions": matcher.mentions(user), "assistant_mentions": matcher.mentions(answer),
+                        "tone": tone(answer), "has_answer": bool(answer.strip())})
+        if ctx:
+            bar.update(len(out) - shown)
     return out
 
 

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import Cancelled
 from workbench.lm.device import free_cores
 from workbench.training import checkpoint, methods
 from workbench.training.batching import plan_batches
 from workbench.training.sizing import choose_epochs, validation_interval
 
 
-class TrainingCancelled(KeyboardInterrupt):
+class TrainingCancelled(Cancelled):
     """The user asked to stop; the latest checkpoint lets the step resume."""
 
 

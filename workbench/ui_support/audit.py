@@ -27,12 +27,13 @@ class Block:
     table: pl.DataFrame | None = None
 
 
-def audit_table(path: str | Path, min_label_share: float, host: Any = None) -> dict[str, Any]:
-    """The registered ``audit`` cleaner's findings on a parquet table (nothing is written)."""
+def audit_table(path: str | Path, min_label_share: float, host: Any = None, ctx: Any = None) -> dict[str, Any]:
+    """The registered ``audit`` cleaner's findings on a parquet table (nothing is written; a UI task's ``ctx``
+    gets the progress and can cancel)."""
     from workbench.runtime.discovery import get_host
 
     auditor: Any = (host or get_host()).registry.get("cleaner", "audit")({"min_label_share": min_label_share})
-    return auditor.audit(pl.read_parquet(path))
+    return auditor.audit(pl.read_parquet(path), ctx=ctx)
 
 
 def blocks(audit: dict[str, Any]) -> list[Block]:

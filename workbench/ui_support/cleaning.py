@@ -53,8 +53,8 @@ def try_chain(chosen: Mapping[str, Mapping[str, Any]], frame: pl.DataFrame, rows
     Returns the tries and, when a cleaner failed, an error naming it (the cleaners after it are not run). Run
     as a UI task (``ctx``), cleaners report progress and a Cancel stops before the next one.
     """
+    from workbench.errors import Cancelled
     from workbench.ui_support import review
-    from workbench.ui_support.tasks import Cancelled
 
     tried: list[Any] = []
     for i, (name, options) in enumerate(chosen.items()):

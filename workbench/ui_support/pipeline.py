@@ -134,7 +134,7 @@ def execute(pipeline: Pipeline, runs_dir: str | Path | None = None,
 
 def execute_task(pipeline: Pipeline, runs_dir: str | Path | None, ctx: Any) -> Path:
     """:func:`execute` as a UI task: progress counts the steps, a Cancel stops before the next step."""
-    from workbench.ui_support.tasks import Cancelled
+    from workbench.errors import Cancelled
 
     with ctx.progress(len(pipeline.steps), "steps (finished ones are reused)") as bar:
         def on_step(_step: Any) -> None:

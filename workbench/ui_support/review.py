@@ -25,12 +25,11 @@ import polars as pl
 from workbench import schema
 from workbench.components import Step
 from workbench.context import StepContext
-from workbench.errors import WorkbenchError
+from workbench.errors import Cancelled, WorkbenchError
 from workbench.runtime import preview, store
 from workbench.runtime.discovery import Host, get_host
 from workbench.scenarios import review as scenario_review
 from workbench.ui_support.pipeline import Pipeline
-from workbench.ui_support.tasks import Cancelled
 
 Decision = str | Mapping[str, Any]
 

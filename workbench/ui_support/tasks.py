@@ -21,14 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.context import StepContext
+from workbench.errors import Cancelled
 from workbench.runtime import store
 from workbench.ui_support import jobs
 
 CANCEL_FILE = "CANCEL"
-
-
-class Cancelled(Exception):
-    """Raised by a task that noticed ``ctx.cancelled()``; the task ends as cancelled, not failed."""
 
 
 @dataclass
