@@ -23,12 +23,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.feedback.store import FeedbackStore
-from workbench.runtime.http_serving import ThreadedServer
+from workbench.runtime.http_serving import OwnedHTTPServer, ThreadedServer
 
 LOCAL_TESTER = "local"
 DEFAULT_MAX_TOKENS = 256
@@ -136,6 +136,7 @@ class FeedbackServer(ThreadedServer):
     """The server; ``start()`` runs it in a thread (tests, the Playground), ``serve_forever()`` in the foreground."""
 
     thread_name = "feedback-server"
+    url_path = "/v1"
 
     def __init__(self, store: FeedbackStore, models: dict[str, str], *, host: str = "127.0.0.1", port: int = 0,
                  max_body: int = 1 << 20, rate_limit: int = 60, redact: bool = True, verbose: bool = False) -> None:
@@ -145,13 +146,7 @@ class FeedbackServer(ThreadedServer):
         self.store, self.max_body, self.redact, self.verbose = store, max_body, redact, verbose
         self.limiter = RateLimiter(rate_limit)
         self.chat = ChatModels(models)
-        self.httpd = _HTTPServer((host, port), _Handler)
-        self.httpd.owner = self
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}/v1"
+        self.listen(host, port, _Handler)
 
     def tester(self, authorization: str | None) -> str:
         key = authorization[7:] if authorization and authorization.startswith("Bearer ") else ""
@@ -182,13 +177,8 @@ class FeedbackServer(ThreadedServer):
                         first_token=first_token, settings=settings)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: FeedbackServer
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
+    server: OwnedHTTPServer[FeedbackServer]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # request lines only: never headers

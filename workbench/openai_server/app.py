@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +27,7 @@ from workbench.openai_server.chat import ChatService
 from workbench.openai_server.faults import Faults
 from workbench.openai_server.jobs import JobRunner
 from workbench.openai_server.state import ApiError, ServerState
-from workbench.runtime.http_serving import ThreadedServer
+from workbench.runtime.http_serving import OwnedHTTPServer, ThreadedServer
 
 PREFIX = "/v1"
 MAX_BODY = 512 * 1024 * 1024
@@ -128,7 +128,7 @@ class Api:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _HTTPServer
+    server: OwnedHTTPServer[OpenAIServer]
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # request lines only: never headers
@@ -242,15 +242,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"added": True}, None)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    owner: OpenAIServer
-
-
 class OpenAIServer(ThreadedServer):
     """An OpenAI-compatible server over local models, runnable in a thread or in the foreground."""
 
     thread_name = "openai-server"
+    url_path = PREFIX
 
     def __init__(self, data_dir: Path, base_models: dict[str, Path], *, host: str = "127.0.0.1", port: int = 0,
                  api_key: str | None = None, record: bool = False, verbose: bool = False,
@@ -264,13 +260,7 @@ class OpenAIServer(ThreadedServer):
         self.api_key, self.verbose, self.test_faults = api_key, verbose, test_faults
         #: with ``record``: every exchange as (method, template, path, status, request, response)
         self.exchanges: list[dict[str, Any]] | None = [] if record else None
-        self.httpd = _HTTPServer((host, port), _Handler)
-        self.httpd.owner = self
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}{PREFIX}"
+        self.listen(host, port, _Handler)
 
     def record(self, method: str, template: str | None, path: str, status: int, request: Any, response: Any) -> None:
         if self.exchanges is not None:
