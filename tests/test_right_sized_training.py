@@ -94,6 +94,19 @@ def test_the_best_weights_follow_the_lowest_loss_while_min_delta_decides_the_pla
     assert not fresh.stopped_early and fresh.bad_evals == 1 and fresh.best_step == 4
 
 
+def test_a_checkpoint_from_before_plateau_val_goes_on_counting_from_its_best_loss():
+    """Such a checkpoint measured plateaus from ``best_val``: resumed, its count neither restarts nor jumps."""
+    from workbench.training.runner import LoopState
+
+    old = {"step": 3, "best_val": 0.0157, "best_step": 1, "bad_evals": 2}  # no plateau_val key
+    state = LoopState.from_saved(old)
+    assert state.plateau_val == 0.0157
+    state.step = 4
+    state.observe(0.0094, min_delta=0.01, patience=3)  # lower, but by less than min_delta: the third bad one
+    assert state.stopped_early and (state.best_step, state.best_val) == (4, 0.0094)
+    assert LoopState.from_saved({**old, "plateau_val": 0.02}).plateau_val == 0.02
+
+
 def test_early_stopping_restores_the_best_weights_when_validation_loss_rises(tiny_model_dir, tmp_path):
     """Validation asks for the word training unlearns: its loss rises as training goes on, so the run stops
     early and keeps the weights of the best validation, not the last."""

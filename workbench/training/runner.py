@@ -53,6 +53,12 @@ class LoopState:
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> LoopState:
+        """The state of a checkpoint; one written before ``plateau_val`` existed measured plateaus from
+        ``best_val``, so its count of validations without improvement goes on from there."""
+        return cls(**{"plateau_val": saved.get("best_val"), **saved})
+
     def observe(self, val: float | None, min_delta: float, patience: int) -> None:
         """Track the lowest validation loss, and count validations without an improvement of ``min_delta``.
 
@@ -211,7 +217,7 @@ class Runner:
         self.load_weights(weights)
         self.load_optimizer(opt_state["optimizer"])
         self.scheduler.load_state_dict(opt_state["scheduler"])
-        self.state, self.resumed_from = LoopState(**saved), found
+        self.state, self.resumed_from = LoopState.from_saved(saved), found
         self.log(f"{self.desc}: resuming from {found.name} (step {self.state.step} of {self.plan.total})")
         return True
 
