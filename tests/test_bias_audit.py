@@ -123,8 +123,10 @@ def test_audit_shows_progress_and_stops_on_a_cancel(tmp_path):
         _row_features(table, matcher, stopped, every=50)
 
     # the Data page's task: a Cancel ends it as cancelled, without a result
-    path = tmp_path / "t.parquet"
-    table.write_parquet(path)
-    task = tasks.start(lambda c: (c.cancel_file.write_text(""), DataAudit().audit(table, ctx=c))[1], "audit")
+    def cancelled_audit(c):
+        c.cancel_file.write_text("")  # Cancel pressed as the task starts
+        return DataAudit().audit(table, ctx=c)
+
+    task = tasks.start(cancelled_audit, "audit")
     tasks.get(task).thread.join(30)
     assert tasks.get(task).state == "cancelled" and tasks.get(task).result is None
