@@ -18,7 +18,7 @@ from workbench.training.options import CausalLMOptions
 
 
 def split_rows(table: pl.DataFrame, split: str) -> list[dict[str, Any]]:
-    columns = [c for c in ("id", "messages") if c in table.columns]
+    columns = [c for c in ("id", "messages", "label") if c in table.columns]
     return table.filter(pl.col("split") == split).select(columns).to_dicts()
 
 

@@ -54,19 +54,28 @@ def split_by_tokens(batch: Sequence[int], lengths: Sequence[int], budget: int, p
 
 
 def collate(examples: Sequence[Example], pad_id: int, pad_to: int | None = None) -> dict[str, Any]:
-    """Right-padded tensors; ``pad_to`` fixes the length (naive recipe)."""
+    """Right-padded tensors; ``pad_to`` fixes the length (naive recipe).
+
+    ``weights`` (per-token loss weights) is there only when an example has
+    them, so a batch stays a valid input of a plain Hugging Face model.
+    """
     import torch
 
     width = pad_to or max(len(e.input_ids) for e in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
+    weighted = any(ex.weights is not None for ex in examples)
+    weights = torch.ones((len(examples), width)) if weighted else None
     for row, ex in enumerate(examples):
         n = len(ex.input_ids)
         ids[row, :n] = torch.tensor(ex.input_ids)
         labels[row, :n] = torch.tensor(ex.labels)
         mask[row, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if weights is not None and ex.weights is not None:
+            weights[row, :n] = torch.tensor(ex.weights)
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    return batch if weights is None else {**batch, "weights": weights}
 
 
 def padding_fraction(examples: Sequence[Example], batches: Sequence[Sequence[int]], pad_to: int | None = None) -> float:

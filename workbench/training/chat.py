@@ -5,6 +5,8 @@ add_generation_prompt=True)``; training renders the same conversation with
 the same template, so the model learns exactly the text it will see. The loss
 mask keeps only assistant turns (their content and the end-of-turn token);
 an assistant turn whose ``weight`` is 0 is context only, as in OpenAI's format.
+Trained tokens weigh 1 in the loss unless ``weights`` says otherwise
+(:mod:`workbench.training.decisions`).
 """
 
 from __future__ import annotations
@@ -18,17 +20,26 @@ IGNORE = -100  # label value the loss skips
 
 @dataclass
 class Example:
-    """One tokenised conversation: ids and labels (``IGNORE`` outside the loss)."""
+    """One tokenised conversation: ids and labels (``IGNORE`` outside the loss), and the row's intent ``label``."""
 
     input_ids: list[int]
     labels: list[int]
     row_id: str | None = None
     truncated: bool = False
     spans: list[tuple[int, int]] = field(default_factory=list)  # trained token ranges
+    label: str | None = None
+    weights: list[float] | None = None  # per position, loss weight of a trained token (None: all 1)
 
     @property
     def trained_tokens(self) -> int:
         return sum(label != IGNORE for label in self.labels)
+
+    @property
+    def loss_weight(self) -> float:
+        """The sum of the trained tokens' weights: what the loss's mean divides by."""
+        if self.weights is None:
+            return self.trained_tokens
+        return sum(w for w, label in zip(self.weights, self.labels) if label != IGNORE)
 
 
 def _plain(messages: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -58,7 +69,7 @@ def trained_char_spans(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> tu
 
 
 def build_example(tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: int,
-                  row_id: str | None = None) -> Example:
+                  row_id: str | None = None, label: str | None = None) -> Example:
     """Tokenise a conversation with the chat template and mask all but assistant turns."""
     text, char_spans = trained_char_spans(tokenizer, messages)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -73,18 +84,18 @@ def build_example(tokenizer: Any, messages: Sequence[dict[str, Any]], max_length
             token_spans.append((inside[0], inside[-1] + 1))
     truncated = len(ids) > max_length
     return Example(ids[:max_length], labels[:max_length], row_id, truncated,
-                   [(a, min(b, max_length)) for a, b in token_spans if a < max_length])
+                   [(a, min(b, max_length)) for a, b in token_spans if a < max_length], label)
 
 
 def build_examples(tokenizer: Any, rows: Sequence[dict[str, Any]], max_length: int) -> tuple[list[Example], int]:
-    """Examples for rows with ``id``/``messages``; returns ``(examples, skipped)``.
+    """Examples for rows with ``id``/``messages`` (and an optional ``label``); returns ``(examples, skipped)``.
 
     A row is skipped when nothing is left to train on (no assistant turn with
     a non-zero weight inside ``max_length`` tokens).
     """
     out, skipped = [], 0
     for row in rows:
-        ex = build_example(tokenizer, row["messages"], max_length, row.get("id"))
+        ex = build_example(tokenizer, row["messages"], max_length, row.get("id"), row.get("label"))
         if ex.trained_tokens:
             out.append(ex)
         else:

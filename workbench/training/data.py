@@ -16,7 +16,7 @@ from workbench.schema import ROLES
 
 
 def read_chat_jsonl(path: str | Path) -> tuple[list[dict[str, Any]], int]:
-    """``(rows, skipped)``: rows are ``{id, messages}`` dicts."""
+    """``(rows, skipped)``: rows are ``{id, messages}`` dicts, with the record's ``label`` when it has one."""
     rows, skipped = [], 0
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -30,7 +30,9 @@ def read_chat_jsonl(path: str | Path) -> tuple[list[dict[str, Any]], int]:
             if not ok:
                 skipped += 1
                 continue
-            rows.append({"id": str(record.get("id", lineno)), "messages": messages})
+            label = record.get("label")
+            rows.append({"id": str(record.get("id", lineno)), "messages": messages,
+                         **({"label": label} if isinstance(label, str) else {})})
     return rows, skipped
 
 

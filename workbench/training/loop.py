@@ -22,6 +22,7 @@ from workbench.errors import WorkbenchError
 from workbench.training import methods, preflight, runner
 from workbench.training.batching import collate, split_by_tokens
 from workbench.training.chat import IGNORE, Example, build_examples
+from workbench.training.decisions import decision_contexts, weigh_decisions
 from workbench.training.options import CausalLMOptions
 from workbench.training.rehearsal import rehearsal_rows
 from workbench.training.runner import LoopState, Runner, TrainingCancelled
@@ -44,8 +45,10 @@ class TrainJob:
     answer_cache: Path | None = None  # the runs folder's generation cache, for the rehearsal answers
 
 
-def assistant_loss(lm: Any, input_ids: Any, attention_mask: Any, labels: Any) -> tuple[Any, Any]:
-    """Summed cross-entropy on assistant tokens only, and their count; the head runs only at those positions."""
+def assistant_loss(lm: Any, input_ids: Any, attention_mask: Any, labels: Any,
+                   weights: Any = None) -> tuple[Any, Any]:
+    """Summed cross-entropy on assistant tokens only, each times its weight, and the summed weights (the token
+    count when unweighted); the head runs only at those positions."""
     import torch
 
     base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
@@ -53,8 +56,11 @@ def assistant_loss(lm: Any, input_ids: Any, attention_mask: Any, labels: Any) ->
     targets = labels[:, 1:]
     keep = targets != IGNORE
     logits = base.get_output_embeddings()(hidden[:, :-1][keep]).float()
-    loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
-    return loss, keep.sum()
+    if weights is None:
+        return torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum"), keep.sum()
+    weight = weights[:, 1:][keep]
+    losses = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
+    return (losses * weight).sum(), weight.sum()
 
 
 def loss_module(model: Any) -> Any:
@@ -97,15 +103,22 @@ class ChatRun(Runner):
         super().__init__(opts, job.out_dir, seed=job.seed if opts.seed is None else opts.seed, progress=job.progress,
                          cancelled=job.cancelled, log=job.log)
         model, self.tokenizer = load_base(opts)
-        rows = job.train_rows + ([] if job.preflight_only else rehearsal_rows(
+        rehearsal = [] if job.preflight_only else rehearsal_rows(
             opts.model, opts.rehearsal, len(job.train_rows), job.out_dir, self.seed, job.progress, job.log,
-            job.answer_cache))
-        self.rehearsal_rows = len(rows) - len(job.train_rows)
-        self.train_ex, self.skipped = tokenise(self.tokenizer, rows, opts.max_length, "train")
-        self.val_ex, _ = tokenise(self.tokenizer, job.val_rows, opts.max_length, "validation")
-        if not self.train_ex:
+            job.answer_cache)
+        self.rehearsal_rows = len(rehearsal)
+        task_ex, self.skipped = tokenise(self.tokenizer, job.train_rows, opts.max_length, "train")
+        if not task_ex:
             raise WorkbenchError("no training examples with assistant tokens to learn from",
                                  hint="the table needs rows with split = 'train' and at least one assistant turn")
+        rehearsal_ex, _ = tokenise(self.tokenizer, rehearsal, opts.max_length, "rehearsal")
+        self.train_ex = task_ex + rehearsal_ex
+        self.val_ex, _ = tokenise(self.tokenizer, job.val_rows, opts.max_length, "validation")
+        self.decision_tokens = 0
+        if opts.decision_weight != 1:  # contexts from the task's answers; validation weighs alike, so its loss is the same
+            contexts = decision_contexts(task_ex)
+            self.decision_tokens = weigh_decisions(self.train_ex, contexts, opts.decision_weight)
+            weigh_decisions(self.val_ex, contexts, opts.decision_weight)
         model = methods.prepare_model(model, opts)
         self.pad_to = opts.max_length if opts.batching == "padded" else None
         self.setup(model, loss_module(model), methods.param_groups(model, opts), opts.batching)
@@ -114,7 +127,7 @@ class ChatRun(Runner):
         return collate(examples, self.tokenizer.pad_token_id, self.pad_to)
 
     def loss_terms(self, idx: Sequence[int]) -> int:
-        return sum(self.train_ex[i].trained_tokens for i in idx)
+        return sum(self.train_ex[i].loss_weight for i in idx)
 
     def chunks(self, idx: Sequence[int]) -> list[list[int]]:
         return split_by_tokens(idx, self.plan.lengths, self.opts.max_batch_tokens, self.pad_to)
@@ -134,7 +147,7 @@ class ChatRun(Runner):
         figures = preflight.estimate(self.train_ex, epoch0, model=self.model, pad_to=self.pad_to, steps=plan.total,
                                      micro_per_step=opts.grad_accum, seconds_per_token=per_token,
                                      max_batch_tokens=opts.max_batch_tokens)
-        figures.update(skipped_examples=self.skipped, epochs_chosen=plan.epochs, epochs_reason=plan.epochs_reason,
+        figures.update(skipped_examples=self.skipped, decision_tokens=self.decision_tokens, epochs_chosen=plan.epochs, epochs_reason=plan.epochs_reason,
                        eval_every=plan.eval_every, early_stopping_patience=opts.early_stopping_patience,
                        validation_examples=len(self.val_ex), threads=self.threads)
         if self.main:
@@ -144,7 +157,8 @@ class ChatRun(Runner):
         return figures
 
     def stats(self) -> dict[str, Any]:
-        return {**super().stats(), "skipped_examples": self.skipped, "rehearsal_rows": self.rehearsal_rows}
+        return {**super().stats(), "skipped_examples": self.skipped, "rehearsal_rows": self.rehearsal_rows,
+                "decision_tokens": self.decision_tokens}
 
     def fresh_model(self) -> Any:
         return methods.prepare_model(load_base(self.opts)[0], self.opts)

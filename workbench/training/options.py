@@ -77,6 +77,10 @@ class CausalLMOptions(LoopOptions):
         default=0.1, ge=0, lt=1,
         description="Guard against forgetting: general prompts (a packaged set, apart from the forgetting probes) "
                     "answered by the base model, mixed in as this share of the training rows (0 = off)")
+    decision_weight: float = Field(
+        default=4.0, ge=1,
+        description="Loss weight of the answer tokens where training answers of different intents (the rows' "
+                    "label) part, e.g. the first words after a shared greeting; 1 = every answer token alike")
     head_learning_rate: float | None = Field(
         default=None, gt=0, description="Learning rate of the output head (discriminative rates; default: learning_rate)")
     layer_lr_decay: float = Field(default=1.0, gt=0, le=1,
@@ -108,7 +112,7 @@ class CausalLMOptions(LoopOptions):
         "new_head": form(when={"method": "head"}),
         "learning_rate": form(scale="log"),
         "head_learning_rate": form("optimisation", advanced=True, scale="log"),
-        **dict.fromkeys(("weight_decay", "rehearsal"), form("optimisation")),
+        **dict.fromkeys(("weight_decay", "rehearsal", "decision_weight"), form("optimisation")),
         **dict.fromkeys(("freeze_layers", "layer_lr_decay", "dropout"), form("optimisation", advanced=True)),
         **dict.fromkeys(("max_batch_tokens", "batching", "warmup_probe_steps", "grid"), form("advanced", advanced=True)),
     }

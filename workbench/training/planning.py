@@ -87,6 +87,8 @@ def preflight_figures(figures: dict[str, Any]) -> dict[str, str]:
         out["trained weights"] = f"{n('trainable_parameters')} of {n('parameters')}"
     if figures.get("padding_fraction") is not None:
         out["padding"] = f"{figures['padding_fraction']:.0%}"
+    if figures.get("decision_tokens"):
+        out["decision tokens"] = n("decision_tokens")
     if figures.get("epochs_reason"):
         out["epochs"] = figures["epochs_reason"]
     return out

@@ -83,10 +83,16 @@ def estimate(examples: Sequence[Example], plan: Sequence[Sequence[int]], *, mode
 def summary(figures: dict[str, Any]) -> str:
     eta = f"~{figures['expected_seconds'] / 60:.1f} min" if figures.get("expected_seconds") else "not measured"
     return (f"pre-flight: {figures['examples']} examples, {figures['tokens_per_epoch']} tokens/epoch "
-            f"({figures['trained_tokens_per_epoch']} trained, {figures['padding_fraction']:.0%} padding), "
+            f"({figures['trained_tokens_per_epoch']} trained{_decisions(figures)}, {figures['padding_fraction']:.0%} padding), "
             f"{figures['optimizer_steps']} optimiser steps, {figures['trainable_parameters']:,} of "
             f"{figures['parameters']:,} weights train, ~{figures['memory_bytes'] / 2**30:.2f} GiB memory, "
             f"expected time {eta} at most{_stopping(figures)}; epochs: {figures.get('epochs_reason', 'not recorded')}")
+
+
+def _decisions(figures: dict[str, Any]) -> str:
+    """How many trained tokens choose between intents and weigh more (docs/training.md)."""
+    count = figures.get("decision_tokens")
+    return f", {count} of them decision tokens weighted more" if count else ""
 
 
 def _stopping(figures: dict[str, Any]) -> str:

@@ -109,8 +109,9 @@ class Runner:
     """One training run; subclasses set ``train_ex``/``val_ex`` and implement ``collate``, ``save`` and ``fresh_model``.
 
     Examples need ``input_ids``; ``loss_terms`` says how many terms a
-    micro-batch's mean loss averages (trained tokens, or examples). The loss
-    module given to :meth:`setup` returns ``(summed loss, number of terms)``.
+    micro-batch's mean loss averages (trained tokens or their summed weights,
+    or examples). The loss module given to :meth:`setup` returns ``(summed
+    loss, number of terms)``.
     """
 
     desc = "train"
@@ -137,7 +138,7 @@ class Runner:
     def collate(self, examples: Sequence[Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def loss_terms(self, idx: Sequence[int]) -> int:
+    def loss_terms(self, idx: Sequence[int]) -> float:
         return len(idx)
 
     def chunks(self, idx: Sequence[int]) -> list[list[int]]:
