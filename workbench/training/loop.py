@@ -56,10 +56,8 @@ def assistant_loss(lm: Any, input_ids: Any, attention_mask: Any, labels: Any,
     targets = labels[:, 1:]
     keep = targets != IGNORE
     logits = base.get_output_embeddings()(hidden[:, :-1][keep]).float()
-    if weights is None:
-        return torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum"), keep.sum()
-    weight = weights[:, 1:][keep]
     losses = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
+    weight = torch.ones_like(losses) if weights is None else weights[:, 1:][keep]
     return (losses * weight).sum(), weight.sum()
 
 
@@ -126,7 +124,7 @@ class ChatRun(Runner):
     def collate(self, examples: Sequence[Example]) -> dict[str, Any]:
         return collate(examples, self.tokenizer.pad_token_id, self.pad_to)
 
-    def loss_terms(self, idx: Sequence[int]) -> int:
+    def loss_terms(self, idx: Sequence[int]) -> float:
         return sum(self.train_ex[i].loss_weight for i in idx)
 
     def chunks(self, idx: Sequence[int]) -> list[list[int]]:
