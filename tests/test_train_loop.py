@@ -51,10 +51,15 @@ def test_full_finetuning_memorises_and_saves_a_loadable_model(tiny_model_dir, tm
 
 def test_lora_adapter_or_merged_and_only_adapters_train(tiny_model_dir, tmp_path):
     from workbench.lm.models import load_causal_lm
+    from workbench.training import preflight
 
     result = run(tiny_model_dir, tmp_path, method="lora", merge=False, lora_r=4, max_steps=2)
     names = [n for n, p in result.model.named_parameters() if p.requires_grad]
     assert names and all("lora_" in n for n in names)
+    # unset freeze_layers: LoRA adapts only the upper half (layer 1 of 2) and says so
+    assert all(".layers.1." in n for n in names) and result.stats["frozen_layers"] == 1
+    figures = json.loads((tmp_path / "out" / "preflight.json").read_text())
+    assert "(embeddings and lowest 1 of 2 layers frozen)" in preflight.summary(figures)
     assert (tmp_path / "out" / "model" / "adapter_config.json").exists() and result.stats["saved_as"] == "adapter"
     model, _ = load_causal_lm(str(tmp_path / "out" / "model"))
     assert hasattr(model, "peft_config")
@@ -77,6 +82,16 @@ def test_head_method_freeze_layers_and_discriminative_rates(tiny_model_dir, tmp_
     reloaded, _ = load_causal_lm(str(tmp_path / "out" / "model"))
     assert not reloaded.config.tie_word_embeddings
     assert not (reloaded.lm_head.weight == reloaded.model.embed_tokens.weight).all()
+
+
+@pytest.mark.parametrize(("method", "freeze", "expected"), [
+    ("lora", None, 15), ("lora", 0, 0), ("lora", 4, 4), ("full", None, 0), ("head", None, 0), ("full", 30, 30)])
+def test_frozen_layers_default_to_the_lower_half_with_lora_only(tiny_model_dir, method, freeze, expected):
+    from workbench.training import methods
+
+    assert methods.frozen_layers(options(tiny_model_dir, method=method, freeze_layers=freeze), 30) == expected
+    assert methods.frozen_layers(options(tiny_model_dir, method=method, freeze_layers=freeze), 31) == (
+        expected if freeze is not None or method != "lora" else 15)  # odd depth: the smaller half freezes
 
 
 def test_layer_rates_decay_downwards(tiny_model_dir):

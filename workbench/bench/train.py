@@ -112,7 +112,8 @@ def run(args) -> dict[str, Any]:
     rows, _ = read_chat_jsonl(args.data)
     train_rows, val_rows = split_rows(rows, args.validation / len(rows), seed=0)
     common = {"model": args.model, "checkpoint_every": 0, "warmup_steps": 0, "scheduler": "constant",
-              "max_grad_norm": 0.0, "max_steps": args.steps, "threads": threads}
+              "max_grad_norm": 0.0, "max_steps": args.steps, "threads": threads,
+              "freeze_layers": 0}  # every layer trains in both: the benchmark measures the loop, not the freezing
     naive_opts = CausalLMOptions(**common, batch_size=args.naive_batch, max_length=args.naive_length,
                                  warmup_probe_steps=0)
     _, tok = load_base(naive_opts)

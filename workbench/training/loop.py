@@ -117,6 +117,7 @@ class ChatRun(Runner):
             contexts = decision_contexts(task_ex)
             self.decision_tokens = weigh_decisions(self.train_ex, contexts, opts.decision_weight)
             weigh_decisions(self.val_ex, contexts, opts.decision_weight)
+        self.frozen_layers = methods.frozen_layers(opts, methods.num_layers(model))
         model = methods.prepare_model(model, opts)
         self.pad_to = opts.max_length if opts.batching == "padded" else None
         self.setup(model, loss_module(model), methods.param_groups(model, opts), opts.batching)
@@ -146,6 +147,7 @@ class ChatRun(Runner):
                                      micro_per_step=opts.grad_accum, seconds_per_token=per_token,
                                      max_batch_tokens=opts.max_batch_tokens)
         figures.update(skipped_examples=self.skipped, decision_tokens=self.decision_tokens, epochs_chosen=plan.epochs, epochs_reason=plan.epochs_reason,
+                       frozen_layers=self.frozen_layers, layers=methods.num_layers(self.model),
                        eval_every=plan.eval_every, early_stopping_patience=opts.early_stopping_patience,
                        validation_examples=len(self.val_ex), threads=self.threads)
         if self.main:
@@ -156,7 +158,7 @@ class ChatRun(Runner):
 
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "skipped_examples": self.skipped, "rehearsal_rows": self.rehearsal_rows,
-                "decision_tokens": self.decision_tokens}
+                "decision_tokens": self.decision_tokens, "frozen_layers": self.frozen_layers}
 
     def fresh_model(self) -> Any:
         return methods.prepare_model(load_base(self.opts)[0], self.opts)

@@ -8,7 +8,9 @@
 
 ``freeze_layers`` freezes the embeddings and the lowest N layers for any
 method; besides saving memory it shortens the backward pass, which stops at
-the lowest trainable layer. Discriminative rates: ``layer_lr_decay`` scales
+the lowest trainable layer. Unset, LoRA freezes the lower half: the lower
+layers' features generalise to new phrasings, and adapting them fits the
+training phrasings instead (docs/training.md, *Frozen lower half*). Discriminative rates: ``layer_lr_decay`` scales
 each layer's rate by its distance from the top, ``head_learning_rate`` sets the
 head's own rate.
 """
@@ -31,6 +33,13 @@ def layer_index(param_name: str) -> int | None:
 
 def num_layers(model: Any) -> int:
     return int(getattr(model.config, "num_hidden_layers", 0) or 0)
+
+
+def frozen_layers(opts: Any, n_layers: int) -> int:
+    """How many of the lowest layers stay frozen: the option, or by default the lower half with LoRA."""
+    if opts.freeze_layers is not None:
+        return int(opts.freeze_layers)
+    return n_layers // 2 if opts.method == "lora" else 0
 
 
 def untie_head(model: Any, reinit: bool) -> None:
@@ -64,8 +73,9 @@ def prepare_model(model: Any, opts: Any) -> Any:
     if opts.dropout is not None:
         set_dropout(model, opts.dropout)
     n_layers = num_layers(model)
-    if opts.freeze_layers > n_layers:
-        raise WorkbenchError(f"freeze_layers = {opts.freeze_layers} but the model has only {n_layers} layers")
+    frozen = frozen_layers(opts, n_layers)
+    if frozen > n_layers:
+        raise WorkbenchError(f"freeze_layers = {frozen} but the model has only {n_layers} layers")
     if opts.method == "head" or opts.new_head:
         untie_head(model, reinit=opts.new_head)
     if opts.method == "lora":
@@ -87,9 +97,9 @@ def prepare_model(model: Any, opts: Any) -> Any:
             param.requires_grad = id(param) in head_params
         elif opts.method == "full":
             param.requires_grad = True
-        if opts.freeze_layers and id(param) not in head_params:
+        if frozen and id(param) not in head_params:
             layer = layer_index(name)
-            if layer is None and "embed" in name or layer is not None and layer < opts.freeze_layers:
+            if layer is None and "embed" in name or layer is not None and layer < frozen:
                 param.requires_grad = False
     if not any(p.requires_grad for p in model.parameters()):
         raise WorkbenchError("nothing left to train: every weight is frozen", hint="lower freeze_layers")

@@ -70,7 +70,9 @@ class CausalLMOptions(LoopOptions):
     lora_dropout: float = Field(default=0.0, ge=0, lt=1, description="Dropout on the LoRA branch")
     lora_targets: list[str] = Field(default=["all-linear"],
                                     description="Module names LoRA adapts ('all-linear' = every linear layer but the head)")
-    freeze_layers: int = Field(default=0, ge=0, description="Freeze the embeddings and the lowest N transformer layers")
+    freeze_layers: int | None = Field(
+        default=None, ge=0, description="Freeze the embeddings and the lowest N transformer layers (empty = auto: "
+                                        "the lower half with lora, none with full or head)")
     new_head: bool = Field(default=False, description="head: start from a freshly initialised, untied output head")
     learning_rate: float = Field(default=5e-4, gt=0, description="Peak learning rate")
     rehearsal: float = Field(

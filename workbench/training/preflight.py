@@ -85,7 +85,7 @@ def summary(figures: dict[str, Any]) -> str:
     return (f"pre-flight: {figures['examples']} examples, {figures['tokens_per_epoch']} tokens/epoch "
             f"({figures['trained_tokens_per_epoch']} trained{_decisions(figures)}, {figures['padding_fraction']:.0%} padding), "
             f"{figures['optimizer_steps']} optimiser steps, {figures['trainable_parameters']:,} of "
-            f"{figures['parameters']:,} weights train, ~{figures['memory_bytes'] / 2**30:.2f} GiB memory, "
+            f"{figures['parameters']:,} weights train{_frozen(figures)}, ~{figures['memory_bytes'] / 2**30:.2f} GiB memory, "
             f"expected time {eta} at most{_stopping(figures)}; epochs: {figures.get('epochs_reason', 'not recorded')}")
 
 
@@ -93,6 +93,12 @@ def _decisions(figures: dict[str, Any]) -> str:
     """How many trained tokens choose between intents and weigh more (docs/training.md)."""
     count = figures.get("decision_tokens")
     return f", {count} of them decision tokens weighted more" if count else ""
+
+
+def _frozen(figures: dict[str, Any]) -> str:
+    """Which layers stay as the base model has them (docs/training.md, *Frozen lower half*)."""
+    frozen = figures.get("frozen_layers")
+    return f" (embeddings and lowest {frozen} of {figures.get('layers')} layers frozen)" if frozen else ""
 
 
 def _stopping(figures: dict[str, Any]) -> str:
