@@ -10,9 +10,10 @@
 method; besides saving memory it shortens the backward pass, which stops at
 the lowest trainable layer. Unset, LoRA freezes the lower half: the lower
 layers' features generalise to new phrasings, and adapting them fits the
-training phrasings instead (docs/training.md, *Frozen lower half*). Discriminative rates: ``layer_lr_decay`` scales
-each layer's rate by its distance from the top, ``head_learning_rate`` sets the
-head's own rate.
+training phrasings instead (docs/training.md, *Frozen lower half*).
+
+Discriminative rates: ``layer_lr_decay`` scales each layer's rate by its
+distance from the top, ``head_learning_rate`` sets the head's own rate.
 """
 
 from __future__ import annotations
