@@ -84,14 +84,14 @@ def test_head_method_freeze_layers_and_discriminative_rates(tiny_model_dir, tmp_
     assert not (reloaded.lm_head.weight == reloaded.model.embed_tokens.weight).all()
 
 
-@pytest.mark.parametrize(("method", "freeze", "expected"), [
-    ("lora", None, 15), ("lora", 0, 0), ("lora", 4, 4), ("full", None, 0), ("head", None, 0), ("full", 30, 30)])
-def test_frozen_layers_default_to_the_lower_half_with_lora_only(tiny_model_dir, method, freeze, expected):
+@pytest.mark.parametrize(("method", "freeze", "of_30", "of_31"), [  # odd depth: the smaller half freezes
+    ("lora", None, 15, 15), ("lora", 0, 0, 0), ("lora", 4, 4, 4), ("full", None, 0, 0), ("head", None, 0, 0),
+    ("full", 30, 30, 30)])
+def test_frozen_layers_default_to_the_lower_half_with_lora_only(tiny_model_dir, method, freeze, of_30, of_31):
     from workbench.training import methods
 
-    assert methods.frozen_layers(options(tiny_model_dir, method=method, freeze_layers=freeze), 30) == expected
-    assert methods.frozen_layers(options(tiny_model_dir, method=method, freeze_layers=freeze), 31) == (
-        expected if freeze is not None or method != "lora" else 15)  # odd depth: the smaller half freezes
+    opts = options(tiny_model_dir, method=method, freeze_layers=freeze)
+    assert (methods.frozen_layers(opts, 30), methods.frozen_layers(opts, 31)) == (of_30, of_31)
 
 
 def test_layer_rates_decay_downwards(tiny_model_dir):
