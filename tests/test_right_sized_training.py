@@ -78,20 +78,33 @@ def planted_rows(answer: str, n: int, start: int = 0) -> list[dict]:
 
 
 def test_the_best_weights_follow_the_lowest_loss_while_min_delta_decides_the_plateau():
-    """Losses creeping down in steps below ``min_delta`` end the run, but the best step is the lowest loss."""
+    """Losses creeping down by under 1% each end the run, but the best step is the lowest loss."""
     from workbench.training.runner import LoopState
 
     state = LoopState()
-    for step, val in enumerate([0.0157, 0.0130, 0.0110, 0.0094], start=1):
+    for step, val in enumerate([0.5, 0.498, 0.497, 0.4955], start=1):
         state.step = step
         state.observe(val, min_delta=0.01, patience=3)
     assert state.stopped_early and state.bad_evals == 3
-    assert (state.best_step, state.best_val) == (4, 0.0094)
+    assert (state.best_step, state.best_val) == (4, 0.4955)
     fresh = LoopState()  # a real improvement resets the plateau count
-    for step, val in enumerate([0.5, 0.49, 0.3, 0.295], start=1):
+    for step, val in enumerate([0.5, 0.497, 0.3, 0.299], start=1):
         fresh.step = step
         fresh.observe(val, min_delta=0.01, patience=2)
     assert not fresh.stopped_early and fresh.bad_evals == 1 and fresh.best_step == 4
+
+
+def test_min_delta_is_relative_so_a_small_loss_still_falling_fast_is_no_plateau():
+    """The validation losses of a chat run that an absolute 0.01 stopped at step 300 while its held-out
+    answers were still improving: each falls 10-25% below the last, so the relative rule goes on."""
+    from workbench.training.runner import LoopState
+
+    state = LoopState()
+    for step, val in zip(range(210, 330, 30), [0.0247, 0.0213, 0.0163, 0.0147], strict=True):
+        state.step = step
+        state.observe(val, min_delta=0.01, patience=3)
+        assert state.bad_evals == 0 and state.plateau_val == val
+    assert not state.stopped_early and state.best_step == 300
 
 
 def test_a_checkpoint_from_before_plateau_val_goes_on_counting_from_its_best_loss():
@@ -102,9 +115,24 @@ def test_a_checkpoint_from_before_plateau_val_goes_on_counting_from_its_best_los
     state = LoopState.from_saved(old)
     assert state.plateau_val == 0.0157
     state.step = 4
-    state.observe(0.0094, min_delta=0.01, patience=3)  # lower, but by less than min_delta: the third bad one
-    assert state.stopped_early and (state.best_step, state.best_val) == (4, 0.0094)
+    state.observe(0.0156, min_delta=0.01, patience=3)  # lower, but by less than 1%: the third bad one
+    assert state.stopped_early and (state.best_step, state.best_val) == (4, 0.0156)
     assert LoopState.from_saved({**old, "plateau_val": 0.02}).plateau_val == 0.02
+
+
+def test_dpo_stops_on_the_shared_plateau_rule():
+    """``hf-dpo``'s TRL callback counts plateaus exactly as the shared loop does, relative ``min_delta`` included."""
+    from transformers import TrainerControl, TrainerState
+
+    from workbench.plugins.trainers.dpo import plateau_callback
+
+    callback, control, state = plateau_callback(patience=2, min_delta=0.01), TrainerControl(), TrainerState()
+    stops = []
+    for step, loss in enumerate([0.0247, 0.0213, 0.0212, 0.0211], start=1):
+        state.global_step = step
+        stops.append(callback.on_evaluate(None, state, control, metrics={"eval_loss": loss}).should_training_stop)
+    assert stops == [False, False, False, True]
+    assert callback.plateau.best_step == 4
 
 
 def test_early_stopping_restores_the_best_weights_when_validation_loss_rises(tiny_model_dir, tmp_path):

@@ -112,7 +112,7 @@ def test_layer_rates_decay_downwards(tiny_model_dir):
 
 def test_early_stopping_stops_after_patience(tiny_model_dir, tmp_path):
     result = run(tiny_model_dir, tmp_path, max_steps=20, eval_every=1, early_stopping_patience=2,
-                 early_stopping_min_delta=100.0)
+                 early_stopping_min_delta=1.0)
     assert_stopped_on_patience_with_the_lowest_loss_kept(result.stats, tmp_path / "out")
 
 

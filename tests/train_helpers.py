@@ -62,7 +62,7 @@ def kill_tree(proc: subprocess.Popen) -> None:
 
 
 def assert_stopped_on_patience_with_the_lowest_loss_kept(stats: dict, out: Path) -> None:
-    """``min_delta`` = 100 counts every validation after the first as no gain: patience 2 stops at step 3;
+    """``min_delta`` = 1 (a 100% drop) counts every validation after the first as no gain: patience 2 stops at step 3;
     the best step is still the one of the lowest validation loss in the run's history."""
     history = json.loads((out / "history.json").read_text())
     vals = {h["step"]: h["val_loss"] for h in history if h.get("val_loss") is not None}

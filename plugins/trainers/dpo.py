@@ -103,7 +103,7 @@ class DPOTrainer(Trainer):
         import torch
         from datasets import Dataset
         from peft import LoraConfig
-        from transformers import EarlyStoppingCallback, PrinterCallback
+        from transformers import PrinterCallback
         from transformers.trainer_utils import get_last_checkpoint
         from trl import DPOConfig
         from trl import DPOTrainer as TrlDPOTrainer
@@ -141,7 +141,7 @@ class DPOTrainer(Trainer):
             remove_unused_columns=False)
         callbacks: list[Any] = [progress_callback(ctx, total)]
         if validate and o.early_stopping_patience:
-            callbacks.append(EarlyStoppingCallback(o.early_stopping_patience, o.early_stopping_min_delta))
+            callbacks.append(plateau_callback(o.early_stopping_patience, o.early_stopping_min_delta))
         trainer = TrlDPOTrainer(
             model=model, ref_model=None, args=args, processing_class=tok,
             train_dataset=Dataset.from_list(train_pairs), eval_dataset=Dataset.from_list(val_pairs) if validate else None,
@@ -186,5 +186,26 @@ def progress_callback(ctx: StepContext, total: int) -> Any:
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs and "loss" in logs:
                 self.bar.info.update(train_loss=logs["loss"], step=state.global_step)
+
+    return Callback()
+
+
+def plateau_callback(patience: int, min_delta: float) -> Any:
+    """A TRL callback that stops on the shared loop's plateau rule (:meth:`LoopState.observe`), so
+    ``early_stopping_min_delta`` means the same relative drop here as in every other local trainer."""
+    from transformers import TrainerCallback
+
+    from workbench.training.runner import LoopState
+
+    class Callback(TrainerCallback):
+        def __init__(self) -> None:
+            self.plateau = LoopState()
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None,
+                        **kw: Any) -> Any:
+            self.plateau.step = state.global_step
+            self.plateau.observe((metrics or {}).get("eval_loss"), min_delta, patience)
+            control.should_training_stop = control.should_training_stop or self.plateau.stopped_early
+            return control
 
     return Callback()

@@ -32,8 +32,9 @@ class LoopOptions(Options):
     eval_every: int = Field(default=0, ge=0, description="Validate every N optimiser steps (0 = auto: 4 times per epoch)")
     early_stopping_patience: int = Field(
         default=3, ge=0, description="Stop after this many validations without improvement (0 = off)")
-    early_stopping_min_delta: float = Field(default=0.01, ge=0,
-                                            description="Smallest validation-loss drop that counts as an improvement")
+    early_stopping_min_delta: float = Field(
+        default=0.01, ge=0, le=1, description="Smallest relative validation-loss drop that counts as an improvement "
+                                              "(0.01 = 1% below the loss of the last improvement)")
     restore_best: bool = Field(default=True, description="Save the weights of the best validation loss, not the last")
     checkpoint_every: int = Field(default=25, ge=0, description="Checkpoint every N optimiser steps (0 = never)")
     keep_checkpoints: int = Field(default=2, ge=1, description="How many checkpoints to keep")

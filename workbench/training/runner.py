@@ -60,17 +60,19 @@ class LoopState:
         return cls(**{"plateau_val": saved.get("best_val"), **saved})
 
     def observe(self, val: float | None, min_delta: float, patience: int) -> None:
-        """Track the lowest validation loss, and count validations without an improvement of ``min_delta``.
+        """Track the lowest validation loss, and count validations that do not improve on the loss of the
+        last improvement by the fraction ``min_delta``.
 
         The two differ on purpose: ``min_delta`` decides when a plateau ends the run, but the best weights
-        are those of the lowest loss, however small its lead (a run whose loss crept from 0.0157 to 0.0094
-        in steps of under 0.01 used to restore the 0.0157 weights).
+        are those of the lowest loss, however small its lead. ``min_delta`` is relative because a loss's scale
+        depends on the data: an absolute 0.01 stopped a chat run whose loss still fell 10-20% per validation
+        (0.025, 0.021, 0.016, 0.015) while its held-out answers were still getting better.
         """
         if val is None:
             return
         if self.best_val is None or val < self.best_val:
             self.best_val, self.best_step = val, self.step
-        if self.plateau_val is None or val < self.plateau_val - min_delta:
+        if self.plateau_val is None or val < self.plateau_val * (1 - min_delta):
             self.plateau_val, self.bad_evals = val, 0
             return
         self.bad_evals += 1
