@@ -65,7 +65,7 @@ class LoopState:
 
         The two differ on purpose: ``min_delta`` decides when a plateau ends the run, but the best weights
         are those of the lowest loss, however small its lead. ``min_delta`` is relative because a loss's scale
-        depends on the data: an absolute 0.01 stopped a chat run whose loss still fell 10-20% per validation
+        depends on the data: an absolute 0.01 stopped a chat run whose loss still fell 10-25% per validation
         (0.025, 0.021, 0.016, 0.015) while its held-out answers were still getting better.
         """
         if val is None:
